@@ -1,0 +1,38 @@
+# icdbench — a newcomer needs only `make bench` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+MODEL  ?= caml
+SPLIT  ?= synth-icd10
+PROFILE ?= cpu
+SEEDS  ?= 0
+# Raw files for MIMIC splits: make bench MODEL=rac SPLIT=mimic4-icd10 MIMIC_DIR=/path/to/physionet
+SOURCE_ARG := $(if $(MIMIC_DIR),--source $(MIMIC_DIR),)
+
+.PHONY: install test test-all lint bench prepare leaderboard regress clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+test: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-all: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check icdbench tests benchmarks
+
+prepare: install
+	$(BIN)/icdbench prepare $(SPLIT) $(SOURCE_ARG)
+
+bench: install
+	$(BIN)/icdbench prepare $(SPLIT) $(SOURCE_ARG)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,168 @@
+"""``icdbench`` command line. Each subcommand's work lives in its own package; imports are lazy so the
+command starts fast and ``icdbench list splits`` does not load torch."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from icdbench.errors import UserError
+
+
+def _list(args):
+    if args.what == "splits":
+        from icdbench.datasets.commands import list_splits
+
+        return list_splits(args)
+    if args.what == "models":
+        from icdbench.training.commands import list_models
+
+        return list_models(args)
+    from icdbench.metrics.commands import list_metrics
+
+    return list_metrics(args)
+
+
+def _prepare(args):
+    from icdbench.datasets.commands import prepare
+
+    return prepare(args)
+
+
+def _evaluate(args):
+    from icdbench.metrics.commands import evaluate
+
+    return evaluate(args)
+
+
+def _train(args):
+    from icdbench.training.commands import train
+
+    return train(args)
+
+
+def _bench(args):
+    from icdbench.training.commands import bench
+
+    return bench(args)
+
+
+def _predict(args):
+    from icdbench.training.commands import predict
+
+    return predict(args)
+
+
+def _explain(args):
+    from icdbench.training.explain import explain
+
+    return explain(args)
+
+
+def _leaderboard(args):
+    from icdbench.results.commands import leaderboard
+
+    return leaderboard(args)
+
+
+def _compare(args):
+    from icdbench.results.commands import compare
+
+    return compare(args)
+
+
+def _regress(args):
+    from icdbench.results.commands import regress
+
+    return regress(args)
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="registered model name (see `icdbench list models`)")
+    parser.add_argument("split", help="split name (see `icdbench list splits`)")
+    parser.add_argument("--profile", default="cpu", help="scale profile: paper, cpu or ci (default: cpu)")
+    parser.add_argument("--source", type=Path, help="raw files for splits that need them (MIMIC_DIR, ...)")
+    parser.add_argument("overrides", nargs="*", help="config overrides as key=value (e.g. optim.lr=1e-3)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="icdbench", description=__doc__.split(".")[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="list splits, models or metrics")
+    p.add_argument("what", choices=["splits", "models", "metrics"])
+    p.set_defaults(func=_list)
+
+    p = sub.add_parser("prepare", help="prepare a split under DATA_DIR")
+    p.add_argument("split")
+    p.add_argument("--out", type=Path, help="output directory (default: DATA_DIR/SPLIT)")
+    p.add_argument("--force", action="store_true", help="replace an existing split of another version")
+    p.add_argument("--source", type=Path, help="raw files (MIMIC_DIR, CMC XML, CodiEsp folder)")
+    p.add_argument("--split-ids", type=Path, help="published split id lists")
+    p.add_argument("--evidence", type=Path, help="MDACE evidence annotations")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_prepare)
+
+    p = sub.add_parser("evaluate", help="evaluate a scores file on a prepared split's test part")
+    p.add_argument("scores", type=Path)
+    p.add_argument("--split", required=True)
+    p.add_argument("--out", type=Path, help="write the report as JSON here")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("train", help="train one model once")
+    _add_run_options(p)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", type=Path, help="run directory to resume from its last checkpoint")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("bench", help="prepare, train, evaluate and record (over seeds)")
+    _add_run_options(p)
+    p.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
+    p.set_defaults(func=_bench)
+
+    p = sub.add_parser("predict", help="codes with scores and titles for new text")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--text", type=Path, required=True, help="a text file (one document)")
+    p.add_argument("--top", type=int, default=15)
+    p.set_defaults(func=_predict)
+
+    p = sub.add_parser("explain", help="per-code evidence for one test document")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--doc", required=True, help="doc_id in the split's test part")
+    p.add_argument("--method", choices=["attention", "lime"], default="attention")
+    p.set_defaults(func=_explain)
+
+    p = sub.add_parser("leaderboard", help="build leaderboards from run records")
+    p.add_argument("splits", nargs="*")
+    p.add_argument("--run", action="store_true", help="run whatever record is missing first")
+    p.set_defaults(func=_leaderboard)
+
+    p = sub.add_parser("compare", help="paired bootstrap test between two runs")
+    p.add_argument("run_a", type=Path)
+    p.add_argument("run_b", type=Path)
+    p.set_defaults(func=_compare)
+
+    p = sub.add_parser("regress", help="re-run the ci profile and compare to leaderboards/ci.csv")
+    p.add_argument("--update", action="store_true", help="rewrite leaderboards/ci.csv")
+    p.set_defaults(func=_regress)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        if args.debug:
+            raise
+        print(f"icdbench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("icdbench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""The split registry: every named split, its version and how to prepare it.
+
+A module that can prepare splits registers them with ``@register_split``; ``icdbench.datasets`` imports
+those modules so the registry is complete after ``import icdbench.datasets``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from icdbench.errors import UserError
+
+# prepare(out_dir, options) -> out_dir. ``options`` holds --source, --seed, --force, --split-ids, --evidence...
+Preparer = Callable[[Path, "PrepareOptions"], Path]
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    force: bool = False
+    source: Path | None = None  # raw files (MIMIC_DIR, CMC XML, CodiEsp folder); None for synthetic splits
+    split_ids: Path | None = None  # published split id lists
+    evidence: Path | None = None  # MDACE annotations
+    seed: int = 0
+    command: str = ""  # the command line recorded in the manifest
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    name: str
+    version: str
+    description: str
+    prepare: Preparer
+    needs_source: str | None = None  # e.g. "MIMIC_DIR" — what the user must provide
+    folds: int | None = None  # cross-validated corpora (cmc2007) evaluate over k folds
+
+
+_SPLITS: dict[str, SplitSpec] = {}
+
+
+def register_split(name: str, version: str, description: str, needs_source: str | None = None, folds=None):
+    def decorator(prepare: Preparer) -> Preparer:
+        if name in _SPLITS:
+            raise ValueError(f"split {name!r} registered twice")
+        _SPLITS[name] = SplitSpec(name, version, description, prepare, needs_source, folds)
+        return prepare
+
+    return decorator
+
+
+def all_splits() -> dict[str, SplitSpec]:
+    import icdbench.datasets  # noqa: F401  (registers every split module)
+
+    return dict(_SPLITS)
+
+
+def get_split(name: str) -> SplitSpec:
+    splits = all_splits()
+    if name not in splits:
+        close = difflib.get_close_matches(name, splits, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see `icdbench list splits`"
+        raise UserError(f"unknown split {name!r}{hint}")
+    return splits[name]
