@@ -32,7 +32,7 @@ prepare: install
 	$(BIN)/icdbench prepare $(SPLIT) $(SOURCE_ARG)
 
 bench: install
-	$(BIN)/icdbench prepare $(SPLIT) $(SOURCE_ARG)
+	@$(BIN)/icdbench bench $(MODEL) $(SPLIT) --profile $(PROFILE) --seeds $(SEEDS) $(SOURCE_ARG)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

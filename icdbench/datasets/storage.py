@@ -36,6 +36,7 @@ OPTIONAL_DOC_SCHEMA: dict[str, pl.DataType] = {
     "sex": pl.String,
     "sentences": pl.List(pl.Struct({"start": pl.Int64, "end": pl.Int64})),
     "evidence": pl.List(pl.Struct({"code": pl.String, "start": pl.Int64, "end": pl.Int64})),
+    "metadata": pl.List(pl.Struct({"field": pl.String, "value": pl.String})),  # structured source fields
 }
 CODES_SCHEMA: dict[str, pl.DataType] = {
     "code": pl.String,

@@ -1,0 +1,284 @@
+"""Run configuration: typed dataclasses validated by OmegaConf, resolved in layers.
+
+A run's configuration is ``RunConfig = {model, data, optim, train, seed}`` where ``model`` is the registered
+model's own config dataclass. It is resolved in this order, each layer overriding the ones before it:
+
+1. the model dataclass defaults (the published architecture),
+2. ``ModelSpec.config_defaults`` (the variant's tweaks),
+3. ``ModelSpec.train_defaults`` (published optimisation settings, dotted keys),
+4. ``benchmarks/profiles/<profile>.yaml``: its ``default:`` section, then ``inputs: {<input kind>: ...}``,
+   ``family: {<family>: ...}`` and ``model: {<model name>: ...}`` sections (more specific wins),
+5. ``benchmarks/experiments/<split>/<model>.yaml`` (per-split published settings),
+6. command-line ``key=value`` overrides, then ``--seed``.
+
+Every layer is kept (``ResolvedConfig.layers``) and saved with the run. An unknown key or a value of the wrong
+type is a one-line :class:`UserError` naming the key, the expected type and the layer it came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+from omegaconf import errors as oc_errors
+
+from icdbench.errors import UserError
+from icdbench.paths import benchmarks_dir
+
+# Validation metrics CodingModule logs every epoch; any of them can be the early-stopping monitor.
+VAL_METRICS = ("val/map_doc", "val/p@8", "val/micro_f1", "val/macro_auc_pr", "val/loss")
+
+
+@dataclass
+class DataConfig:
+    max_tokens: int = 4000  # words: documents are cut to this many tokens
+    segment_length: int = 128  # segments: subword tokens per segment (special tokens included)
+    max_segments: int = 24  # segments: 24 x 128 = 3,072 tokens (PLM-ICD)
+    max_sentences: int = 64  # sentences: per document
+    sentence_length: int = 64  # sentences: words per sentence
+    max_train_docs: int | None = None  # profile shrink: use the first N train documents (None = all)
+    permutations: int = 0  # RAC sentence-permutation copies per train document (0 = off)
+    num_workers: int = 0
+    bucket: bool = True  # length-bucketed batches (sorted by length within shuffled chunks)
+
+
+@dataclass
+class OptimConfig:
+    optimizer: Literal["adam", "adamw"] = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 16
+    accumulate: int = 1  # gradient accumulation steps
+    epochs: int = 20  # maximum epochs (early stopping usually ends sooner)
+    schedule: Literal["constant", "linear"] = "constant"  # linear = warm-up then linear decay to 0
+    warmup: float = 0.0  # fraction of the optimisation steps spent warming up (linear schedule)
+
+
+@dataclass
+class TrainConfig:
+    loss: Literal["bce", "focal", "wbce", "focal+wbce"] = "bce"
+    focal_gamma: float = 2.0
+    focal_alpha: float = 0.25
+    monitor: str = "val/map_doc"
+    monitor_mode: Literal["max", "min"] = "max"
+    patience: int = 5  # epochs without improvement of the monitor before stopping
+    swa: bool = False  # stochastic weight averaging; the averaged model is the evaluated one
+    swa_epoch_start: int = 1  # 1-based epoch from which weights are averaged
+    swa_lrs: float | None = None  # SWA learning rate (None = keep optim.lr)
+    threshold: Literal["global", "per_code", "top_k"] = "global"  # tuned on validation at the end
+    top_k: int | None = 8  # for threshold=top_k (None = k tuned on validation)
+    precision: str = "32-true"  # Lightning precision ("bf16-mixed" on GPU)
+    accelerator: str = "auto"
+    devices: int = 1
+    strategy: str = "auto"  # "ddp" for several processes
+    logger: Literal["csv", "wandb", "tensorboard", "none"] = "csv"
+    deterministic: bool = True
+    limit_train_batches: int | None = None  # smoke runs: train on this many batches per epoch
+    keep_checkpoints: bool = False  # keep Lightning's checkpoints (last/best .ckpt) after a finished run
+
+
+@dataclass
+class RunConfig:
+    model: Any = None  # the model's config dataclass
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ConfigLayer:
+    source: str  # e.g. "profile ci (family.caml)"
+    values: dict
+
+
+@dataclass
+class ResolvedConfig:
+    cfg: DictConfig  # validated RunConfig
+    layers: list[ConfigLayer]
+
+    @property
+    def yaml(self) -> str:
+        return OmegaConf.to_yaml(self.cfg)
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(self.yaml.encode()).hexdigest()
+
+    def model_config(self):
+        """The model's config dataclass instance, as the builder expects it."""
+        return OmegaConf.to_object(self.cfg.model)
+
+
+def nest(dotted: dict[str, Any]) -> dict:
+    """``{"optim.lr": 1e-3}`` -> ``{"optim": {"lr": 1e-3}}``."""
+    out: dict = {}
+    for key, value in dotted.items():
+        node = out
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+def base_config(model_config) -> DictConfig:
+    """The structured RunConfig holding ``model_config`` (a dataclass instance) with every default."""
+    return OmegaConf.structured(RunConfig(model=model_config))
+
+
+def merge_layer(cfg: DictConfig, layer: ConfigLayer) -> DictConfig:
+    """Merge one layer into ``cfg``; OmegaConf errors become one-line UserErrors naming key and source."""
+    try:
+        return OmegaConf.merge(cfg, OmegaConf.create(layer.values))
+    except oc_errors.ConfigKeyError as exc:
+        key = exc.full_key or "?"
+        parent_key, _, leaf = key.rpartition(".")
+        parent = OmegaConf.select(cfg, parent_key) if parent_key else cfg
+        known = list(parent.keys()) if isinstance(parent, DictConfig) else []
+        close = difflib.get_close_matches(leaf, known, n=2)
+        hint = (
+            f"; did you mean {', '.join(f'{parent_key}.{c}' if parent_key else c for c in close)}?"
+            if close
+            else ""
+        )
+        raise UserError(f"unknown config key {key!r} (from {layer.source}){hint}") from None
+    except (oc_errors.ValidationError, oc_errors.UnsupportedValueType) as exc:
+        key = exc.full_key or "?"
+        raise UserError(
+            f"config key {key!r} expects {_expected_type(cfg, key)}, got {_value_at(layer.values, key)!r} "
+            f"(from {layer.source})"
+        ) from None
+    except oc_errors.OmegaConfBaseException as exc:
+        raise UserError(f"invalid config from {layer.source}: {str(exc).splitlines()[0]}") from None
+
+
+def _expected_type(cfg: DictConfig, key: str) -> str:
+    parent_key, _, leaf = key.rpartition(".")
+    owner = OmegaConf.get_type(OmegaConf.select(cfg, parent_key) if parent_key else cfg)
+    if owner is not None and dataclasses.is_dataclass(owner):
+        for f in dataclasses.fields(owner):
+            if f.name == leaf:
+                return str(f.type)
+    return "another type"
+
+
+def _value_at(values: dict, key: str) -> Any:
+    node: Any = values
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return "?"
+        node = node[part]
+    return node
+
+
+def parse_overrides(overrides: list[str]) -> dict:
+    """``["optim.lr=1e-3", "train.swa=true"]`` -> nested dict (values parsed as YAML scalars)."""
+    for item in overrides:
+        if "=" not in item or item.startswith("="):
+            raise UserError(f"override {item!r} is not key=value (e.g. optim.lr=1e-3)")
+    try:
+        return OmegaConf.to_container(OmegaConf.from_dotlist(list(overrides)))
+    except oc_errors.OmegaConfBaseException as exc:
+        raise UserError(f"cannot parse overrides {overrides}: {str(exc).splitlines()[0]}") from None
+
+
+def profile_path(profile: str) -> Path:
+    path = benchmarks_dir() / "profiles" / f"{profile}.yaml"
+    if not path.is_file():
+        available = sorted(p.stem for p in (benchmarks_dir() / "profiles").glob("*.yaml"))
+        raise UserError(f"unknown profile {profile!r}; available: {', '.join(available) or 'none'}")
+    return path
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path} is not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path} must hold a mapping of config keys")
+    return data
+
+
+PROFILE_SECTIONS = ("default", "inputs", "family", "model")
+
+
+def profile_layers(profile: str, spec) -> list[ConfigLayer]:
+    """The layers a profile contributes for ``spec``: default, then inputs/family/model sections."""
+    path = profile_path(profile)
+    data = _read_yaml(path)
+    unknown = [k for k in data if k not in PROFILE_SECTIONS]
+    if unknown:
+        raise UserError(f"{path}: unknown sections {unknown}; allowed: {', '.join(PROFILE_SECTIONS)}")
+    layers = [ConfigLayer(f"profile {profile} (default)", data.get("default") or {})]
+    for section, key in (("inputs", spec.inputs), ("family", spec.family), ("model", spec.name)):
+        values = (data.get(section) or {}).get(key)
+        if values:
+            layers.append(ConfigLayer(f"profile {profile} ({section}.{key})", values))
+    return layers
+
+
+def experiment_path(split: str, model: str) -> Path:
+    return benchmarks_dir() / "experiments" / split / f"{model}.yaml"
+
+
+def resolve_config(
+    spec, *, split: str, profile: str, overrides: list[str] | None = None, seed: int | None = None
+) -> ResolvedConfig:
+    """Resolve a run's configuration for model ``spec`` on ``split`` (see the module docstring)."""
+    cfg = base_config(spec.default_config())
+    layers = [ConfigLayer(f"{spec.name} defaults", OmegaConf.to_container(cfg))]
+    if spec.train_defaults:
+        layers.append(ConfigLayer(f"{spec.name} train_defaults", nest(spec.train_defaults)))
+    layers += profile_layers(profile, spec)
+    experiment = experiment_path(split, spec.name)
+    if experiment.is_file():
+        layers.append(ConfigLayer(f"experiment {split}/{spec.name}", _read_yaml(experiment)))
+    if overrides:
+        layers.append(ConfigLayer("command line", parse_overrides(overrides)))
+    if seed is not None:
+        layers.append(ConfigLayer("--seed", {"seed": seed}))
+    for layer in layers[1:]:
+        cfg = merge_layer(cfg, layer)
+    check_run_config(cfg)
+    return ResolvedConfig(cfg=cfg, layers=layers)
+
+
+def check_run_config(cfg: DictConfig) -> None:
+    """Checks OmegaConf's typing cannot express."""
+    if cfg.train.monitor not in VAL_METRICS:
+        raise UserError(
+            f"train.monitor={cfg.train.monitor!r} is not logged; choose one of {', '.join(VAL_METRICS)}"
+        )
+    positive = {
+        "optim.lr": cfg.optim.lr,
+        "optim.batch_size": cfg.optim.batch_size,
+        "optim.accumulate": cfg.optim.accumulate,
+        "optim.epochs": cfg.optim.epochs,
+        "data.max_tokens": cfg.data.max_tokens,
+        "train.devices": cfg.train.devices,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise UserError(f"{key} must be positive, got {value}")
+    if not 0.0 <= cfg.optim.warmup < 1.0:
+        raise UserError(f"optim.warmup is a fraction of the training steps in [0, 1), got {cfg.optim.warmup}")
+    if cfg.data.permutations < 0:
+        raise UserError(f"data.permutations must be >= 0, got {cfg.data.permutations}")
+    if cfg.data.max_train_docs is not None and cfg.data.max_train_docs <= 0:
+        raise UserError(f"data.max_train_docs must be positive or null, got {cfg.data.max_train_docs}")
+
+
+def load_run_config(path: Path, spec) -> DictConfig:
+    """Re-read a saved resolved config (``config.yaml`` of a run) into the typed RunConfig of ``spec``."""
+    layer = ConfigLayer(str(path), _read_yaml(path))
+    cfg = merge_layer(base_config(spec.default_config()), layer)
+    check_run_config(cfg)
+    return cfg

@@ -1,0 +1,280 @@
+"""Input encodings: what a model of each input kind receives (``icdbench.models.base`` lists the batch keys).
+
+An encoding turns a part of a split into one *feature* per document, optionally augments a feature, and
+collates features into the kind's batch tensors. It is fitted on the train part (vocabulary, word2vec,
+tokenizer), fills the :class:`ModelContext`, and saves what inference needs into the run folder so
+``icdbench predict`` can encode new text the same way.
+
+``sentences`` is provided by the sentence-tagger family in ``icdbench/datasets/sentences.py`` (class
+``SentenceInputs`` with this same interface); :func:`build_inputs` is the one dispatch point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import polars as pl
+import torch
+
+from icdbench.datasets.augment import permute_sentences
+from icdbench.datasets.storage import Split
+from icdbench.datasets.vocab import Vocab
+from icdbench.errors import UserError
+from icdbench.models.base import ModelContext
+
+TITLE_TOKENS = 36  # code-title length (long + short title), as RAC uses
+VOCAB_FILE = "vocab.txt"
+
+
+class InputEncoding(Protocol):
+    kind: str
+
+    def features(self, frame: pl.DataFrame, *, train: bool) -> list[Any]:
+        """One feature per document of ``frame`` (train features keep what augmentation needs)."""
+
+    def length(self, feature: Any) -> int:
+        """Size of a feature after truncation, used for length bucketing."""
+
+    def augment(self, feature: Any, rng: np.random.Generator) -> Any:
+        """A randomised copy of a train feature (sentence permutation); raise if the kind has none."""
+
+    def collate(self, features: list[Any]) -> dict[str, Any]:
+        """The kind's batch entries for a list of features."""
+
+    def fill_context(self, ctx: ModelContext) -> None: ...
+
+    def save(self, run_dir: Path) -> None: ...
+
+
+def tokenize_document(text: str, spans: list[dict] | None) -> tuple[list[str], np.ndarray]:
+    """Cleaned tokens of a note and the token index where each sentence starts (``[S]`` int64).
+
+    Sentences are the split's stored offsets when it has them, else ``text.split_sentences``; each starts at
+    the first token at or after its first character."""
+    from icdbench.datasets.text import split_sentences, tokenize_with_offsets
+
+    located = tokenize_with_offsets(text)
+    tokens = [token for token, _, _ in located]
+    token_chars = np.fromiter((start for _, start, _ in located), dtype=np.int64, count=len(located))
+    sentence_chars = (
+        [int(s["start"]) for s in spans] if spans else [start for start, _ in split_sentences(text)]
+    )
+    starts = np.unique(np.searchsorted(token_chars, np.asarray(sentence_chars, dtype=np.int64)))
+    return tokens, starts[starts < len(tokens)]
+
+
+def _sentence_spans(frame: pl.DataFrame) -> list:
+    return frame["sentences"].to_list() if "sentences" in frame.columns else [None] * frame.height
+
+
+def tokenize_frame(frame: pl.DataFrame) -> list[tuple[list[str], np.ndarray]]:
+    return [tokenize_document(t, s) for t, s in zip(frame["text"].to_list(), _sentence_spans(frame))]
+
+
+@dataclass
+class WordFeature:
+    ids: np.ndarray  # [T] int32 token ids (full length for train features, else already truncated)
+    starts: np.ndarray  # [S] int64 sentence start positions
+
+
+class WordInputs:
+    """``words``: word ids from a vocabulary built on the train text, word2vec vectors, code-title ids."""
+
+    kind = "words"
+
+    def __init__(self, vocab: Vocab, max_tokens: int, embeddings: np.ndarray | None = None):
+        self.vocab = vocab
+        self.max_tokens = max_tokens
+        self.embeddings = embeddings
+        self._fit_tokens: list | None = None
+
+    @classmethod
+    def fit(cls, split: Split, train: pl.DataFrame, cfg, cache_dir: Path) -> WordInputs:
+        from icdbench.datasets.text import TOKENIZER_VERSION
+        from icdbench.datasets.word2vec import cache_key, cached_word2vec, w2v_settings
+
+        model_cfg = cfg.model
+        is_w2v = "w2v_min_count" in model_cfg  # the WordEmbeddingConfig mixin
+        tokenized = tokenize_frame(train)
+        documents = [tokens for tokens, _ in tokenized]
+        vocab = Vocab.build(documents, min_count=model_cfg.w2v_min_count if is_w2v else 1)
+        embeddings = None
+        if is_w2v:
+            settings = w2v_settings(model_cfg)
+            key = cache_key(split.fingerprint, train.height, vocab, settings, TOKENIZER_VERSION)
+            embeddings = cached_word2vec(documents, vocab, settings, cache_dir=cache_dir, key=key)
+        inputs = cls(vocab, cfg.data.max_tokens, embeddings)
+        inputs._fit_tokens = tokenized  # reused once by features(train, train=True)
+        return inputs
+
+    @classmethod
+    def load(cls, run_dir: Path, cfg) -> WordInputs:
+        return cls(Vocab.load(Path(run_dir) / VOCAB_FILE), cfg.data.max_tokens)
+
+    def save(self, run_dir: Path) -> None:
+        self.vocab.save(Path(run_dir) / VOCAB_FILE)
+
+    def features(self, frame: pl.DataFrame, *, train: bool) -> list[WordFeature]:
+        if train and self._fit_tokens is not None and len(self._fit_tokens) == frame.height:
+            tokenized, self._fit_tokens = self._fit_tokens, None
+        else:
+            tokenized = tokenize_frame(frame)
+        out = []
+        for tokens, starts in tokenized:
+            ids = self.vocab.encode(tokens)
+            if not train:
+                ids, starts = ids[: self.max_tokens], starts[starts < self.max_tokens]
+            out.append(WordFeature(ids, starts))
+        return out
+
+    def length(self, feature: WordFeature) -> int:
+        return max(1, min(len(feature.ids), self.max_tokens))
+
+    def augment(self, feature: WordFeature, rng: np.random.Generator) -> WordFeature:
+        return WordFeature(permute_sentences(feature.ids, feature.starts, rng), feature.starts)
+
+    def collate(self, features: list[WordFeature]) -> dict[str, torch.Tensor]:
+        lengths = [self.length(f) for f in features]
+        ids = torch.zeros(len(features), max(lengths), dtype=torch.long)
+        for row, (feature, n) in enumerate(zip(features, lengths)):
+            ids[row, : min(n, len(feature.ids))] = torch.from_numpy(feature.ids[:n].astype(np.int64))
+        return {"input_ids": ids, "mask": ids != 0, "lengths": torch.tensor(lengths, dtype=torch.long)}
+
+    def title_ids(self, titles: list[str], short_titles: list[str | None]) -> torch.Tensor:
+        """``[C, 36]`` ids of each code's "long title + short title" (0-padded)."""
+        from icdbench.datasets.text import clean_text, tokenize
+
+        out = torch.zeros(len(titles), TITLE_TOKENS, dtype=torch.long)
+        for row, (title, short) in enumerate(zip(titles, short_titles)):
+            ids = self.vocab.encode(tokenize(clean_text(f"{title or ''} {short or ''}")))[:TITLE_TOKENS]
+            out[row, : len(ids)] = torch.from_numpy(ids.astype(np.int64))
+        return out
+
+    def fill_context(self, ctx: ModelContext) -> None:
+        ctx.vocab = self.vocab.tokens
+        ctx.embeddings = self.embeddings
+        ctx.title_ids = self.title_ids(ctx.titles, ctx.short_titles)
+
+
+class SegmentInputs:
+    """``segments``: subword ids of the encoder's tokenizer cut into segments of ``segment_length`` tokens
+    (each wrapped in the tokenizer's special tokens), at most ``max_segments`` per document."""
+
+    kind = "segments"
+
+    def __init__(self, encoder: str, segment_length: int, max_segments: int):
+        from icdbench.models.encoders import load_tokenizer, resolve_encoder, special_tokens_template
+
+        self.encoder = str(resolve_encoder(encoder))
+        self.tokenizer = load_tokenizer(encoder)
+        self.segment_length = segment_length
+        self.max_segments = max_segments
+        self.prefix, self.suffix = special_tokens_template(self.tokenizer)
+        self.body = segment_length - len(self.prefix) - len(self.suffix)  # content tokens per segment
+        if self.body <= 0:
+            raise UserError(f"data.segment_length={segment_length} leaves no room for text; use 32 or more")
+
+    @classmethod
+    def fit(cls, split: Split, train: pl.DataFrame, cfg, cache_dir: Path) -> SegmentInputs:
+        return cls.load(None, cfg)
+
+    @classmethod
+    def load(cls, run_dir: Path | None, cfg) -> SegmentInputs:
+        return cls(cfg.model.encoder, cfg.data.segment_length, cfg.data.max_segments)
+
+    def save(self, run_dir: Path) -> None:
+        """Nothing to save: the tokenizer is the encoder's, named in the saved config."""
+
+    def features(self, frame: pl.DataFrame, *, train: bool) -> list[np.ndarray]:
+        from icdbench.datasets.text import clean_text
+
+        limit = self.body * self.max_segments
+        texts = [clean_text(t) for t in frame["text"].to_list()]
+        encoded = self.tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False)[
+            "input_ids"
+        ]
+        return [np.asarray(ids[:limit], dtype=np.int32) for ids in encoded]
+
+    def length(self, feature: np.ndarray) -> int:
+        return max(1, len(feature))
+
+    def augment(self, feature, rng):
+        raise UserError("data.permutations needs word inputs; set data.permutations=0 for segment models")
+
+    def collate(self, features: list[np.ndarray]) -> dict[str, torch.Tensor]:
+        n_seg = max(1, max(-(-len(f) // self.body) for f in features))
+        pad = self.tokenizer.pad_token_id or 0
+        ids = torch.full((len(features), n_seg, self.segment_length), pad, dtype=torch.long)
+        att = torch.zeros_like(ids)
+        seg_mask = torch.zeros(len(features), n_seg, dtype=torch.bool)
+        for row, feature in enumerate(features):
+            pieces = [feature[i : i + self.body].tolist() for i in range(0, len(feature), self.body)] or [[]]
+            for s, piece in enumerate(pieces):
+                wrapped = self.prefix + piece + self.suffix
+                ids[row, s, : len(wrapped)] = torch.tensor(wrapped)
+                att[row, s, : len(wrapped)] = 1
+                seg_mask[row, s] = True
+        return {"input_ids": ids, "attention_mask": att, "segment_mask": seg_mask}
+
+    def fill_context(self, ctx: ModelContext) -> None:
+        ctx.encoder = self.encoder
+
+
+class TextInputs:
+    """``text``: cleaned note texts for scikit-learn pipelines (they vectorise themselves)."""
+
+    kind = "text"
+
+    @classmethod
+    def fit(cls, split: Split, train: pl.DataFrame, cfg, cache_dir: Path) -> TextInputs:
+        return cls()
+
+    @classmethod
+    def load(cls, run_dir: Path | None, cfg) -> TextInputs:
+        return cls()
+
+    def save(self, run_dir: Path) -> None:
+        """Nothing to save: the pipeline holds its own vectoriser."""
+
+    def features(self, frame: pl.DataFrame, *, train: bool) -> list[str]:
+        from icdbench.datasets.text import clean_text
+
+        return [clean_text(t) for t in frame["text"].to_list()]
+
+    def length(self, feature: str) -> int:
+        return max(1, len(feature))
+
+    def augment(self, feature, rng):
+        raise UserError("data.permutations needs word inputs; set data.permutations=0 for text models")
+
+    def collate(self, features: list[str]) -> dict[str, Any]:
+        return {"texts": list(features)}
+
+    def fill_context(self, ctx: ModelContext) -> None:
+        """Nothing beyond the codes."""
+
+
+def input_class(kind: str):
+    """The encoding class for an input kind (the one dispatch point)."""
+    if kind == "words":
+        return WordInputs
+    if kind == "segments":
+        return SegmentInputs
+    if kind == "text":
+        return TextInputs
+    if kind == "sentences":
+        from icdbench.datasets.sentences import SentenceInputs
+
+        return SentenceInputs
+    raise UserError(f"unknown input kind {kind!r}")
+
+
+def build_inputs(kind: str, split: Split, train: pl.DataFrame, cfg, cache_dir: Path) -> InputEncoding:
+    return input_class(kind).fit(split, train, cfg, cache_dir)
+
+
+def load_inputs(kind: str, run_dir: Path, cfg) -> InputEncoding:
+    return input_class(kind).load(run_dir, cfg)

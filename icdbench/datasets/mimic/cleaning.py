@@ -1,0 +1,28 @@
+"""The published MIMIC text cleaning (DESIGN.md §4) as one polars expression, for millions of notes.
+
+Same rule as ``icdbench.datasets.text.clean_text`` (tests hold them equal): lower case, every run of
+characters other than ``a-z0-9`` becomes one space, tokens made only of digits are dropped, whitespace is
+collapsed and trimmed. One regex pass does it all: a run of separators and digit-only tokens becomes a space
+(the ASCII word boundary that delimits digit tokens counts ``_`` as a letter, so ``_`` is made a space first).
+On a few hundred notes with evidence, ``clean_with_offsets`` gives the same text plus the offset map.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+CLEANING = "lowercase; non-alphanumerics -> space; all-digit tokens dropped; whitespace collapsed (Edin et al. 2023)"
+_JUNK = r"(?:[^a-z0-9]|(?-u:\b)[0-9]+(?-u:\b))+"
+_REASON = r"(?i)chief complaint:[ \t]*\n?[ \t]*([^\n]*)"
+
+
+def clean_expr(text: pl.Expr) -> pl.Expr:
+    """``text`` cleaned; null stays null."""
+    lowered = text.str.to_lowercase().str.replace_all("_", " ", literal=True)
+    return lowered.str.replace_all(_JUNK, " ").str.strip_chars(" ")
+
+
+def reason_for_visit_expr(raw_text: pl.Expr) -> pl.Expr:
+    """The cleaned line after "Chief Complaint:" in a raw discharge summary; null when absent or empty."""
+    reason = clean_expr(raw_text.str.extract(_REASON, 1))
+    return pl.when(reason.str.len_bytes() > 0).then(reason).otherwise(None)

@@ -1,0 +1,209 @@
+"""MIMIC-IV discharge summaries: ``mimic4-icd9`` and ``mimic4-icd10`` (Edin et al. 2023) and their ``-50`` variants.
+
+Rules (Edin et al. 2023, SIGIR): notes from ``note/discharge.csv.gz`` with duplicate texts of one admission
+dropped (an admission's remaining notes are joined in ``note_seq`` order), text cleaned (DESIGN.md §4), codes
+from ``hosp/diagnoses_icd`` and ``hosp/procedures_icd`` split by ``icd_version``, duplicate (admission, code)
+pairs dropped, codes assigned to fewer than 10 admissions with a note dropped, admissions left without codes
+dropped, patients split ~75/10/15 by iterative multi-label stratification. ``-50``: the 50 codes with most
+training documents, documents without any of them dropped. Unlike the published pipeline, code order is kept.
+
+One pass can write several of these splits (the benchmark prepares ICD-9 and ICD-10 together): the note file is
+read, deduplicated and cleaned once for every admission that has a code of a requested version.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from icdbench.datasets.mimic import reading, schema
+from icdbench.datasets.mimic.cleaning import CLEANING, clean_expr, reason_for_visit_expr
+from icdbench.datasets.mimic.labels import normalise
+from icdbench.datasets.mimic.pipeline import (
+    SplitOutput,
+    assign_parts,
+    ordered_code_lists,
+    restrict_to_top,
+    write_prepared,
+)
+from icdbench.datasets.mimic.sources import edin_ids, source_dir
+from icdbench.datasets.registry import PrepareOptions, register_split
+from icdbench.errors import UserError
+
+VERSION = "1.0.0"
+PREPROCESSING_VERSION = "edin2023-1"
+MIN_COUNT = 10
+SETTING = "Edin et al. 2023 (SIGIR), MIMIC-IV discharge summaries"
+
+
+@dataclass(frozen=True)
+class Mimic4Split:
+    icd_version: int
+    top_k: int | None = None
+
+
+SPLITS = {
+    "mimic4-icd9": Mimic4Split(9),
+    "mimic4-icd10": Mimic4Split(10),
+    "mimic4-icd9-50": Mimic4Split(9, 50),
+    "mimic4-icd10-50": Mimic4Split(10, 50),
+}
+
+
+def detect_version(root: Path, patients: pl.DataFrame) -> str:
+    """The MIMIC-IV release of ``root``: "2.2" or "3.x" (v2.2 and later are supported).
+
+    v1.x keeps patients in ``core/``: refused. A PhysioNet download path (``.../mimiciv/X.Y/``) names the release.
+    Otherwise v2.2 added ``hosp/provider.csv.gz`` (absent from v2.0/2.1), and v3.x added the 2020-2022 anchor
+    year group to ``hosp/patients``.
+    """
+    root = Path(root)
+    if (root / "core").is_dir() and not (root / "hosp" / "patients.csv.gz").is_file():
+        raise UserError(f"{root} is MIMIC-IV v1.x (patients in core/); icdbench supports MIMIC-IV v2.2 and later")
+    parts = root.resolve().parts
+    for name, release in zip(parts, parts[1:]):
+        if name.lower() == "mimiciv" and re.fullmatch(r"\d+\.\d+", release):
+            if tuple(int(x) for x in release.split(".")) < (2, 2):
+                raise UserError(f"{root} is MIMIC-IV v{release}; icdbench supports MIMIC-IV v2.2 and later")
+            return release
+    groups = set(patients["anchor_year_group"].drop_nulls().unique().to_list())
+    if any(group.startswith("2020") for group in groups):
+        return "3.x"
+    if (root / "hosp" / "provider.csv.gz").is_file():
+        return "2.2"
+    return "2.x (hosp/provider.csv.gz absent: v2.2 assumed, v2.0/2.1 cannot be told apart)"
+
+
+def code_rows(root: Path, versions: list[int]) -> pl.DataFrame:
+    """Every coded item of the requested ICD versions: hadm_id, icd_version, kind, seq_num, code, known."""
+    frames = []
+    for table, kind in ((schema.M4_DIAGNOSES, "dx"), (schema.M4_PROCEDURES, "proc")):
+        frame = reading.collect(root, table, lambda q: q.filter(
+            pl.col("icd_version").is_in(versions) & pl.col("icd_code").is_not_null() & pl.col("hadm_id").is_not_null()
+        ).select("hadm_id", "icd_version", "seq_num", pl.col("icd_code").str.strip_chars().alias("raw_code")))
+        frames.append(frame.with_columns(pl.lit(kind).alias("kind")))
+    rows = pl.concat(frames)
+    system = pl.concat_str(pl.col("icd_version").cast(pl.String), pl.col("kind"), separator=":")
+    names = {f"{v}:{k}": name for (v, k), name in schema.SYSTEMS.items()}
+    rows = rows.with_columns(system.replace_strict(names, return_dtype=pl.String).alias("system"))
+    return normalise(rows)
+
+
+def source_titles(root: Path) -> pl.DataFrame:
+    """MIMIC-IV's own code dictionary: code, system, title, short_title (none in MIMIC-IV)."""
+    frames = []
+    for table, kind in ((schema.M4_D_DIAGNOSES, "dx"), (schema.M4_D_PROCEDURES, "proc")):
+        frame = reading.collect(root, table, lambda q: q.filter(pl.col("icd_version").is_in([9, 10])))
+        names = {v: schema.SYSTEMS[(v, kind)] for v in (9, 10)}
+        frames.append(frame.select(
+            pl.col("icd_code").alias("raw_code"),
+            pl.col("icd_version").replace_strict(names, return_dtype=pl.String).alias("system"),
+            pl.col("long_title").alias("title"),
+        ))
+    titles = normalise(pl.concat(frames))
+    return titles.select("code", "system", "title", pl.lit(None, pl.String).alias("short_title"))
+
+
+def discharge_notes(root: Path, hadm_ids: pl.DataFrame, patients: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
+    """One cleaned document per admission in ``hadm_ids``, with reason for visit, age and sex."""
+    notes = reading.scan(root, schema.M4_DISCHARGE).filter(pl.col("text").is_not_null())
+    notes = notes.join(hadm_ids.lazy(), on="hadm_id", how="semi")
+    # A duplicate is the same text twice in one admission; hashing keeps the group key small.
+    unique = notes.group_by("hadm_id", pl.col("text").hash(7).alias("_hash")).agg(
+        pl.col("note_seq").min(), pl.col("subject_id").first(), pl.col("charttime").min(), pl.col("text").first(),
+        pl.len().alias("_copies"),
+    )
+    docs = (
+        unique.sort("hadm_id", "note_seq")
+        .group_by("hadm_id", maintain_order=True)
+        .agg(
+            pl.col("subject_id").first(), pl.col("charttime").min(), pl.col("text").str.join("\n"),
+            pl.len().alias("_notes"), (pl.col("_copies") - 1).sum().alias("_duplicates"),
+        )
+        .join(patients.lazy(), on="subject_id", how="left")
+        .select(
+            "hadm_id", "_notes", "_duplicates",
+            pl.col("subject_id").cast(pl.String),
+            clean_expr(pl.col("text")).alias("text"),
+            reason_for_visit_expr(pl.col("text")).alias("reason_for_visit"),
+            (pl.col("anchor_age") + pl.col("charttime").str.slice(0, 4).cast(pl.Int64, strict=False)
+             - pl.col("anchor_year")).cast(pl.Float64).alias("age"),
+            pl.col("gender").alias("sex"),
+        )
+    )
+    with reading.reading(root, schema.M4_DISCHARGE):
+        frame = docs.collect(engine="streaming")
+    counts = {"admissions_with_notes": frame.height, "notes_kept": int(frame["_notes"].sum() or 0),
+              "duplicate_notes_dropped": int(frame["_duplicates"].sum() or 0)}
+    return frame.drop("_notes", "_duplicates"), counts
+
+
+def prepare_mimic4(requests: dict[str, Path], options: PrepareOptions) -> dict[str, Path]:
+    """Prepare every split named in ``requests`` (name -> output folder) from one read of the raw files."""
+    root = source_dir(options, "MIMIC-IV v2.2+ and MIMIC-IV-Note", schema.MIMIC4_LAYOUT)
+    wanted = {name: SPLITS[name] for name in requests}
+    versions = sorted({split.icd_version for split in wanted.values()})
+    patients = reading.collect(root, schema.M4_PATIENTS)
+    release = detect_version(root, patients)
+    rows = code_rows(root, versions)
+    titles = source_titles(root)
+    notes, note_counts = discharge_notes(root, rows.select("hadm_id").unique(), patients)
+    files = reading.checksums(root, [schema.M4_DISCHARGE, schema.M4_DIAGNOSES, schema.M4_PROCEDURES,
+                                     schema.M4_D_DIAGNOSES, schema.M4_D_PROCEDURES, schema.M4_PATIENTS])
+    written = {}
+    for version in versions:
+        version_rows = rows.filter(pl.col("icd_version") == version).join(notes.select("hadm_id"), on="hadm_id",
+                                                                         how="semi")
+        lists, code_stats = ordered_code_lists(
+            version_rows.select(pl.col("hadm_id").alias("doc_id"), "code", "kind", "seq_num"), min_count=MIN_COUNT
+        )
+        docs = notes.rename({"hadm_id": "doc_id"}).join(lists, on="doc_id", how="inner")
+        code_stats["admissions_left_without_codes"] = version_rows["hadm_id"].n_unique() - docs.height
+        docs = docs.with_columns(pl.col("doc_id").cast(pl.String))
+        published = edin_ids(options.split_ids, f"mimiciv_icd{version}_split") if options.split_ids else None
+        parts, assignment = assign_parts(docs, seed=options.seed, published=published)
+        labels = version_rows.select("code", "system", "known")
+        for name, split in wanted.items():
+            if split.icd_version != version:
+                continue
+            out_parts, _ = restrict_to_top(parts, split.top_k) if split.top_k else (parts, None)
+            manifest = {
+                "source": {"dataset": "MIMIC-IV", "version": release, "note_module": "MIMIC-IV-Note",
+                           "files": files},
+                "setting": SETTING,
+                "preprocessing_version": PREPROCESSING_VERSION,
+                "rules": {"icd_version": version, "min_code_count": MIN_COUNT, "top_k": split.top_k,
+                          "top_k_from": "train" if split.top_k else None, "text": CLEANING,
+                          "code_order": "diagnoses by seq_num, then procedures by seq_num"},
+                "counts": {**note_counts, **code_stats},
+                **_assignment_fields(assignment),
+            }
+            out = SplitOutput(name, VERSION, labels, manifest, titles)
+            written[name] = write_prepared(requests[name], out_parts, out, options)
+    return written
+
+
+def _assignment_fields(assignment: dict) -> dict:
+    published = assignment["split_assignment"] == "published"
+    note = ("parts follow Edin et al.'s published split files" if published else
+            "parts regenerated by icdbench's patient-level stratification (seeded): sizes match the published "
+            "setting's proportions but not its documents, so numbers are not directly comparable to published "
+            "ones; pass --split-ids with Edin et al.'s split files for the published parts")
+    return {**assignment, "comparable_to_published": published, "split_note": note}
+
+
+def _register(name: str, split: Mimic4Split) -> None:
+    label = f"ICD-{split.icd_version}"
+    size = f"{split.top_k} most frequent training codes" if split.top_k else f"codes with >= {MIN_COUNT} documents"
+    description = f"MIMIC-IV discharge summaries, {label} (Edin et al. 2023): {size}"
+
+    @register_split(name, VERSION, description, needs_source="MIMIC_DIR")
+    def prepare(out_dir: Path, options: PrepareOptions) -> Path:
+        return prepare_mimic4({name: out_dir}, options)[name]
+
+
+for _name, _split in SPLITS.items():
+    _register(_name, _split)

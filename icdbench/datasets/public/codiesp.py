@@ -1,0 +1,182 @@
+"""``codiesp-d``, ``codiesp-p`` (+ ``-en``): CodiEsp v4 (CLEF eHealth 2020), Spanish clinical case reports coded
+with ICD-10-CM diagnoses (D) or ICD-10-PCS procedures (P); ``-en`` uses the English machine translation.
+
+Users download the corpus (Zenodo, "CodiEsp corpus" v4) and pass its root with ``--source``::
+
+    DIR/{train,dev,test}/text_files/<id>.txt       Spanish text (500 / 250 / 250 cases)
+    DIR/{train,dev,test}/text_files_en/<id>.txt    English translation, one sentence per line
+    DIR/{train,dev,test}/<part>D.tsv, <part>P.tsv  articleID<TAB>code (lower case, no header)
+    DIR/{train,dev,test}/<part>X.tsv               articleID<TAB>DIAGNOSTICO|PROCEDIMIENTO<TAB>code<TAB>text
+                                                   reference<TAB>start end[;start end...] (offsets into Spanish)
+    DIR/background/                                unlabelled texts (not used here; usable for word2vec)
+
+The published train/dev/test parts are kept (dev = val). Codes keep their granularity (3-character categories,
+truncated PCS codes) and are normalised in case and dots; codes unknown to the tables are kept and reported. The
+Spanish variants get gold ``evidence`` from the X file (a discontinuous reference gives one span per piece). The
+official ranking metric was MAP over each document's ranked codes (``map_doc``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+
+import polars as pl
+
+from icdbench.codes import get_system
+from icdbench.datasets.mimic.labels import normalise
+from icdbench.datasets.mimic.pipeline import SplitOutput, write_prepared
+from icdbench.datasets.registry import PrepareOptions, register_split
+from icdbench.datasets.storage import sha256_file
+from icdbench.datasets.text import split_sentences
+from icdbench.errors import UserError
+
+log = logging.getLogger(__name__)
+
+VERSION = "1.0.0"
+PARTS = {"train": "train", "val": "dev", "test": "test"}
+KINDS = {"d": ("D", "DIAGNOSTICO", "icd10cm", "dx"), "p": ("P", "PROCEDIMIENTO", "icd10pcs", "proc")}
+LAYOUT = "DIR/{train,dev,test}/{text_files,text_files_en}/*.txt and DIR/<part>/<part>{D,P,X}.tsv (CodiEsp v4)"
+SPANS = pl.List(pl.Struct({"start": pl.Int64, "end": pl.Int64}))
+EVIDENCE = pl.List(pl.Struct({"code": pl.String, "start": pl.Int64, "end": pl.Int64}))
+
+
+def read_tsv(path: Path, n_fields: int) -> list[tuple[int, list[str]]]:
+    """(line number, fields) of every non-empty line; a line with fewer fields is a one-line error."""
+    if not path.is_file():
+        raise UserError(f"{path} not found; expected layout: {LAYOUT}")
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) < n_fields:
+            raise UserError(f"{path} line {number}: expected {n_fields} tab-separated fields, found {len(fields)}")
+        rows.append((number, [f.strip() for f in fields]))
+    return rows
+
+
+def parse_offsets(value: str, path: Path, number: int) -> list[tuple[int, int]]:
+    """``"12 20;25 31"`` -> [(12, 20), (25, 31)]."""
+    pieces = []
+    for piece in value.split(";"):
+        bounds = piece.split()
+        if len(bounds) != 2 or not all(b.isdigit() for b in bounds):
+            raise UserError(f"{path} line {number}: offsets {value!r} are not 'start end[;start end...]'")
+        pieces.append((int(bounds[0]), int(bounds[1])))
+    return pieces
+
+
+def read_part(root: Path, part: str, kind: str, english: bool, stats: Counter) -> pl.DataFrame:
+    """One row per case: doc_id, text, sentences, raw codes in file order, raw evidence (code, start, end)."""
+    letter, x_label, system, code_kind = KINDS[kind]
+    folder = root / part
+    text_dir = folder / ("text_files_en" if english else "text_files")
+    if not text_dir.is_dir():
+        raise UserError(f"{text_dir} not found; expected layout: {LAYOUT}")
+    texts = {p.stem: p.read_text(encoding="utf-8") for p in sorted(text_dir.glob("*.txt"))}
+    codes: dict[str, list[str]] = {doc: [] for doc in texts}
+    for number, (doc, raw) in read_tsv(folder / f"{part}{letter}.tsv", 2):
+        if doc not in texts:
+            raise UserError(f"{folder / f'{part}{letter}.tsv'} line {number}: no text file for article {doc!r}")
+        if raw not in codes[doc]:
+            codes[doc].append(raw)
+    evidence: dict[str, list[tuple[str, int, int]]] = {doc: [] for doc in texts}
+    if not english:
+        x_path = folder / f"{part}X.tsv"
+        for number, (doc, label, raw, reference, offsets) in ((n, f[:5]) for n, f in read_tsv(x_path, 5)):
+            if label.upper() != x_label or doc not in texts:
+                continue
+            pieces = parse_offsets(offsets, x_path, number)
+            if any(not 0 <= s < e <= len(texts[doc]) for s, e in pieces):
+                stats["evidence_offset_outside_text"] += 1
+                continue
+            if " ".join(texts[doc][s:e] for s, e in pieces).split() != reference.split():
+                stats["evidence_reference_mismatch"] += 1  # kept: the offsets are the gold, the text a copy
+            evidence[doc].extend((raw, s, e) for s, e in pieces)
+    rows = []
+    for doc, text in texts.items():
+        spans = _line_spans(text) if english else split_sentences(text)
+        rows.append({"doc_id": doc, "text": text, "raw_codes": codes[doc], "raw_evidence": evidence[doc],
+                     "sentences": [{"start": s, "end": e} for s, e in spans]})
+    stats[f"{part}_documents_without_codes"] += sum(1 for doc in texts if not codes[doc])
+    if not rows:
+        raise UserError(f"{text_dir} holds no .txt files; expected layout: {LAYOUT}")
+    raw_evidence = pl.List(pl.Struct({"code": pl.String, "start": pl.Int64, "end": pl.Int64}))
+    for row in rows:
+        row["raw_evidence"] = [{"code": c, "start": s, "end": e} for c, s, e in row["raw_evidence"]]
+    return pl.DataFrame(rows, schema={"doc_id": pl.String, "text": pl.String, "raw_codes": pl.List(pl.String),
+                                      "raw_evidence": raw_evidence, "sentences": SPANS}
+                        ).with_columns(pl.lit(system).alias("system"), pl.lit(code_kind).alias("kind"))
+
+
+def _line_spans(text: str) -> list[tuple[int, int]]:
+    """The translation puts one sentence per line."""
+    spans, position = [], 0
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if stripped:
+            lead = len(line) - len(line.lstrip())
+            spans.append((position + lead, position + lead + len(stripped)))
+        position += len(line) + 1
+    return spans
+
+
+def finish_part(frame: pl.DataFrame) -> pl.DataFrame:
+    """Canonical codes (file order kept, duplicates after normalisation dropped) and evidence on those codes."""
+    codes, kinds, evidence = [], [], []
+    for raw_codes, raw_evidence, name, kind in frame.select("raw_codes", "raw_evidence", "system", "kind").iter_rows():
+        normalize = get_system(name).normalize
+        canonical = list(dict.fromkeys(normalize(c) for c in raw_codes))
+        codes.append(canonical)
+        kinds.append([kind] * len(canonical))
+        spans = {(e["start"], e["end"], normalize(e["code"])) for e in raw_evidence}
+        evidence.append([{"code": c, "start": s, "end": e} for s, e, c in sorted(spans) if c in set(canonical)])
+    return frame.select("doc_id", pl.col("doc_id").alias("subject_id"), "text", "sentences").with_columns(
+        pl.Series("codes", codes, dtype=pl.List(pl.String)), pl.Series("code_kinds", kinds, dtype=pl.List(pl.String)),
+        pl.Series("evidence", evidence, dtype=EVIDENCE))
+
+
+def prepare_codiesp(name: str, kind: str, english: bool, out_dir: Path, options: PrepareOptions) -> Path:
+    if options.source is None:
+        raise UserError(f"{name} needs --source DIR, the CodiEsp v4 folder ({LAYOUT})")
+    root = Path(options.source)
+    if not root.is_dir():
+        raise UserError(f"source folder {root} does not exist; expected layout: {LAYOUT}")
+    stats: Counter = Counter()
+    raw = {part: read_part(root, folder, kind, english, stats) for part, folder in PARTS.items()}
+    pairs = pl.concat([f.select(pl.col("raw_codes").alias("raw_code"), "system") for f in raw.values()])
+    labels = normalise(pairs.explode("raw_code").drop_nulls().unique())
+    parts = {part: finish_part(frame) for part, frame in raw.items()}
+    if english:
+        parts = {p: f.drop("evidence") for p, f in parts.items()}
+    if stats["evidence_offset_outside_text"]:
+        log.warning("%s: %d evidence span(s) lie outside their text and were skipped", name,
+                    stats["evidence_offset_outside_text"])
+    files = {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.glob("*/*.tsv"))}
+    manifest = {
+        "source": {"dataset": "CodiEsp v4 (CLEF eHealth 2020)", "language": "en (machine translation)" if english
+                   else "es", "files": files},
+        "setting": "Miranda-Escalada et al. 2020, CodiEsp-" + KINDS[kind][0],
+        "preprocessing_version": "raw-1",
+        "counts": dict(sorted(stats.items())),
+        "split_assignment": "published", "comparable_to_published": True,
+        "split_note": "the published train/dev/test parts (dev = val); official metric: MAP (map_doc)",
+    }
+    return write_prepared(out_dir, parts, SplitOutput(name, VERSION, labels, manifest), options)
+
+
+def _register(name: str, kind: str, english: bool) -> None:
+    what = "ICD-10-CM diagnoses" if kind == "d" else "ICD-10-PCS procedures"
+    language = "English machine translation" if english else "Spanish"
+
+    @register_split(name, VERSION, f"CodiEsp v4 clinical cases ({language}), {what}",
+                    needs_source="CodiEsp v4 folder")
+    def prepare(out_dir: Path, options: PrepareOptions) -> Path:
+        return prepare_codiesp(name, kind, english, out_dir, options)
+
+
+for _kind in ("d", "p"):
+    _register(f"codiesp-{_kind}", _kind, False)
+    _register(f"codiesp-{_kind}-en", _kind, True)

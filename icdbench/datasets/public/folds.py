@@ -1,0 +1,70 @@
+"""Cross-validated splits: one ordinary split folder per fold under the split's folder.
+
+A cross-validated split (``cmc2007``) is stored as::
+
+    DATA_DIR/cmc2007/manifest.json     # split, split_version, folds (k), fold_dirs, seed, extra files + sha256
+    DATA_DIR/cmc2007/fold-00/ ...      # a complete split folder (storage contract) per fold
+    DATA_DIR/cmc2007/coders.parquet    # extra per-source files named in the manifest (with their sha256)
+
+Fold ``i`` tests on fold ``i``, validates on fold ``i+1 (mod k)`` and trains on the rest, so every document is
+tested exactly once. ``fold_dirs`` lists the fold folders for training and evaluation over folds. The top
+``manifest.json`` carries ``split_version`` like any split (so version checks work unchanged) and ``fold_dirs``
+instead of part files; ``is_cross_validated`` tells the two kinds apart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from icdbench.datasets.storage import MANIFEST, read_manifest, sha256_file
+from icdbench.errors import UserError
+
+
+def fold_name(index: int) -> str:
+    return f"fold-{index:02d}"
+
+
+def is_cross_validated(split_dir: Path) -> bool:
+    manifest = read_manifest(split_dir, missing_ok=True)
+    return manifest is not None and "fold_dirs" in manifest
+
+
+def fold_dirs(split_dir: Path) -> list[Path]:
+    """The fold folders of a cross-validated split, in fold order (each loads with ``load_split``)."""
+    manifest = read_manifest(split_dir)
+    if "fold_dirs" not in manifest:
+        raise UserError(f"{split_dir} is not a cross-validated split (its manifest lists no fold_dirs)")
+    return [Path(split_dir) / name for name in manifest["fold_dirs"]]
+
+
+def write_folds(out_dir: Path, manifest: dict, k: int, write_fold: Callable[[int, Path], None],
+                extra_files: dict[str, Callable[[Path], None]], *, force: bool) -> Path:
+    """Write ``k`` fold folders (``write_fold(i, folder)``) and ``extra_files`` (name -> writer) atomically."""
+    out_dir = Path(out_dir)
+    existing = read_manifest(out_dir, missing_ok=True) if out_dir.exists() else None
+    if existing is not None and not force and existing.get("split_version") != manifest.get("split_version"):
+        raise UserError(f"{out_dir} holds {existing.get('split')} version {existing.get('split_version')}, not "
+                        f"{manifest.get('split_version')}; rerun with --force to replace it")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        for index in range(k):
+            write_fold(index, tmp / fold_name(index))
+        files = {}
+        for name, writer in extra_files.items():
+            writer(tmp / name)
+            files[name] = sha256_file(tmp / name)
+        full = {**manifest, "folds": k, "fold_dirs": [fold_name(i) for i in range(k)], "files": files}
+        (tmp / MANIFEST).write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir

@@ -1,0 +1,63 @@
+"""Whole-set score collection for the training loop, correct under DDP.
+
+Validation metrics such as macro AUC or a tuned threshold need every document's scores at once, so batches
+are only accumulated here; the metrics run on the gathered set. Under DDP torchmetrics concatenates the
+states of all processes (``dist_reduce_fx="cat"``); ``DistributedSampler`` pads the last batches by repeating
+documents, so :meth:`ScoreCollector.compute` drops repeated document indices and returns rows sorted by index.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torchmetrics import Metric
+from torchmetrics.utilities import dim_zero_cat
+
+
+class ScoreCollector(Metric):
+    """Accumulates ``(doc_index [B], scores [B, C], targets [B, C])`` batches.
+
+    ``compute()`` returns ``(doc_index [N], scores [N, C], targets [N, C])`` sorted by ``doc_index``, each
+    document once. A document seen twice with different targets is an error (it means two datasets were
+    mixed), not a duplicate.
+    """
+
+    full_state_update = False
+    is_differentiable = False
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.add_state("doc_index", default=[], dist_reduce_fx="cat")
+        self.add_state("scores", default=[], dist_reduce_fx="cat")
+        self.add_state("targets", default=[], dist_reduce_fx="cat")
+
+    def update(self, scores: Tensor, targets: Tensor, doc_index: Tensor) -> None:
+        doc_index = torch.as_tensor(doc_index, device=scores.device).reshape(-1)
+        if scores.dim() != 2 or targets.shape != scores.shape or doc_index.numel() != scores.shape[0]:
+            raise ValueError(
+                f"expected scores [B, C], targets of the same shape and doc_index [B]; got {tuple(scores.shape)}, "
+                f"{tuple(targets.shape)}, {tuple(doc_index.shape)}"
+            )
+        self.doc_index.append(doc_index.long())
+        self.scores.append(scores.detach())
+        self.targets.append(targets.detach().bool())
+
+    def compute(self) -> tuple[Tensor, Tensor, Tensor]:
+        if isinstance(self.doc_index, list) and not self.doc_index:
+            raise ValueError("ScoreCollector.compute() called before any update()")
+        doc_index = dim_zero_cat(self.doc_index)
+        scores = dim_zero_cat(self.scores)
+        targets = dim_zero_cat(self.targets)
+        return deduplicate(doc_index, scores, targets)
+
+
+def deduplicate(doc_index: Tensor, scores: Tensor, targets: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Sort rows by ``doc_index`` ``[M]`` and keep the first row of each index."""
+    order = torch.argsort(doc_index, stable=True)
+    doc_index, scores, targets = doc_index[order], scores[order], targets[order]
+    first = torch.ones_like(doc_index, dtype=torch.bool)
+    first[1:] = doc_index[1:] != doc_index[:-1]
+    group = torch.cumsum(first.long(), 0) - 1
+    if not torch.equal(targets, targets[first][group]):
+        raise ValueError("the same document index arrived with different targets; were two datasets mixed?")
+    return doc_index[first], scores[first], targets[first]

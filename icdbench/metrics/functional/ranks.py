@@ -1,0 +1,167 @@
+"""Where each gold cell's score falls among other scores: the one expensive step behind every ranking and
+threshold-free metric, done by sorting each row once.
+
+* :func:`doc_ranks` — within its document's row (ranking metrics, primary code, top-k).
+* :func:`code_ranks` — within its code's column (per-code AUC-ROC/AP, per-code thresholds).
+* :func:`pooled_ranks` — among all ``N x C`` cells (micro AUC-ROC/AP, the global threshold).
+
+Only the gold cells (about 0.2% of the matrix) are looked up, so after the sorts the rest is cheap. Work is
+chunked (bounded memory); chunks are sorted on worker threads while the caller's thread does the lookups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from icdbench.metrics.functional._kernels import (
+    CHUNK_ELEMENTS,
+    below,
+    pipeline,
+    row_chunks,
+    searchsorted_rows,
+    sorted_flat,
+    sorted_rows,
+)
+from icdbench.metrics.functional.sets import CodeSets
+
+POOLED_CHUNK_ELEMENTS = 1 << 25  # fewer, larger sorted chunks: each costs one lookup of every gold score
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """For each gold pair ``i`` (aligned with the ``CodeSets`` it was computed for), among the compared cells:
+    ``n_lt[i]`` score strictly lower, ``n_le[i]`` lower or equal (``[M]`` int64). ``below[i]`` is the largest
+    compared score strictly below the gold score (``-inf`` if none; used to place thresholds between scores).
+    ``size`` is the number of compared cells (row length, or ``N * C`` pooled)."""
+
+    n_lt: Tensor
+    n_le: Tensor
+    below: Tensor
+    size: int
+
+
+@dataclass(frozen=True)
+class TopK:
+    """For each document and requested depth ``k``: the k-th largest score ``value`` ``[N, K]`` and how many of
+    the document's codes score strictly above it (``n_gt``) and exactly equal to it (``n_eq``)."""
+
+    value: Tensor
+    n_gt: Tensor
+    n_eq: Tensor
+
+
+def gold_scores(scores: Tensor, gold: CodeSets) -> Tensor:
+    """``[M]`` the scores of the gold cells."""
+    return scores[gold.doc, gold.code]
+
+
+def doc_ranks(scores: Tensor, gold: CodeSets, ks: Tensor) -> tuple[Ranks, TopK]:
+    """Rank gold cells within their documents and read the top-``k`` boundaries of every document.
+
+    ``scores`` ``[N, C]``; ``ks`` ``[N, K]`` int64 depths in ``1..C`` (a column per requested depth).
+    """
+    n_docs, n_codes = scores.shape
+    matrix = scores.numpy()
+    values = gold_scores(scores, gold)
+    n_lt, n_le, below_value = _empty_ranks(len(gold), scores.dtype)
+    kth = torch.zeros(ks.shape, dtype=scores.dtype)
+    kth_lt = torch.zeros(ks.shape, dtype=torch.long)
+    kth_le = torch.zeros_like(kth_lt)
+    bounds = torch.searchsorted(gold.doc, torch.arange(n_docs + 1))
+
+    def consume(chunk: tuple[int, int], block) -> None:
+        start, stop = chunk
+        g0, g1 = int(bounds[start]), int(bounds[stop])
+        rows = gold.doc[g0:g1] - start
+        n_lt[g0:g1], n_le[g0:g1] = searchsorted_rows(block, rows, values[g0:g1])
+        below_value[g0:g1] = below(block, rows, n_lt[g0:g1])
+        value = torch.from_numpy(block).gather(1, n_codes - ks[start:stop])
+        k_rows = torch.arange(stop - start).repeat_interleave(ks.shape[1])
+        lt, le = searchsorted_rows(block, k_rows, value.reshape(-1))
+        kth[start:stop] = value
+        kth_lt[start:stop] = lt.view(value.shape)
+        kth_le[start:stop] = le.view(value.shape)
+
+    pipeline(row_chunks(n_docs, n_codes), lambda c: sorted_rows(matrix[c[0] : c[1]]), consume)
+    return Ranks(n_lt, n_le, below_value, n_codes), TopK(kth, n_codes - kth_le, kth_le - kth_lt)
+
+
+def code_ranks(scores: Tensor, gold: CodeSets) -> Ranks:
+    """Rank gold cells within their code's column of ``scores`` ``[N, C]`` (columns are sorted as rows of a
+    transposed copy, one chunk of codes at a time)."""
+    n_docs, n_codes = scores.shape
+    matrix = scores.numpy()
+    values = gold_scores(scores, gold)
+    n_lt, n_le, below_value = _empty_ranks(len(gold), scores.dtype)
+    by_code = torch.argsort(gold.code, stable=True)  # gold pairs grouped by code
+    bounds = torch.searchsorted(gold.code[by_code], torch.arange(n_codes + 1))
+
+    def consume(chunk: tuple[int, int], block) -> None:
+        start, stop = chunk
+        pick = by_code[bounds[start] : bounds[stop]]
+        rows = gold.code[pick] - start
+        lt, le = searchsorted_rows(block, rows, values[pick])
+        n_lt[pick], n_le[pick] = lt, le
+        below_value[pick] = below(block, rows, lt)
+
+    chunks = row_chunks(n_codes, n_docs, CHUNK_ELEMENTS)
+    pipeline(chunks, lambda c: sorted_rows(matrix[:, c[0] : c[1]].T), consume)
+    return Ranks(n_lt, n_le, below_value, n_docs)
+
+
+def pooled_ranks(scores: Tensor, gold: CodeSets) -> Ranks:
+    """Rank gold cells among all ``N x C`` cells of ``scores``. Chunks of documents are sorted separately and
+    their counts added, so no copy of the whole matrix is made."""
+    n_docs, n_codes = scores.shape
+    matrix = scores.numpy()
+    query, order = torch.sort(gold_scores(scores, gold))  # sorted lookups are cache-friendly
+    query_np = query.numpy()
+    n_lt, n_le, below_value = _empty_ranks(len(gold), scores.dtype)
+    n_lt.zero_(), n_le.zero_()
+
+    def consume(chunk: tuple[int, int], block) -> None:
+        lt = torch.from_numpy(block.searchsorted(query_np, side="left"))
+        n_lt[order] += lt
+        n_le[order] += torch.from_numpy(block.searchsorted(query_np, side="right"))
+        found = torch.from_numpy(block[(lt - 1).clamp(min=0).numpy()])
+        below_value[order] = torch.maximum(below_value[order], torch.where(lt > 0, found, float("-inf")))
+
+    chunks = row_chunks(n_docs, n_codes, POOLED_CHUNK_ELEMENTS)
+    pipeline(chunks, lambda c: sorted_flat(matrix[c[0] : c[1]]), consume)
+    return Ranks(n_lt, n_le, below_value, n_docs * n_codes)
+
+
+def _empty_ranks(m: int, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor]:
+    return (
+        torch.empty(m, dtype=torch.long),
+        torch.empty(m, dtype=torch.long),
+        torch.full((m,), float("-inf"), dtype=dtype),
+    )
+
+
+def within_group_ties(group: Tensor, value: Tensor) -> tuple[Tensor, Tensor]:
+    """Among elements sharing a ``group`` id: how many have a strictly lower ``value`` and how many an equal one
+    (itself included). ``group`` ``[M]`` int64, ``value`` ``[M]`` → ``(n_lt, n_eq)`` ``[M]`` int64."""
+    m = value.numel()
+    if m == 0:
+        return torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long)
+    order = torch.argsort(value, stable=True)
+    order = order[torch.argsort(group[order], stable=True)]
+    g, v = group[order], value[order]
+    index = torch.arange(m)
+    new_group = torch.ones(m, dtype=torch.bool)
+    new_group[1:] = g[1:] != g[:-1]
+    new_run = new_group.clone()
+    new_run[1:] |= v[1:] != v[:-1]
+    group_start = torch.cummax(torch.where(new_group, index, 0), 0).values
+    run_start = torch.cummax(torch.where(new_run, index, 0), 0).values
+    run_id = torch.cumsum(new_run.long(), 0) - 1
+    run_len = torch.bincount(run_id)
+    n_lt = torch.empty(m, dtype=torch.long)
+    n_eq = torch.empty(m, dtype=torch.long)
+    n_lt[order] = run_start - group_start
+    n_eq[order] = run_len[run_id]
+    return n_lt, n_eq

@@ -1,0 +1,77 @@
+"""BERT-XML (Zhang, Liu & Razavian 2020): BERT with multi-label attention for large-scale ICD coding.
+
+A long note is split into chunks of up to 512 subword tokens (BERT's input limit); each chunk is encoded
+on its own and the token states of all chunks form one sequence. Every code has a learned query ``u_c``
+that attends over that whole sequence (``α_c = softmax_t(h_t · u_c)``, ``v_c = Σ_t α_{c,t} h_t``, padding
+masked) and a per-code output layer scores ``v_c``. The attention layer is the shared one of
+``icdbench.models.layers``.
+
+What differs from the paper: BERT-XML pretrained its own BERT from scratch on millions of EHR notes with a
+vocabulary learned from them; that model was never released, so here the encoder is configurable
+(``encoder=``; the embedded default is MiniLM). The paper's chunk count per note is not reproduced
+exactly: we allow 6 chunks (3,072 tokens, as for PLM-ICD) by default; ``data.max_segments`` changes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from icdbench.models.base import ModelContext, ModelOutput
+from icdbench.models.encoders import EncoderConfigMixin, SegmentEncoder, token_states
+from icdbench.models.layers.attention import CamlAttention, PerCodeLinear
+from icdbench.models.registry import register_model
+
+PAPER = "Zhang, Liu & Razavian 2020, BERT-XML: large scale automated ICD coding using BERT pretraining"
+
+
+@dataclass
+class BertXmlConfig(EncoderConfigMixin):
+    dropout: float = 0.1  # on the attended per-code vectors (BERT's own dropout rate)
+
+
+class BertXml(nn.Module):
+    """``forward(batch)`` with ``segments`` keys → :class:`ModelOutput` with logits ``[B, C]`` and, when
+    ``want_attributions`` is set, the multi-label attention ``[B, C, S·L]``."""
+
+    def __init__(self, config: BertXmlConfig, ctx: ModelContext):
+        super().__init__()
+        self.encoder = SegmentEncoder(config.encoder)
+        hidden = self.encoder.hidden_size
+        self.attention = CamlAttention(hidden, ctx.n_codes)
+        self.dropout = nn.Dropout(config.dropout)
+        self.output = PerCodeLinear(hidden, ctx.n_codes)
+        self.want_attributions = False
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
+        states, mask = token_states(self.encoder, batch)  # [B, T, H], [B, T]
+        per_code, weights = self.attention(states, mask)  # [B, C, H], [B, C, T]
+        return ModelOutput(
+            logits=self.output(self.dropout(per_code)),
+            attributions=weights if self.want_attributions else None,
+        )
+
+
+@register_model(
+    "bert-xml",
+    family="bert-xml",
+    paper=PAPER,
+    inputs="segments",
+    config=BertXmlConfig,
+    # BERT fine-tuning settings (AdamW, small learning rate, linear warm-up and decay), batch 8.
+    train_defaults={
+        "optim.optimizer": "adamw",
+        "optim.lr": 5e-5,
+        "optim.batch_size": 2,
+        "optim.accumulate": 4,
+        "optim.epochs": 20,
+        "optim.schedule": "linear",
+        "optim.warmup": 0.1,
+        "data.segment_length": 512,
+        "data.max_segments": 6,
+    },
+)
+def build_bert_xml(config: BertXmlConfig, ctx: ModelContext) -> BertXml:
+    return BertXml(config, ctx)

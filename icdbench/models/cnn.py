@@ -1,0 +1,80 @@
+"""``cnn``: the convolutional baseline of CAML's paper (Mullenbach et al. 2018, NAACL), after Kim (2014).
+
+Follows the paper and the authors' MIMIC-III scripts: word2vec embeddings (CBOW, 100-d) with dropout 0.2 →
+one 1-D convolution (kernel 4, 500 filters, no padding, Xavier init) → tanh → max-pool over time → a linear
+layer with one logit per code. Optimisation: Adam, lr 0.003, batch 16, up to 100 epochs, early stopping on
+validation P@8 with patience 10, documents truncated to 2,500 tokens.
+
+Departures: windows that reach into padding are left out of the max-pool, so a document's logits do not depend
+on the other documents of its batch (the release relied on length-sorted batches); a document shorter than the
+kernel is zero-padded to one window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from icdbench.models._checks import require_fraction, require_positive
+from icdbench.models.base import ModelContext, WordEmbeddingConfig
+from icdbench.models.layers import WordEmbedding, masked_max
+from icdbench.models.registry import register_model
+
+
+@dataclass
+class CnnConfig(WordEmbeddingConfig):
+    num_filters: int = 500
+    kernel_size: int = 4
+    dropout: float = 0.2  # on the word embeddings
+
+
+class ConvMaxPool(nn.Module):
+    """``forward(batch)`` with ``input_ids`` [B, T] and ``lengths`` [B] → logits [B, C]."""
+
+    def __init__(self, config: CnnConfig, ctx: ModelContext):
+        super().__init__()
+        self.kernel_size = config.kernel_size
+        self.embedding = WordEmbedding(ctx, config.embed_dim, config.dropout)
+        self.conv = nn.Conv1d(config.embed_dim, config.num_filters, config.kernel_size)
+        nn.init.xavier_uniform_(self.conv.weight)
+        self.output = nn.Linear(config.num_filters, ctx.n_codes)
+        nn.init.xavier_uniform_(self.output.weight)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        input_ids, lengths = batch["input_ids"], batch["lengths"]
+        missing = self.kernel_size - input_ids.shape[1]
+        if missing > 0:
+            input_ids = F.pad(input_ids, (0, missing))
+        x = self.embedding(input_ids).transpose(1, 2)  # [B, E, T]
+        windows = torch.tanh(self.conv(x)).transpose(1, 2)  # [B, T - k + 1, F]
+        n_valid = (lengths - self.kernel_size + 1).clamp(min=1)
+        valid = torch.arange(windows.shape[1], device=windows.device) < n_valid.unsqueeze(1)
+        return self.output(masked_max(windows, valid))
+
+
+@register_model(
+    "cnn",
+    family="cnn",
+    paper="Mullenbach et al. 2018, NAACL (CNN baseline after Kim 2014)",
+    inputs="words",
+    config=CnnConfig,
+    train_defaults={
+        "optim.optimizer": "adam",
+        "optim.lr": 3e-3,
+        "optim.batch_size": 16,
+        "optim.weight_decay": 0.0,
+        "optim.epochs": 100,
+        "optim.schedule": "constant",
+        "train.loss": "bce",
+        "train.monitor": "val/p@8",
+        "train.patience": 10,
+        "data.max_tokens": 2500,
+    },
+)
+def build_cnn(config: CnnConfig, ctx: ModelContext) -> ConvMaxPool:
+    require_positive("cnn", config, "embed_dim", "num_filters", "kernel_size")
+    require_fraction("cnn", config, "dropout")
+    return ConvMaxPool(config, ctx)

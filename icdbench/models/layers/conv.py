@@ -1,0 +1,25 @@
+"""Convolution over token sequences that keeps one output per token."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SameConv1d(nn.Conv1d):
+    """``nn.Conv1d`` (stride 1) zero-padded so that ``[B, D_in, T]`` → ``[B, D_out, T]`` for any kernel size.
+
+    Even kernels pad one more position on the right, as ``padding="same"`` does, but without the warning and
+    the extra copy PyTorch makes for that case. ``xavier``: Xavier-uniform weights, as the CAML and
+    MultiResCNN releases initialise their text convolutions (otherwise PyTorch's default).
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, kernel_size: int, bias: bool = True, xavier: bool = True):
+        super().__init__(in_dim, out_dim, kernel_size, bias=bias)
+        if xavier:
+            nn.init.xavier_uniform_(self.weight)
+        self.pad = ((kernel_size - 1) // 2, kernel_size // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(F.pad(x, self.pad))

@@ -1,0 +1,129 @@
+"""``multirescnn``: Multi-Filter Residual CNN (Li & Yu 2020, AAAI, "ICD Coding from Clinical Text Using
+Multi-Filter Residual Convolutional Neural Network").
+
+Follows the paper and the authors' release: word2vec embeddings (100-d, CAML's) with dropout 0.2 → six
+parallel channels with kernels 3, 5, 9, 15, 19, 25; each channel is a convolution keeping the embedding
+width (tanh) followed by one residual block (conv → batch norm → tanh → conv → batch norm, plus a 1×1
+conv + batch norm shortcut, tanh, dropout) with 50 filters; the six outputs are concatenated (300-d per
+token) and read by CAML's per-code attention and per-code output layer. With more residual blocks the widths
+step down as in the release (…, 150, 100, 50). The release keeps the word2vec vectors fixed
+(``freeze_embeddings``). Optimisation: Adam, lr 1e-4, batch 16, up to 500 epochs, early stopping on
+validation P@8 with patience 10, documents truncated to 2,500 tokens.
+
+Departures: padded positions are zeroed between layers and masked out of the attention softmax, so a
+document's logits (in eval mode) do not depend on the other documents of its batch; batch-norm statistics
+in training still include the padded positions, as in the release.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from icdbench.errors import UserError
+from icdbench.models._checks import require_fraction, require_positive
+from icdbench.models.base import ModelContext, ModelOutput, WordEmbeddingConfig
+from icdbench.models.layers import CamlAttention, PerCodeLinear, SameConv1d, WordEmbedding
+from icdbench.models.registry import register_model
+
+
+@dataclass
+class MultiResCnnConfig(WordEmbeddingConfig):
+    kernel_sizes: list[int] = field(default_factory=lambda: [3, 5, 9, 15, 19, 25])
+    num_filters: int = 50
+    residual_blocks: int = 1
+    dropout: float = 0.2  # on the word embeddings and after each residual block
+    freeze_embeddings: bool = True
+
+
+class ResidualBlock(nn.Module):
+    """``forward(x [B, D_in, T], keep [B, 1, T])`` → ``[B, D_out, T]`` with padded positions zeroed."""
+
+    def __init__(self, in_dim: int, out_dim: int, kernel_size: int, dropout: float):
+        super().__init__()
+        self.conv1 = SameConv1d(in_dim, out_dim, kernel_size, bias=False, xavier=False)
+        self.norm1 = nn.BatchNorm1d(out_dim)
+        self.conv2 = SameConv1d(out_dim, out_dim, kernel_size, bias=False, xavier=False)
+        self.norm2 = nn.BatchNorm1d(out_dim)
+        self.shortcut = nn.Sequential(
+            SameConv1d(in_dim, out_dim, 1, bias=False, xavier=False), nn.BatchNorm1d(out_dim)
+        )
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        hidden = torch.tanh(self.norm1(self.conv1(x))) * keep
+        out = torch.tanh(self.norm2(self.conv2(hidden)) + self.shortcut(x))
+        return self.dropout(out) * keep
+
+
+class FilterChannel(nn.Module):
+    """One kernel size: base convolution (tanh) then the residual blocks."""
+
+    def __init__(self, embed_dim: int, widths: list[int], kernel_size: int, dropout: float):
+        super().__init__()
+        self.base = SameConv1d(embed_dim, embed_dim, kernel_size)
+        self.blocks = nn.ModuleList(
+            ResidualBlock(widths[i], widths[i + 1], kernel_size, dropout) for i in range(len(widths) - 1)
+        )
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        x = torch.tanh(self.base(x)) * keep
+        for block in self.blocks:
+            x = block(x, keep)
+        return x
+
+
+class MultiResCnn(nn.Module):
+    """``forward(batch)`` with ``input_ids`` / ``mask`` [B, T] → :class:`ModelOutput` with logits [B, C] and
+    the attention [B, C, T] as ``attributions`` when ``want_attributions`` is set."""
+
+    def __init__(self, config: MultiResCnnConfig, ctx: ModelContext):
+        super().__init__()
+        self.want_attributions = False
+        self.embedding = WordEmbedding(ctx, config.embed_dim, config.dropout, freeze=config.freeze_embeddings)
+        n = config.residual_blocks
+        widths = [config.embed_dim] + [config.num_filters * (n - i) for i in range(n)]
+        self.channels = nn.ModuleList(
+            FilterChannel(config.embed_dim, widths, k, config.dropout) for k in config.kernel_sizes
+        )
+        width = config.num_filters * len(config.kernel_sizes)
+        self.attention = CamlAttention(width, ctx.n_codes)
+        self.output = PerCodeLinear(width, ctx.n_codes)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
+        mask = batch["mask"]
+        x = self.embedding(batch["input_ids"]).transpose(1, 2)  # [B, E, T]
+        keep = mask.unsqueeze(1).to(x.dtype)  # [B, 1, T]
+        states = torch.cat([channel(x, keep) for channel in self.channels], dim=1).transpose(1, 2)
+        per_code, weights = self.attention(states, mask)
+        attributions = weights if self.want_attributions else None
+        return ModelOutput(logits=self.output(per_code), attributions=attributions)
+
+
+@register_model(
+    "multirescnn",
+    family="multirescnn",
+    paper="Li & Yu 2020, AAAI",
+    inputs="words",
+    config=MultiResCnnConfig,
+    train_defaults={
+        "optim.optimizer": "adam",
+        "optim.lr": 1e-4,
+        "optim.batch_size": 16,
+        "optim.weight_decay": 0.0,
+        "optim.epochs": 500,
+        "optim.schedule": "constant",
+        "train.loss": "bce",
+        "train.monitor": "val/p@8",
+        "train.patience": 10,
+        "data.max_tokens": 2500,
+    },
+)
+def build_multirescnn(config: MultiResCnnConfig, ctx: ModelContext) -> MultiResCnn:
+    require_positive("multirescnn", config, "embed_dim", "num_filters", "residual_blocks")
+    require_fraction("multirescnn", config, "dropout")
+    if not config.kernel_sizes or min(config.kernel_sizes) <= 0:
+        raise UserError(f"multirescnn: kernel_sizes must be positive integers, got {config.kernel_sizes!r}")
+    return MultiResCnn(config, ctx)

@@ -1,0 +1,73 @@
+"""PLM-ICD (Huang et al. 2022): a pretrained language model over segments of a long note, LAAT attention.
+
+The note is tokenised into up to 24 segments of 128 subword tokens (3,072 tokens, the paper's setting);
+every segment goes through the encoder on its own, the token states of all segments are concatenated into
+one sequence, and LAAT's label attention (``Z = tanh(W·H)``, ``A = softmax(U·Z)``, ``V = A·H``) reads it,
+followed by a per-code output layer. Padding tokens and padding segments are masked out of the attention
+softmax (public code that forgets the mask lets padding soak up attention). The paper's encoder is
+RoBERTa-base-PM-M3-Voc; ``encoder=`` picks another (the embedded default is MiniLM, see
+``icdbench.models.encoders``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from icdbench.models.base import ModelContext, ModelOutput
+from icdbench.models.encoders import EncoderConfigMixin, SegmentEncoder, token_states
+from icdbench.models.layers.attention import LabelAttention, PerCodeLinear
+from icdbench.models.registry import register_model
+
+PAPER = "Huang et al. 2022, PLM-ICD: automatic ICD coding with pretrained language models (ClinicalNLP)"
+
+
+@dataclass
+class PlmIcdConfig(EncoderConfigMixin):
+    attention_dim: int | None = None  # LAAT's d_a; None = the encoder's hidden size, as PLM-ICD sets it
+
+
+class PlmIcd(nn.Module):
+    """``forward(batch)`` with ``segments`` keys → :class:`ModelOutput` with logits ``[B, C]`` and, when
+    ``want_attributions`` is set, the label attention ``[B, C, S·L]`` over the concatenated tokens."""
+
+    def __init__(self, config: PlmIcdConfig, ctx: ModelContext):
+        super().__init__()
+        self.encoder = SegmentEncoder(config.encoder)
+        hidden = self.encoder.hidden_size
+        self.attention = LabelAttention(hidden, ctx.n_codes, config.attention_dim or hidden)
+        self.output = PerCodeLinear(hidden, ctx.n_codes)
+        self.want_attributions = False
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
+        states, mask = token_states(self.encoder, batch)  # [B, T, H], [B, T]
+        per_code, weights = self.attention(states, mask)  # [B, C, H], [B, C, T]
+        return ModelOutput(
+            logits=self.output(per_code), attributions=weights if self.want_attributions else None
+        )
+
+
+@register_model(
+    "plm-icd",
+    family="plm-icd",
+    paper=PAPER,
+    inputs="segments",
+    config=PlmIcdConfig,
+    # The authors' run: batch 1 with 8 accumulation steps (batch 8), AdamW 5e-5, linear warm-up (2,000 of
+    # ~120k steps on MIMIC-III full, here as a fraction) then linear decay, 20 epochs.
+    train_defaults={
+        "optim.optimizer": "adamw",
+        "optim.lr": 5e-5,
+        "optim.batch_size": 1,
+        "optim.accumulate": 8,
+        "optim.epochs": 20,
+        "optim.schedule": "linear",
+        "optim.warmup": 0.02,
+        "data.segment_length": 128,
+        "data.max_segments": 24,
+    },
+)
+def build_plm_icd(config: PlmIcdConfig, ctx: ModelContext) -> PlmIcd:
+    return PlmIcd(config, ctx)

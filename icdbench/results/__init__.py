@@ -1,0 +1,1 @@
+"""Run records, provenance, and (elsewhere in this package) leaderboards built from them."""

@@ -1,0 +1,137 @@
+"""The content of every rendered leaderboard table as plain cells, shared by the Markdown and HTML renderers
+(so both show the same numbers) — formatting only, no file I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from icdbench.results.leaderboard import HEADLINE, RANK_KEY, Row, Stat, Table
+
+DIGITS = 3
+SETTING_TITLES = {"full": "Full label set", "top50": "Top-50 codes (the 50 most frequent in train)"}
+REFERENCE_FIELDS = ("model", "registry_model", "metric", "value", "published", "plus_minus", "citation", "table",
+                    "definition", "note")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    sort: float | str | None = None  # what a sortable table sorts on (None sorts last)
+    note: str = ""  # second line: the 95% interval
+
+
+@dataclass(frozen=True)
+class Grid:
+    header: list[str]
+    rows: list[list[Cell]]
+    numeric: list[bool]  # per column: right-aligned numbers
+
+
+def number(value: float | None, digits: int = DIGITS) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def stat_cell(stat: Stat | None) -> Cell:
+    if stat is None or stat.mean is None:
+        return Cell("–")
+    text = number(stat.mean) if stat.std is None else f"{number(stat.mean)} ± {number(stat.std)}"
+    note = f"[{number(stat.low)}, {number(stat.high)}]" if stat.low is not None and stat.high is not None else ""
+    return Cell(text, stat.mean, note)
+
+
+def replicates_text(row: Row) -> str:
+    if not row.replicates:
+        return "not run"
+    kinds = sorted({kind for kind, _ in row.replicates})
+    return "; ".join(f"{kind}s " + ",".join(str(i) for k, i in row.replicates if k == kind) for kind in kinds)
+
+
+def _model_cell(row: Row) -> Cell:
+    return Cell(row.label + ("" if row.registered else " (no longer registered)"), row.label)
+
+
+def _resource_cells(row: Row) -> list[Cell]:
+    params = f"{row.n_parameters:,}" if row.n_parameters is not None else "–"
+    return [
+        Cell(params, row.n_parameters),
+        Cell(number(row.train_seconds, 1), row.train_seconds),
+        Cell(number(row.inference_ms_per_doc, 2), row.inference_ms_per_doc),
+    ]
+
+
+def metric_grid(table: Table, setting: str) -> Grid:
+    """Mean ± std (95% interval below) of every headline metric in one setting, plus size and speed."""
+    header = ["model", "runs", *[label for _, label in HEADLINE], "parameters", "run time (s)", "ms / doc"]
+    rows = []
+    for row in table.rows:
+        stats = row.stats.get(setting, {})
+        rows.append([_model_cell(row), Cell(str(row.n_runs), row.n_runs),
+                     *[stat_cell(stats.get(key)) for key, _ in HEADLINE], *_resource_cells(row)])  # fmt: skip
+    return Grid(header, rows, [False] + [True] * (len(header) - 1))
+
+
+def _ranks(rows: list[Row], setting: str) -> dict[str, int]:
+    valued = [(row.value(setting, RANK_KEY), row.label) for row in rows if row.value(setting, RANK_KEY) is not None]
+    ordered = sorted(valued, key=lambda item: (-item[0], item[1]))
+    return {label: i + 1 for i, (_, label) in enumerate(ordered)}
+
+
+def side_by_side_grid(table: Table) -> Grid:
+    """Full / top-50 means next to each other, and each model's rank by micro-F1 in both settings."""
+    full_rank, top_rank = _ranks(table.rows, "full"), _ranks(table.rows, "top50")
+    header = ["model", "rank full", "rank top-50", *[f"{label} full / top-50" for _, label in HEADLINE]]
+    rows = []
+    for row in table.rows:
+        cells = [_model_cell(row), Cell(str(full_rank.get(row.label, "–")), full_rank.get(row.label)),
+                 Cell(str(top_rank.get(row.label, "–")), top_rank.get(row.label))]  # fmt: skip
+        for key, _ in HEADLINE:
+            full, top = row.value("full", key), row.value("top50", key)
+            cells.append(Cell(f"{number(full)} / {number(top)}", full))
+        rows.append(cells)
+    return Grid(header, rows, [False] + [True] * (len(header) - 1))
+
+
+def tau_grid(table: Table) -> Grid:
+    header = ["metric", "Kendall τ (full vs top-50)", "p", "models"]
+    rows = []
+    for key, label in HEADLINE:
+        result = table.tau.get(key)
+        if result is None:
+            rows.append([Cell(label, label), Cell("–"), Cell("–"), Cell("–")])
+        else:
+            tau, p, n = result
+            rows.append([Cell(label, label), Cell(number(tau, 2), tau), Cell(number(p, 3), p), Cell(str(n), n)])
+    return Grid(header, rows, [False, True, True, True])
+
+
+def provenance_grid(table: Table) -> Grid:
+    header = ["model", "config hash", "runs", "split version", "split hash", "suite version", "git commit"]
+    rows = [[_model_cell(row), Cell(row.config_hash or "–"), Cell(replicates_text(row)),
+             Cell(row.split_version or "–"), Cell(row.split_hash or "–"),
+             Cell(", ".join(row.suite_versions) or "–"), Cell(", ".join(row.git_commits) or "–")]
+            for row in table.rows]  # fmt: skip
+    return Grid(header, rows, [False] * len(header))
+
+
+def reference_grids(references: list[dict]) -> list[tuple[str, Grid]]:
+    """Published numbers pivoted per source table: one row per published model, one column per metric."""
+    out = []
+    for source in dict.fromkeys(r["table"] for r in references):
+        rows_of = [r for r in references if r["table"] == source]
+        metrics = list(dict.fromkeys(r["metric"] for r in rows_of))
+        header = ["published model", "≈ icdbench model", *metrics]
+        grid_rows = []
+        for model in dict.fromkeys(r["model"] for r in rows_of):
+            values = {r["metric"]: r for r in rows_of if r["model"] == model}
+            first = next(iter(values.values()))
+            cells = [Cell(model, model), Cell(first["registry_model"] or "–")]
+            for metric in metrics:
+                ref = values.get(metric)
+                text = "–" if ref is None else ref["value"] + (f" ± {ref['plus_minus']}%" if ref["plus_minus"] else "")
+                cells.append(Cell(text, float(ref["value"]) if ref else None))
+            grid_rows.append(cells)
+        notes = sorted({f"{r['citation']}; {r['note']}" for r in rows_of})
+        definitions = sorted({f"{r['metric']}: {r['definition']}" for r in rows_of})
+        caption = f"{source} — " + " / ".join(notes) + ". Definitions: " + "; ".join(definitions) + "."
+        out.append((caption, Grid(header, grid_rows, [False, False] + [True] * len(metrics))))
+    return out

@@ -1,0 +1,88 @@
+"""Safe writes for files that several ``icdbench`` processes share (run index, leaderboard files).
+
+Two rules: every file appears whole or not at all (written to a temporary name, then renamed — see
+:func:`icdbench.results.record.atomic_write`), and read-modify-write cycles on a shared file happen under a
+``filelock`` lock, so two ``bench`` processes that finish at the same moment both keep their row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from icdbench.errors import UserError
+from icdbench.results.record import atomic_write, atomic_write_text
+
+LOCK_TIMEOUT_S = 600.0  # a leaderboard rebuild with plots takes seconds; ten minutes means a stuck process
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file guarding ``path``: a hidden sibling, so it never shows up among the outputs."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextmanager
+def locked(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Hold the inter-process lock of ``path`` (a file or a folder) for the ``with`` block."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(str(lock_path(path)), timeout=timeout):
+            yield
+    except Timeout:
+        raise UserError(
+            f"another icdbench process has held {lock_path(path)} for {timeout:.0f} s; "
+            "wait for it, or delete the lock file if no icdbench process is running"
+        ) from None
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Atomic text write (temporary file + rename)."""
+    return atomic_write_text(Path(path), text)
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    """Atomic binary write (temporary file + rename)."""
+    return atomic_write(Path(path), lambda handle: handle.write(data), binary=True)
+
+
+def csv_text(fields: Sequence[str], rows: Sequence[dict]) -> str:
+    """CSV with a header line, ``\\n`` line ends and empty cells for missing values."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(fields), lineterminator="\n", extrasaction="raise")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row.get(k) is None else row[k] for k in fields})
+    return out.getvalue()
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    path = Path(path)
+    if not path.is_file():
+        return []
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def append_rows(path: Path, rows: Sequence[dict], fields: Sequence[str], key: Sequence[str] = ()) -> int:
+    """Add ``rows`` to the CSV at ``path`` under its lock; returns the number of rows in the file after.
+
+    With ``key`` columns, a new row replaces an existing row with the same key (a re-run replaces its old
+    row); columns the file has but ``fields`` lacks are kept, so older files stay readable.
+    """
+    path = Path(path)
+    with locked(path):
+        existing = read_csv(path)
+        columns = list(dict.fromkeys([*fields, *(existing[0].keys() if existing else [])]))
+        if key:
+            incoming = {tuple(str(row.get(k, "")) for k in key) for row in rows}
+            existing = [row for row in existing if tuple(row.get(k, "") for k in key) not in incoming]
+        merged = [*existing, *rows]
+        write_text(path, csv_text(columns, merged))
+        return len(merged)

@@ -1,0 +1,248 @@
+"""Write a leaderboard folder: ``README.md`` (generated, never typed), ``leaderboard.csv`` / ``.json``,
+``index.html`` (static, sortable tables) and ``plots/*.png``.
+
+Everything is a pure function of the records (no time stamps, sorted keys, fixed float formats), so the
+committed files rebuild byte for byte from ``leaderboards/records``. The folder is written under a file lock,
+each file atomically; stale plots from an older build are removed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from icdbench.metrics.keys import METRICS
+from icdbench.results.cells import (
+    SETTING_TITLES,
+    Grid,
+    metric_grid,
+    provenance_grid,
+    reference_grids,
+    side_by_side_grid,
+    tau_grid,
+)
+from icdbench.results.leaderboard import HEADLINE, HEADLINE_KEYS, SETTINGS, Table
+from icdbench.results.locking import csv_text, locked, read_csv, write_bytes, write_text
+
+PLOTS_DIR = "plots"
+PLOT_KINDS = ("rare-f1", "automation", "pr")
+PLOT_CAPTIONS = {
+    "rare-f1": "Macro-F1 by how many training documents a code has (rare codes on the left).",
+    "automation": "Selective automation: exact match and Jaccard of the documents a model is most sure of, against "
+                  "the share automated (dashed: EMR 0.9).",
+    "pr": "Micro-averaged precision-recall curves of the best models.",
+}  # fmt: skip
+
+HOW_TO_CITE = """\
+## How to cite a number
+
+A number in these tables is identified by the fields of its row (all in `leaderboard.csv` / `.json` and the
+provenance table of its split):
+
+- **suite version** (`suite_version`): the icdbench release that produced the runs;
+- **split**: its name, version and content hash (`split`, `split_version`, `split_hash` — the hash of the
+  prepared files, so a silently different preparation cannot pass for the same split);
+- **model and config**: the registered model name and the hash of its resolved configuration without the
+  seed (`model`, `config_hash`), with the scale profile (`profile`: paper, cpu or ci);
+- **seeds** (or folds) averaged (`replicates`), and the **setting** (full label set or top-50).
+
+Quote them with the number, for example: *micro-F1 0.512 ± 0.010 (mean ± std over seeds 0,1,2; 95% CI
+[0.487, 0.537]) — caml, config 0a1b2c3d4e5f, profile cpu, split synth-icd10 v1.0.0 (hash 9f8e7d6c5b4a),
+icdbench 0.1.0*. The run records (`leaderboards/records/`) hold everything else: git commit, library versions,
+device, the full resolved config and the command; `icdbench bench MODEL SPLIT --profile PROFILE --seeds S`
+re-runs a row. Cite the suite itself with `CITATION.cff`.
+"""
+
+
+@dataclass
+class Leaderboard:
+    title: str
+    intro: str  # a paragraph under the title: where the records come from, how to rebuild
+    tables: list[Table]
+    references: dict[str, list[dict]] = field(default_factory=dict)  # split -> published numbers
+    # (split, profile) -> row label -> the curves of its runs
+    curves: dict[tuple[str, str], dict[str, list[dict]]] = field(default_factory=dict)
+
+
+def load_references(path: Path) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for row in read_csv(path):
+        out.setdefault(row["split"], []).append(row)
+    return out
+
+
+def anchor(table: Table) -> str:
+    return f"{table.split}-{table.profile}"
+
+
+def plot_name(table: Table, kind: str) -> str:
+    return f"{PLOTS_DIR}/{anchor(table)}-{kind}.png"
+
+
+# ---------------------------------------------------------------------------------------------------- markdown
+def markdown_grid(grid: Grid) -> str:
+    def cell_text(cell) -> str:
+        text = cell.text.replace("|", "\\|")
+        return f"{text}<br><sub>{cell.note}</sub>" if cell.note else text
+
+    lines = ["| " + " | ".join(grid.header) + " |",
+             "|" + "|".join("---:" if numeric else "---" for numeric in grid.numeric) + "|"]  # fmt: skip
+    lines += ["| " + " | ".join(cell_text(cell) for cell in row) + " |" for row in grid.rows]
+    return "\n".join(lines) + "\n"
+
+
+def _split_line(table: Table) -> str:
+    versions = sorted({row.split_version for row in table.rows if row.split_version})
+    hashes = sorted({row.split_hash for row in table.rows if row.split_hash})
+    return (f"Split `{table.split}` version {', '.join(versions) or '–'}, content hash {', '.join(hashes) or '–'}; "
+            f"profile `{table.profile}`.")  # fmt: skip
+
+
+def markdown(board: Leaderboard, plots: dict[str, str]) -> str:
+    parts = [f"# {board.title}\n", board.intro + "\n"]
+    parts.append(
+        "Cells show the mean ± sample std over a row's runs (seeds or folds); below it, the 95% interval: a "
+        "t-interval over the runs when there are several, else the run's bootstrap interval over test documents "
+        "(1,000 resamples). Rows are sorted by full-setting micro-F1. *Top-50* scores the same runs on the 50 "
+        "codes with most training documents (documents with at least one of them), so both settings come from one "
+        "run; Kendall τ compares the two rankings of models.\n"
+    )
+    if not board.tables:
+        parts.append("No run records yet.\n")
+    parts.append("\n".join(f"- [{t.split} — {t.profile} profile](#{anchor(t)})" for t in board.tables) + "\n")
+    for table in board.tables:
+        parts.append(f'<a id="{anchor(table)}"></a>\n\n## {table.split} — {table.profile} profile\n')
+        parts.append(_split_line(table) + "\n")
+        parts.append("### Full and top-50 side by side\n")
+        parts.append(markdown_grid(side_by_side_grid(table)))
+        parts.append(markdown_grid(tau_grid(table)))
+        for setting in SETTINGS:
+            parts.append(f"### {SETTING_TITLES[setting]}\n")
+            parts.append(markdown_grid(metric_grid(table, setting)))
+        references = board.references.get(table.split, [])
+        if references:
+            parts.append("### Published numbers (not our runs; shown for context, never merged)\n")
+            for caption, grid in reference_grids(references):
+                parts.append(caption + "\n\n" + markdown_grid(grid))
+        shown = [kind for kind in PLOT_KINDS if plot_name(table, kind) in plots]
+        if shown:
+            parts.append("### Plots\n")
+            parts += [f"{PLOT_CAPTIONS[k]}\n\n![{k}]({plot_name(table, k)})\n" for k in shown]
+        parts.append("### Provenance\n")
+        parts.append(markdown_grid(provenance_grid(table)))
+    parts.append("## Metrics\n")
+    parts.append("\n".join(f"- **{label}** (`{key}`): {METRICS[key].definition}." for key, label in HEADLINE) + "\n")
+    parts.append(HOW_TO_CITE)
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------------- csv / json
+def _num(value, digits: int = 6):
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    return round(float(value), digits)
+
+
+def csv_fields() -> list[str]:
+    base = ["split", "split_version", "split_hash", "profile", "setting", "model", "label", "registered",
+            "config_hash", "replicates", "n_runs", "suite_version", "git_commits", "n_parameters", "train_seconds",
+            "inference_ms_per_doc"]  # fmt: skip
+    per_metric = [f"{key}{suffix}" for key in HEADLINE_KEYS for suffix in ("", "_std", "_low", "_high", "_ci")]
+    return base + per_metric
+
+
+def _csv_value(value) -> str:
+    return "" if value is None else (f"{value:.6f}" if isinstance(value, float) else str(value))
+
+
+def table_rows(board: Leaderboard) -> list[dict]:
+    from icdbench.results.cells import replicates_text
+
+    out = []
+    for table in board.tables:
+        for row in table.rows:
+            for setting in SETTINGS:
+                entry = {
+                    "split": table.split, "split_version": row.split_version, "split_hash": row.split_hash,
+                    "profile": table.profile, "setting": setting, "model": row.model, "label": row.label,
+                    "registered": row.registered, "config_hash": row.config_hash,
+                    "replicates": replicates_text(row), "n_runs": row.n_runs,
+                    "suite_version": " ".join(row.suite_versions), "git_commits": " ".join(row.git_commits),
+                    "n_parameters": row.n_parameters, "train_seconds": _num(row.train_seconds, 3),
+                    "inference_ms_per_doc": _num(row.inference_ms_per_doc, 4),
+                }  # fmt: skip
+                for key in HEADLINE_KEYS:
+                    stat = row.stats.get(setting, {}).get(key)
+                    entry[key] = _num(stat.mean) if stat else None
+                    entry[f"{key}_std"] = _num(stat.std) if stat else None
+                    entry[f"{key}_low"] = _num(stat.low) if stat else None
+                    entry[f"{key}_high"] = _num(stat.high) if stat else None
+                    entry[f"{key}_ci"] = stat.ci if stat else None
+                out.append(entry)
+    return out
+
+
+def csv_document(board: Leaderboard) -> str:
+    rows = [{k: _csv_value(v) for k, v in row.items()} for row in table_rows(board)]
+    return csv_text(csv_fields(), rows)
+
+
+def json_document(board: Leaderboard) -> str:
+    tables = []
+    for table in board.tables:
+        tau = {k: (None if v is None else {"tau": _num(v[0]), "p": _num(v[1]), "models": v[2]})
+               for k, v in table.tau.items()}  # fmt: skip
+        rows = [r for r in table_rows(Leaderboard("", "", [table]))]
+        tables.append({"split": table.split, "profile": table.profile, "kendall_tau_full_vs_top50": tau, "rows": rows})
+    document = {"title": board.title, "metrics": {key: METRICS[key].definition for key in HEADLINE_KEYS},
+                "tables": tables}  # fmt: skip
+    return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------------- writing
+def render_plots(board: Leaderboard) -> dict[str, bytes]:
+    from icdbench.results import plots
+
+    out: dict[str, bytes] = {}
+    for table in board.tables:
+        curves = board.curves.get((table.split, table.profile), {})
+        made: dict[str, Callable[[], bytes | None]] = {
+            "rare-f1": lambda t=table: plots.rare_code_f1(t),
+            "automation": lambda t=table, c=curves: plots.automation(t, c),
+            "pr": lambda t=table, c=curves: plots.precision_recall(t, c),
+        }
+        for kind, draw in made.items():
+            png = draw()
+            if png is not None:
+                out[plot_name(table, kind)] = png
+    return out
+
+
+def write_leaderboard(board: Leaderboard, out_dir: Path) -> list[Path]:
+    """Render ``board`` into ``out_dir``; returns the files written (README.md first)."""
+    from icdbench.results.html import html_page
+
+    out_dir = Path(out_dir)
+    pngs = render_plots(board)
+    plots = {name: name for name in pngs}
+    files = {
+        "README.md": markdown(board, plots),
+        "leaderboard.csv": csv_document(board),
+        "leaderboard.json": json_document(board),
+        "index.html": html_page(board, plots),
+    }
+    written = []
+    with locked(out_dir):
+        for name, text in files.items():
+            written.append(write_text(out_dir / name, text))
+        for name, png in sorted(pngs.items()):
+            written.append(write_bytes(out_dir / name, png))
+        plot_dir = out_dir / PLOTS_DIR
+        if plot_dir.is_dir():
+            for stale in plot_dir.glob("*.png"):
+                if f"{PLOTS_DIR}/{stale.name}" not in pngs:
+                    stale.unlink()
+    return written

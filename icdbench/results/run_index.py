@@ -1,0 +1,61 @@
+"""``RUNS_DIR/runs.csv``: one row per finished run, appended by every ``train``/``bench`` process.
+
+It is the live list of what has been run; ``icdbench leaderboard`` aggregates the records themselves. Several
+bench processes may finish at once, so the append goes through :func:`icdbench.results.locking.append_rows`
+(lock + atomic rename): no row is lost and the file is never half-written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from icdbench.paths import runs_dir
+from icdbench.results.locking import append_rows, read_csv
+
+INDEX_FILE = "runs.csv"
+INDEX_METRICS = ("micro_f1", "macro_f1", "macro_auc_pr", "p@8", "emr")
+INDEX_FIELDS = (
+    "split", "model", "profile", "seed", "fold", "run_id", "run_dir", "config_hash", "suite_version",
+    *(f"full.{key}" for key in INDEX_METRICS), "wall_seconds",
+)  # fmt: skip
+INDEX_KEY = ("split", "model", "run_id")
+
+
+def index_row(record: dict, run_dir: Path, root: Path) -> dict:
+    """The index row of one run record (``run_dir`` stored relative to ``root`` when inside it)."""
+    run_dir = Path(run_dir)
+    try:
+        where = str(run_dir.resolve().relative_to(Path(root).resolve()))
+    except ValueError:
+        where = str(run_dir)
+    full = (record.get("metrics") or {}).get("full") or {}
+    return {
+        "split": record["split"],
+        "model": record["model"],
+        "profile": record.get("profile"),
+        "seed": record.get("seed"),
+        "fold": record.get("fold"),
+        "run_id": record["run_id"],
+        "run_dir": where,
+        "config_hash": (record.get("config_hash") or "")[:12],
+        "suite_version": (record.get("provenance") or {}).get("versions", {}).get("icdbench"),
+        **{f"full.{key}": _number(full.get(key)) for key in INDEX_METRICS},
+        "wall_seconds": _number((record.get("timing") or {}).get("wall_seconds"), 1),
+    }
+
+
+def _number(value, digits: int = 6) -> str:
+    return "" if value is None else f"{float(value):.{digits}f}"
+
+
+def append_run(record: dict, run_dir: Path, root: Path | None = None) -> Path:
+    """Add (or replace) the row of a finished run in ``root/runs.csv`` (``root`` defaults to RUNS_DIR)."""
+    root = Path(root) if root is not None else runs_dir()
+    path = root / INDEX_FILE
+    append_rows(path, [index_row(record, run_dir, root)], INDEX_FIELDS, key=INDEX_KEY)
+    return path
+
+
+def read_index(root: Path | None = None) -> list[dict[str, str]]:
+    root = Path(root) if root is not None else runs_dir()
+    return read_csv(root / INDEX_FILE)

@@ -1,0 +1,93 @@
+"""Callbacks of the one training loop beyond Lightning's stock ones.
+
+SWA rule (``train.swa=true``): the model that is evaluated, saved and recorded is the stochastic weight
+average at the end of training, whether training ran to ``optim.epochs`` or early stopping ended it.
+Lightning's ``StochasticWeightAveraging`` only swaps the average in when training reaches ``max_epochs``;
+after an early stop it would silently leave the last live weights in place. :class:`SWAEvaluated` closes
+that gap. With SWA on, the monitor (which scores the live weights each epoch) drives early stopping only; it
+never selects the evaluated weights, and the run record says so (``selection: "swa-average"``).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback, StochasticWeightAveraging
+from pytorch_lightning.trainer.states import TrainerFn
+
+
+class BatchSeeder(Callback):
+    """Reseeds torch before every training batch from ``(seed, epoch, batch, rank)``.
+
+    Dropout and other random draws of a batch then depend only on where the batch is in training, not on what
+    else consumed random numbers before it (Lightning's loops, data loader iterators), so a run resumed from a
+    checkpoint continues exactly as the uninterrupted run would have."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx: int) -> None:
+        key = [self.seed, trainer.current_epoch, batch_idx, trainer.global_rank]
+        torch.manual_seed(int(np.random.SeedSequence(key).generate_state(1)[0]))
+
+
+class SWAEvaluated(StochasticWeightAveraging):
+    """Lightning's SWA, plus: when training ends before the scheduled last epoch (early stopping), the running
+    average still replaces the live weights. ``averaged`` tells whether an average was swapped in."""
+
+    averaged = False
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        reached_end = trainer.current_epoch - 1 >= self.swa_end
+        super().on_train_end(trainer, pl_module)
+        has_average = self._average_model is not None and self.n_averaged is not None and self.n_averaged > 0
+        if has_average and not reached_end:
+            self.transfer_weights(self._average_model, pl_module)
+        self.averaged = bool(has_average)
+
+
+class ThroughputMeter(Callback):
+    """Documents and seconds spent in training batches (validation excluded), summed over epochs."""
+
+    def __init__(self):
+        self.docs = 0
+        self.seconds = 0.0
+        self._start = 0.0
+        self._val_start: float | None = None
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.docs += int(batch["targets"].shape[0]) * trainer.world_size
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.seconds += time.perf_counter() - self._start
+
+    # validation runs inside the train epoch; keep its time out of the training throughput
+    def on_validation_epoch_start(self, trainer, pl_module) -> None:
+        if trainer.state.fn == TrainerFn.FITTING:
+            self._val_start = time.perf_counter()
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        if self._val_start is not None:
+            self.seconds -= time.perf_counter() - self._val_start
+            self._val_start = None
+
+    @property
+    def docs_per_second(self) -> float | None:
+        return self.docs / self.seconds if self.seconds > 0 else None
+
+
+class FailAt(Callback):
+    """Raises at a given epoch and batch: simulates a crash (tests of ``--resume``)."""
+
+    def __init__(self, epoch: int, batch: int):
+        self.epoch, self.batch = epoch, batch
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
+            raise RuntimeError(f"simulated crash at epoch {self.epoch}, batch {self.batch}")

@@ -1,0 +1,144 @@
+"""CLI handlers: ``icdbench train``, ``bench``, ``predict`` and ``list models``."""
+
+from __future__ import annotations
+
+import shlex
+import statistics
+import sys
+
+from icdbench.errors import UserError
+
+TABLE_METRICS = (
+    ("micro_f1", "micro-F1"),
+    ("macro_f1", "macro-F1"),
+    ("macro_auc_roc", "AUC-ROC"),
+    ("macro_auc_pr", "AUC-PR"),
+    ("p@8", "P@8"),
+    ("emr", "EMR"),
+    ("jaccard_samples", "Jaccard"),
+)
+
+
+def _command() -> str:
+    return shlex.join(["icdbench", *sys.argv[1:]])
+
+
+def format_table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+             for r in [header, *rows]]  # fmt: skip
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def results_table(records: list[dict]) -> str:
+    """One row per (setting, seed) plus mean ± std over seeds when there are several."""
+    header = ["setting", "seed", *[label for _, label in TABLE_METRICS], "time (s)"]
+    rows = []
+    for setting in ("full", "top50"):
+        for record in records:
+            metrics = record["metrics"].get(setting) or {}
+            cells = [_fmt(metrics.get(k)) for k, _ in TABLE_METRICS]
+            rows.append([setting, str(record["seed"]), *cells, f"{record['timing']['wall_seconds']:.1f}"])
+        if len(records) > 1:
+            cells = []
+            for key, _ in TABLE_METRICS:
+                values = [r["metrics"][setting].get(key) for r in records if r["metrics"].get(setting)]
+                cells.append(_mean_std([v for v in values if v is not None]))
+            mean_time = statistics.mean(r["timing"]["wall_seconds"] for r in records)
+            rows.append([setting, "mean±std", *cells, f"{mean_time:.1f}"])
+    return format_table(header, rows)
+
+
+def _mean_std(values: list[float]) -> str:
+    if len(values) < 2:
+        return "n/a"
+    return f"{statistics.mean(values):.4f}±{statistics.stdev(values):.4f}"
+
+
+def _request(args, seed: int | None):
+    from icdbench.training.run import RunRequest
+
+    return RunRequest(
+        model=args.model,
+        split=args.split,
+        profile=args.profile,
+        seed=seed,
+        overrides=list(args.overrides),
+        source=args.source,
+        command=_command(),
+    )
+
+
+def train(args) -> int:
+    from icdbench.training.run import train as run_train
+
+    request = _request(args, None if args.resume else args.seed)
+    if args.resume:
+        request.resume = args.resume
+    result = run_train(request)
+    if result.record is not None:
+        print(f"run: {result.run_dir}")
+        print(results_table([result.record]))
+    return 0
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise UserError(f"--seeds must be comma-separated integers (e.g. 0,1,2), got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise UserError(f"--seeds must list distinct integers, got {text!r}")
+    return seeds
+
+
+def bench(args) -> int:
+    from icdbench.training.run import train as run_train
+
+    seeds = parse_seeds(args.seeds)
+    if len(seeds) > 1 and any(o.startswith("train.strategy=ddp") for o in args.overrides):
+        raise UserError("a DDP run launches copies of this command; run one seed per command with --seeds N")
+    records, dirs = [], []
+    for seed in seeds:
+        result = run_train(_request(args, seed))
+        if result.record is None:  # a DDP rank other than 0
+            return 0
+        records.append(result.record)
+        dirs.append(result.run_dir)
+    print(f"{args.model} on {args.split} (profile {args.profile}); runs:")
+    for path in dirs:
+        print(f"  {path}")
+    print(results_table(records))
+    return 0
+
+
+def predict(args) -> int:
+    from icdbench.training.predict import predict_codes
+
+    if not args.text.is_file():
+        raise UserError(f"--text {args.text}: no such file")
+    rows = predict_codes(args.run_dir, args.text.read_text(errors="replace"), top=args.top)
+    header = ["rank", "code", "score", "assigned", "title"]
+    table = [[str(i + 1), r["code"], f"{r['score']:.4f}", "yes" if r["assigned"] else "", r["title"]]
+             for i, r in enumerate(rows)]  # fmt: skip
+    print(format_table(header, table))
+    return 0
+
+
+def list_models(args) -> int:
+    from icdbench.models.registry import all_models
+    from icdbench.training.nominal import NOMINAL, parameter_count
+
+    rows = []
+    for spec in all_models().values():
+        count = parameter_count(spec)
+        rows.append([spec.name, spec.family, spec.inputs, spec.trainer,
+                     "n/a" if count is None else f"{count:,}", spec.paper])  # fmt: skip
+    print(format_table(["model", "family", "inputs", "trainer", "parameters", "paper"], rows))
+    print(f"parameters at the default (paper) config for {NOMINAL}")
+    return 0

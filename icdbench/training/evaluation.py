@@ -1,0 +1,118 @@
+"""The end of every run, whatever trained it: tune the threshold on validation, evaluate the test scores in
+the full and top-50 settings with bootstrap confidence intervals, and write the run folder's files."""
+
+from __future__ import annotations
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from icdbench.config import ResolvedConfig
+from icdbench.results.provenance import peak_memory, provenance
+from icdbench.results.record import SCORES_FILE, THRESHOLD_FILE, atomic_write, write_json, write_record
+from icdbench.training.job import MODEL_FILE, RunJob, ScoredRun
+from icdbench.training.predict import RUN_CODES_FILE
+
+BOOTSTRAP_SAMPLES = 1000  # resamples of the test documents for the headline metrics' 95% intervals
+
+
+def threshold_summary(rule: str, threshold) -> dict:
+    """What ``threshold.json`` holds: the rule and its tuned value (a number, one per code, or top-k's k)."""
+    from icdbench.metrics import TopK
+
+    if isinstance(threshold, TopK):
+        return {"rule": rule, "value": None, "top_k": int(threshold.k)}
+    array = np.asarray(threshold, dtype=np.float64)
+    if array.ndim == 0:
+        return {"rule": rule, "value": float(array), "top_k": None}
+    summary = {"mean": float(array.mean()), "min": float(array.min()), "max": float(array.max())}
+    return {"rule": rule, "value": array.tolist(), "top_k": None, "summary": summary}
+
+
+def finish_run(
+    job: RunJob,
+    scored: ScoredRun,
+    resolved: ResolvedConfig,
+    *,
+    wall_seconds: float,
+    profile: str,
+    command: str,
+) -> dict:
+    from icdbench.metrics import evaluate_settings, top_codes
+    from icdbench.metrics.scores_file import save_scores
+    from icdbench.metrics.stats import HEADLINE, bootstrap_ci
+    from icdbench.metrics.thresholds import tune_threshold
+
+    split, cfg, run_dir = job.split, job.cfg, job.run_dir
+    codes = split.code_list
+    rule = cfg.train.threshold
+    threshold = tune_threshold(
+        scored.val.scores, scored.val.targets, rule, k=cfg.train.top_k if rule == "top_k" else None
+    )
+    test_frame = split.test[scored.test.doc_index.tolist()]
+    doc_ids = test_frame["doc_id"].to_list()
+    shared = {
+        "gold_sequences": test_frame["codes"].to_list(),
+        "ancestors": dict(zip(codes, split.codes["ancestors"].to_list())),
+        "train_counts": np.array(split.codes["train_count"].to_list(), dtype=np.int64),
+    }
+    top50 = top_codes(shared["train_counts"], codes)
+    metrics = evaluate_settings(
+        scored.test.scores, scored.test.targets, codes=codes, top50_codes=top50, threshold=threshold, **shared
+    )
+    cis = bootstrap_ci(
+        scored.test.scores, scored.test.targets, HEADLINE, codes=codes, threshold=threshold,
+        top50_codes=top50, n_boot=BOOTSTRAP_SAMPLES, seed=cfg.seed,
+    )  # fmt: skip
+    save_scores(run_dir / SCORES_FILE, doc_ids, codes, scored.test.scores)
+    threshold_file = threshold_summary(rule, threshold)
+    write_json(run_dir / THRESHOLD_FILE, threshold_file)
+    atomic_write(run_dir / RUN_CODES_FILE, split.codes.write_parquet, binary=True)
+    if "summary" in threshold_file:
+        threshold_file = {k: v for k, v in threshold_file.items() if k != "value"}
+    manifest = split.manifest
+    record = {
+        "run_id": job.run_id,
+        "model": job.spec.name,
+        "family": job.spec.family,
+        "paper": job.spec.paper,
+        "inputs": job.spec.inputs,
+        "split": split.name,
+        "split_version": split.version,
+        "split_hashes": {
+            "content_sha256": manifest.get("content_sha256"),
+            "doc_ids_sha256": manifest.get("doc_ids_sha256"),
+            "codes_sha256": manifest.get("codes_sha256"),
+        },
+        "profile": profile,
+        "seed": cfg.seed,
+        "command": command,
+        "config": OmegaConf.to_container(cfg),
+        "config_hash": resolved.hash,
+        "config_sources": [layer.source for layer in resolved.layers],
+        "provenance": provenance(cfg.train.accelerator),
+        "timing": {
+            "wall_seconds": wall_seconds,
+            "train_docs_per_s": scored.train_docs_per_s,
+            "inference_ms_per_doc": scored.inference_ms_per_doc,
+        },
+        "memory": peak_memory(),
+        "n_parameters": scored.n_parameters,
+        "n_train_docs": job.context.n_train_docs if job.context else None,
+        "n_demographics": job.context.n_demographics if job.context else None,
+        "n_test_docs": len(doc_ids),
+        "epochs_run": scored.epochs_run,
+        "selection": scored.selection,
+        "best_monitor": {"name": cfg.train.monitor, "value": scored.best_monitor},
+        "threshold": threshold_file,
+        "metrics": metrics,
+        "ci": cis,
+        "files": {
+            "config": "config.yaml",
+            "scores": SCORES_FILE,
+            "threshold": THRESHOLD_FILE,
+            "codes": RUN_CODES_FILE,
+            "model": MODEL_FILE if (run_dir / MODEL_FILE).exists() else None,
+        },
+        **({"extra": scored.extra} if scored.extra else {}),
+    }
+    return write_record(run_dir, record)

@@ -1,0 +1,76 @@
+"""The Lightning runner: build the model, fit it with ``CodingModule``, pick the evaluated weights, score.
+
+Which weights are evaluated (``ScoredRun.selection``):
+- ``swa-average`` when ``train.swa`` is on and an average exists (see ``icdbench.training.callbacks``);
+- otherwise ``best-checkpoint``: the checkpoint with the best ``train.monitor`` value, reloaded with
+  ``torch.load(weights_only=True)``;
+- ``final`` only if no checkpoint was written (no validation ran).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import torch
+
+from icdbench.training.job import RunJob, ScoredPart, ScoredRun
+from icdbench.training.module import CodingModule
+from icdbench.training.trainer import CHECKPOINT_DIR
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def load_checkpoint_weights(module: torch.nn.Module, path) -> None:
+    """Load the ``state_dict`` of a Lightning checkpoint; only tensors and plain data are unpickled."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    module.load_state_dict(checkpoint["state_dict"])
+
+
+def score_parts(module: CodingModule, trainer, datamodule) -> tuple[ScoredPart, ScoredPart, float]:
+    """Whole-set validation and test scores (gathered over DDP ranks) and test inference ms per document."""
+    trainer.validate(module, dataloaders=datamodule.val_dataloader(), verbose=False)
+    start = time.perf_counter()
+    trainer.test(module, dataloaders=datamodule.test_dataloader(), verbose=False)
+    seconds = time.perf_counter() - start
+    val, test = (ScoredPart(*module.collected[part]) for part in ("val", "test"))
+    return val, test, 1000.0 * seconds / max(1, len(test.doc_index))
+
+
+def fit_lightning(job: RunJob) -> ScoredRun:
+    datamodule = job.datamodule()
+    model = job.spec.build(job.model_config(), datamodule.ctx)
+    module = CodingModule(model, job.cfg, datamodule.ctx)
+    bundle = job.trainer()
+    trainer = bundle.trainer
+    trainer.fit(module, datamodule=datamodule, ckpt_path=job.resume_from, weights_only=True)
+    job.is_global_zero = trainer.is_global_zero
+
+    best = bundle.checkpoint.best_model_path if bundle.checkpoint else ""
+    best_score = bundle.checkpoint.best_model_score if bundle.checkpoint else None
+    if bundle.swa is not None and bundle.swa.averaged:
+        selection = "swa-average"
+    elif best:
+        load_checkpoint_weights(module, best)
+        selection = "best-checkpoint"
+    else:
+        selection = "final"
+    job.save_weights(module.model)
+    if job.is_global_zero:
+        datamodule.inputs.save(job.run_dir)  # what predict needs to encode new text (e.g. the vocabulary)
+    val, test, ms_per_doc = score_parts(module, trainer, datamodule)
+    if job.is_global_zero and not job.cfg.train.keep_checkpoints:
+        shutil.rmtree(job.run_dir / CHECKPOINT_DIR, ignore_errors=True)
+    return ScoredRun(
+        val=val,
+        test=test,
+        n_parameters=count_parameters(module.model),
+        train_docs_per_s=bundle.throughput.docs_per_second,
+        inference_ms_per_doc=ms_per_doc,
+        epochs_run=trainer.current_epoch,
+        selection=selection,
+        best_monitor=float(best_score) if best_score is not None and selection == "best-checkpoint" else None,
+        extra={"stopped_early": bool(bundle.early_stopping and bundle.early_stopping.stopped_epoch > 0)},
+    )

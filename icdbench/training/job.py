@@ -1,0 +1,112 @@
+"""What a runner receives (:class:`RunJob`) and returns (:class:`ScoredRun`).
+
+Three runners exist, chosen by ``ModelSpec.trainer``: ``lightning``
+(:func:`icdbench.training.fit.fit_lightning`, every neural model), ``sklearn``
+(:func:`icdbench.training.sklearn_runner.fit_sklearn`) and ``custom``: the family's own
+``spec.run(job) -> ScoredRun``, e.g. the sentence tagger's two Lightning fits. A custom runner
+uses the same machinery as the others through the job:
+
+- ``job.datamodule(kind)``: the split encoded for an input kind (cached per kind);
+- ``job.trainer(stage=..., monitor=..., max_epochs=...)``: a configured Trainer (callbacks, logger,
+  checkpoints under ``run_dir/checkpoints/<stage>``);
+- ``job.score(module, trainer, datamodule)``: whole-set validation and test scores of a ``CodingModule``-like
+  module (DDP-gathered);
+- ``job.save_weights(model)``: the evaluated weights as ``model.pt`` (loadable with ``weights_only=True``).
+
+It returns validation and test scores; threshold tuning, metrics, scores file and run record are then done
+the same way for every runner (``icdbench.training.run``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from icdbench.datasets.storage import Split
+from icdbench.models.registry import ModelSpec
+
+MODEL_FILE = "model.pt"
+
+
+@dataclass
+class ScoredPart:
+    doc_index: np.ndarray  # [N] row of each document in its part (sorted, unique)
+    scores: np.ndarray  # [N, C] float32 probabilities
+    targets: np.ndarray  # [N, C] bool
+
+
+@dataclass
+class ScoredRun:
+    val: ScoredPart
+    test: ScoredPart
+    n_parameters: int | None = None
+    train_docs_per_s: float | None = None
+    inference_ms_per_doc: float | None = None
+    epochs_run: int | None = None
+    selection: str = "final"  # which weights were evaluated: best-checkpoint | swa-average | final | fitted
+    best_monitor: float | None = None  # the monitor's value at the selected checkpoint
+    extra: dict[str, Any] = field(default_factory=dict)  # family-specific facts for the record (no text)
+
+
+@dataclass
+class RunJob:
+    spec: ModelSpec
+    split: Split
+    cfg: Any  # resolved RunConfig (OmegaConf DictConfig)
+    run_dir: Path
+    run_id: str
+    resume_from: Path | None = None  # Lightning checkpoint to continue from
+    callbacks: list = field(default_factory=list)  # extra Lightning callbacks (tests inject crashes here)
+    is_global_zero: bool = True  # updated by runners once the Trainer knows the process rank
+    _datamodules: dict = field(default_factory=dict, repr=False)
+
+    def model_config(self):
+        """The model's config dataclass instance (what ``spec.build`` takes)."""
+        from omegaconf import OmegaConf
+
+        return OmegaConf.to_object(self.cfg.model)
+
+    def datamodule(self, kind: str | None = None):
+        from icdbench.datasets.datamodule import CodingDataModule
+
+        kind = kind or self.spec.inputs
+        if kind not in self._datamodules:
+            self._datamodules[kind] = CodingDataModule(self.split, self.cfg, kind)
+        return self._datamodules[kind]
+
+    @property
+    def context(self):
+        """The ModelContext of the first datamodule built (None if the runner built none)."""
+        return next(iter(self._datamodules.values())).ctx if self._datamodules else None
+
+    def trainer(self, *, stage: str = "", monitor: str | None = None, max_epochs: int | None = None):
+        from icdbench.training.trainer import CHECKPOINT_DIR, make_trainer
+
+        checkpoints = self.run_dir / CHECKPOINT_DIR / stage if stage else self.run_dir / CHECKPOINT_DIR
+        return make_trainer(
+            self.cfg,
+            self.run_dir,
+            run_id=self.run_id,
+            max_epochs=max_epochs,
+            monitor=monitor,
+            checkpoint_dir=checkpoints,
+            callbacks=list(self.callbacks),
+        )
+
+    def score(self, module, trainer, datamodule) -> tuple[ScoredPart, ScoredPart, float]:
+        """Validation and test scores of ``module``; also returns inference ms per test document."""
+        from icdbench.training.fit import score_parts
+
+        return score_parts(module, trainer, datamodule)
+
+    def save_weights(self, model: torch.nn.Module) -> Path:
+        from icdbench.results.record import atomic_torch_save
+
+        path = self.run_dir / MODEL_FILE
+        if self.is_global_zero:
+            atomic_torch_save(model.state_dict(), path)
+        return path

@@ -1,0 +1,143 @@
+"""``CodingModule``: the one LightningModule that trains every neural model.
+
+It owns the loss (configurable, plus the model's auxiliary loss), the optimiser and schedule, whole-set score
+collection for validation and test (DDP-correct: scores are gathered across ranks and de-duplicated by
+``doc_index``) and two guards: a non-finite loss and a collapse to predicting every code stop the run with a
+clear message instead of producing meaningless numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.trainer.states import TrainerFn
+from torch import nn
+
+from icdbench.errors import UserError
+from icdbench.metrics.collect import ScoreCollector
+from icdbench.models.base import ModelContext, ModelOutput, as_output
+from icdbench.training.losses import CodingLoss, positive_weights
+from icdbench.training.monitor import monitor_metrics
+
+COLLAPSE_RATE = 0.5  # share of (document, code) pairs scored >= 0.5 that counts as "predicting everything"
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN/inf or the model collapsed; the message says where and what to try."""
+
+
+class LinearWarmupDecay:
+    """LR factor: linear warm-up over ``warmup`` steps, then linear decay to 0 at ``total`` steps.
+    A callable object (not a lambda) so the scheduler state is plain data in checkpoints."""
+
+    def __init__(self, warmup: int, total: int):
+        self.warmup, self.total = warmup, max(total, 1)
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup:
+            return (step + 1) / (self.warmup + 1)
+        return max(0.0, (self.total - step) / max(1, self.total - self.warmup))
+
+
+class CodingModule(pl.LightningModule):
+    """Wraps a model ``batch -> logits [B, C] | ModelOutput`` with its training and evaluation.
+
+    ``cfg`` is the resolved RunConfig (``optim`` and ``train`` sections are read). After
+    ``trainer.validate`` / ``trainer.test`` the gathered ``(doc_index [N], scores [N, C], targets [N, C])`` of
+    the whole part are in ``self.collected["val"]`` / ``self.collected["test"]`` on every rank.
+    """
+
+    def __init__(self, model: nn.Module, cfg, ctx: ModelContext):
+        super().__init__()
+        self.model = model
+        self.optim_cfg = cfg.optim
+        self.train_cfg = cfg.train
+        pos_weight = (
+            positive_weights(ctx.train_counts, ctx.n_train_docs) if "wbce" in cfg.train.loss else None
+        )
+        self.loss_fn = CodingLoss(
+            cfg.train.loss, gamma=cfg.train.focal_gamma, alpha=cfg.train.focal_alpha, pos_weight=pos_weight
+        )
+        self.collectors = nn.ModuleDict({"val": ScoreCollector(), "test": ScoreCollector()})
+        self.collected: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def forward(self, batch: dict) -> ModelOutput:
+        return as_output(self.model(batch))
+
+    def compute_loss(self, batch: dict) -> torch.Tensor:
+        output = self(batch)
+        loss = self.loss_fn(output.logits, batch["targets"])
+        if output.aux_loss is not None:
+            loss = loss + output.aux_loss.float()
+        return loss
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss = self.compute_loss(batch)
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"training loss became {loss.item()} at epoch {self.current_epoch}, step {self.global_step}; "
+                f"lower optim.lr (now {self.optim_cfg.lr:g}) or use train.precision=32-true"
+            )
+        self.log(
+            "train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch["targets"])
+        )
+        return loss
+
+    def _collect(self, part: str, batch: dict) -> None:
+        output = self(batch)
+        scores = torch.sigmoid(output.logits.float())
+        self.collectors[part].update(scores, batch["targets"].bool(), batch["doc_index"])
+        if part == "val":
+            loss = self.loss_fn(output.logits, batch["targets"])
+            self.log("val/loss", loss, on_epoch=True, sync_dist=True, batch_size=len(batch["targets"]))
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._collect("val", batch)
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._collect("test", batch)
+
+    def _gather(self, part: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        doc_index, scores, targets = self.collectors[part].compute()
+        self.collectors[part].reset()
+        collected = (_numpy(doc_index), _numpy(scores).astype(np.float32), _numpy(targets).astype(bool))
+        self.collected[part] = collected
+        return collected
+
+    def on_validation_epoch_end(self) -> None:
+        _, scores, targets = self._gather("val")
+        metrics = monitor_metrics(scores, targets)
+        # identical on every rank (computed from the gathered set), so no further reduction is needed
+        self.log_dict({f"val/{k}": float(v) for k, v in metrics.items()}, prog_bar=True, sync_dist=False)
+        if self.trainer.state.fn == TrainerFn.FITTING:
+            self._check_collapse(scores, targets)
+
+    def on_test_epoch_end(self) -> None:
+        self._gather("test")
+
+    def _check_collapse(self, scores: np.ndarray, targets: np.ndarray) -> None:
+        rate = float((scores >= 0.5).mean()) if scores.size else 0.0
+        density = float(targets.mean()) if targets.size else 0.0
+        if rate > COLLAPSE_RATE and density < COLLAPSE_RATE / 2:
+            raise TrainingDiverged(
+                f"the model collapsed to predicting nearly every code ({rate:.0%} of validation "
+                f"document-code pairs scored >= 0.5, gold density {density:.1%}) after epoch "
+                f"{self.current_epoch}; lower optim.lr (now {self.optim_cfg.lr:g}) or check the model's "
+                "attention masking"
+            )
+
+    def configure_optimizers(self):
+        params = [p for p in self.parameters() if p.requires_grad]
+        cls = torch.optim.AdamW if self.optim_cfg.optimizer == "adamw" else torch.optim.Adam
+        optimizer = cls(params, lr=self.optim_cfg.lr, weight_decay=self.optim_cfg.weight_decay)
+        if self.optim_cfg.schedule == "constant":
+            return optimizer
+        total = int(self.trainer.estimated_stepping_batches)
+        warmup = int(self.optim_cfg.warmup * total)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, LinearWarmupDecay(warmup, total))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def _numpy(value) -> np.ndarray:
+    return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)

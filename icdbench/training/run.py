@@ -1,0 +1,181 @@
+"""One run end to end: prepare the split if needed → resolve the config → train (the model's runner) → tune
+the threshold on validation → evaluate the test set in the full and top-50 settings → write the run folder.
+
+Under DDP (``train.strategy=ddp``) Lightning re-launches this same command in the other ranks; they share the
+run folder through ``ICDBENCH_RUN_ID`` and only global rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from filelock import FileLock
+from omegaconf import OmegaConf
+
+from icdbench.config import ConfigLayer, ResolvedConfig, load_run_config, resolve_config
+from icdbench.datasets.registry import PrepareOptions, get_split
+from icdbench.datasets.storage import load_split, read_manifest
+from icdbench.errors import UserError
+from icdbench.models.registry import ModelSpec, get_model
+from icdbench.paths import data_dir, runs_dir
+from icdbench.results.record import CONFIG_FILE, LAYERS_FILE, atomic_write_text
+from icdbench.training.job import RunJob, ScoredRun
+from icdbench.training.trainer import CHECKPOINT_DIR, LAST_CKPT
+
+RUN_ID_ENV = "ICDBENCH_RUN_ID"
+
+
+@dataclass
+class RunRequest:
+    model: str
+    split: str
+    profile: str = "cpu"
+    seed: int | None = None
+    overrides: list[str] = field(default_factory=list)
+    source: Path | None = None
+    resume: Path | None = None  # a run folder to continue from its last checkpoint
+    callbacks: list = field(default_factory=list)  # extra Lightning callbacks (tests)
+    command: str = ""  # the command line, recorded
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    record: dict | None  # None on DDP ranks other than 0
+
+
+def launched_rank() -> int:
+    """Rank of this process as set by a DDP launcher (0 when not launched)."""
+    return int(os.environ.get("LOCAL_RANK") or 0) + int(os.environ.get("NODE_RANK") or 0)
+
+
+def ensure_split(name: str, source: Path | None = None, command: str = "") -> Path:
+    """The prepared split folder under DATA_DIR, preparing it first if it is missing."""
+    spec = get_split(name)
+    out = data_dir() / name
+    manifest = read_manifest(out, missing_ok=True)
+    if manifest is None:
+        if spec.needs_source and source is None:
+            raise UserError(
+                f"split {name} is not prepared and needs {spec.needs_source}: pass --source /path/to/raw "
+                f"(make bench ... {spec.needs_source}=/path)"
+            )
+        data_dir().mkdir(parents=True, exist_ok=True)
+        with FileLock(str(data_dir() / f".{name}.lock")):
+            if read_manifest(out, missing_ok=True) is None:
+                spec.prepare(
+                    out, PrepareOptions(source=source, command=command or f"icdbench prepare {name}")
+                )
+        manifest = read_manifest(out)
+    if manifest.get("split_version") != spec.version:
+        raise UserError(
+            f"{out} holds {name} version {manifest.get('split_version')}, the code expects {spec.version}; "
+            f"run `icdbench prepare {name} --force`"
+        )
+    return out
+
+
+def new_run_dir(split: str, model: str, seed: int, profile: str) -> tuple[Path, str]:
+    """A fresh run folder; DDP ranks launched by rank 0 reuse rank 0's id (``ICDBENCH_RUN_ID``)."""
+    inherited = os.environ.get(RUN_ID_ENV)
+    if inherited and launched_rank() > 0:
+        return runs_dir() / split / model / inherited, inherited
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-{profile}-seed{seed}"
+    parent = runs_dir() / split / model
+    parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1000):
+        run_id = base if attempt == 0 else f"{base}-{attempt}"
+        try:
+            (parent / run_id).mkdir()
+            return parent / run_id, run_id
+        except FileExistsError:
+            continue
+    raise UserError(f"cannot create a new run folder under {parent}")
+
+
+def _resume_config(spec: ModelSpec, run_dir: Path) -> tuple[ResolvedConfig, Path, str]:
+    """The saved config of an unfinished run, its last checkpoint and its profile."""
+    from icdbench.results.record import RECORD_FILE
+
+    if (run_dir / RECORD_FILE).exists():
+        raise UserError(f"{run_dir} is a finished run (it has {RECORD_FILE}); nothing to resume")
+    last = run_dir / CHECKPOINT_DIR / LAST_CKPT
+    if not (run_dir / CONFIG_FILE).is_file() or not last.is_file():
+        raise UserError(f"{run_dir} has no {CONFIG_FILE} and {CHECKPOINT_DIR}/{LAST_CKPT} to resume from")
+    cfg = load_run_config(run_dir / CONFIG_FILE, spec)
+    saved = OmegaConf.load(run_dir / LAYERS_FILE) if (run_dir / LAYERS_FILE).is_file() else {}
+    layers = (
+        [ConfigLayer(**layer) for layer in OmegaConf.to_container(saved).get("layers", [])] if saved else []
+    )
+    layers.append(ConfigLayer(f"resumed from {run_dir / CONFIG_FILE}", {}))
+    return ResolvedConfig(cfg=cfg, layers=layers), last, str(saved.get("profile", "?")) if saved else "?"
+
+
+def _runner(spec: ModelSpec):
+    if spec.trainer == "sklearn":
+        from icdbench.training.sklearn_runner import fit_sklearn
+
+        return fit_sklearn
+    if spec.trainer == "custom":
+        if spec.run is None:
+            raise UserError(f"model {spec.name} declares trainer='custom' but registers no run function")
+        return spec.run
+    from icdbench.training.fit import fit_lightning
+
+    return fit_lightning
+
+
+def train(request: RunRequest) -> RunResult:
+    """Train, evaluate and record one run; returns its folder and record."""
+    spec = get_model(request.model)
+    resume_from = None
+    if request.resume is not None:
+        if request.overrides or request.seed is not None:
+            raise UserError("--resume continues a run with its saved config; drop the overrides and --seed")
+        run_dir = Path(request.resume)
+        resolved, resume_from, profile = _resume_config(spec, run_dir)
+        run_id = run_dir.name
+    else:
+        profile = request.profile
+        resolved = resolve_config(
+            spec, split=request.split, profile=profile, overrides=request.overrides, seed=request.seed
+        )
+    cfg = resolved.cfg
+    if spec.trainer == "sklearn" and cfg.train.devices > 1:
+        raise UserError(f"{spec.name} is a scikit-learn model; it runs in one process (set train.devices=1)")
+    split_dir = ensure_split(request.split, request.source, request.command)
+    if resume_from is None:
+        run_dir, run_id = new_run_dir(request.split, spec.name, cfg.seed, profile)
+
+    launcher = launched_rank() == 0
+    if launcher:
+        os.environ[RUN_ID_ENV] = run_id  # for the DDP ranks Lightning launches from this process
+        if resume_from is None:
+            atomic_write_text(run_dir / CONFIG_FILE, resolved.yaml)
+            layers = {"profile": profile, "layers": [vars(layer) for layer in resolved.layers]}
+            atomic_write_text(run_dir / LAYERS_FILE, OmegaConf.to_yaml(layers))
+    try:
+        import pytorch_lightning as pl
+
+        pl.seed_everything(cfg.seed, workers=True, verbose=False)
+        split = load_split(split_dir)
+        job = RunJob(spec, split, cfg, run_dir, run_id, resume_from, list(request.callbacks))
+        start = time.perf_counter()
+        scored: ScoredRun = _runner(spec)(job)
+        wall = time.perf_counter() - start
+        if not job.is_global_zero:
+            return RunResult(run_dir, None)
+        from icdbench.training.evaluation import finish_run
+
+        record = finish_run(
+            job, scored, resolved, wall_seconds=wall, profile=profile, command=request.command
+        )
+        return RunResult(run_dir, record)
+    finally:
+        if launcher:
+            os.environ.pop(RUN_ID_ENV, None)

@@ -1,0 +1,151 @@
+"""The trainer factory: one place that turns a RunConfig into a Lightning ``Trainer`` with its callbacks."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import OmegaConf
+from pytorch_lightning.callbacks import (
+    Callback,
+    EarlyStopping,
+    LearningRateMonitor,
+    ModelCheckpoint,
+    TQDMProgressBar,
+)
+from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
+
+from icdbench.training.callbacks import BatchSeeder, SWAEvaluated, ThroughputMeter
+
+CHECKPOINT_DIR = "checkpoints"
+BEST_CKPT = "best.ckpt"
+LAST_CKPT = "last.ckpt"
+
+# Lightning hints that do not apply to these runs (tiny synthetic epochs, in-process data loading).
+for _message in (".*number of training batches.*", ".*does not have many workers.*", ".*sync_dist=True.*"):
+    warnings.filterwarnings("ignore", message=_message)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's banner lines ("GPU available...") out of CI logs."""
+    if in_ci():
+        for name in ("pytorch_lightning", "lightning_fabric", "lightning.pytorch"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def make_logger(cfg, run_dir: Path, run_id: str) -> Logger | None:
+    kind = cfg.train.logger
+    if kind == "none":
+        return None
+    if kind == "csv":
+        logger: Logger = CSVLogger(save_dir=run_dir, name="logs", version="")
+    elif kind == "tensorboard":
+        logger = TensorBoardLogger(save_dir=run_dir, name="logs", version="", default_hp_metric=False)
+    else:
+        from pytorch_lightning.loggers import WandbLogger
+
+        # offline unless the user opted in; only config values and metrics are sent, never text
+        online = os.environ.get("WANDB_MODE", "offline") == "online"
+        logger = WandbLogger(save_dir=run_dir, project="icdbench", name=run_id, offline=not online)
+    logger.log_hyperparams(OmegaConf.to_container(cfg))
+    return logger
+
+
+def _deterministic(cfg) -> bool | str:
+    """Strict on CPU; on accelerators some kernels have no deterministic version, so warn instead of fail."""
+    if not cfg.train.deterministic:
+        return False
+    on_cpu = cfg.train.accelerator == "cpu" or (
+        cfg.train.accelerator == "auto" and not torch.cuda.is_available()
+    )
+    return True if on_cpu else "warn"
+
+
+@dataclass
+class TrainerBundle:
+    trainer: pl.Trainer
+    checkpoint: ModelCheckpoint | None
+    early_stopping: EarlyStopping | None
+    swa: SWAEvaluated | None
+    throughput: ThroughputMeter
+    extra: list[Callback] = field(default_factory=list)
+
+
+def make_trainer(
+    cfg,
+    run_dir: Path,
+    *,
+    run_id: str = "",
+    max_epochs: int | None = None,
+    monitor: str | None = None,
+    checkpoint_dir: Path | None = None,
+    callbacks: list[Callback] | None = None,
+) -> TrainerBundle:
+    """A Trainer for ``cfg`` writing under ``run_dir``.
+
+    ``monitor`` (default ``cfg.train.monitor``) drives checkpoint selection and early stopping;
+    ``max_epochs`` defaults to ``cfg.optim.epochs``. Families with several fits (``trainer="custom"``) pass
+    their own monitor, epochs and ``checkpoint_dir`` per stage. Data sharding under DDP is done by the
+    datamodule's sampler, hence ``use_distributed_sampler=False``.
+    """
+    quiet_lightning()
+    monitor = monitor or cfg.train.monitor
+    ckpt = ModelCheckpoint(
+        dirpath=checkpoint_dir or run_dir / CHECKPOINT_DIR,
+        filename=Path(BEST_CKPT).stem,
+        monitor=monitor,
+        mode=cfg.train.monitor_mode if monitor == cfg.train.monitor else _mode_for(monitor),
+        save_top_k=1,
+        save_last=True,
+        enable_version_counter=False,
+    )
+    stopper = EarlyStopping(monitor=monitor, mode=ckpt.mode, patience=cfg.train.patience, check_finite=True)
+    throughput = ThroughputMeter()
+    all_callbacks: list[Callback] = [ckpt, stopper, throughput, BatchSeeder(cfg.seed)]
+    swa = None
+    if cfg.train.swa:
+        swa = SWAEvaluated(
+            swa_lrs=float(cfg.train.swa_lrs if cfg.train.swa_lrs is not None else cfg.optim.lr),
+            swa_epoch_start=int(cfg.train.swa_epoch_start),
+            annealing_epochs=1,
+        )
+        all_callbacks.append(swa)
+    logger = make_logger(cfg, run_dir, run_id)
+    if logger is not None:
+        all_callbacks.append(LearningRateMonitor(logging_interval="epoch"))
+    progress = not in_ci()
+    if progress:
+        all_callbacks.append(TQDMProgressBar(refresh_rate=10))
+    all_callbacks += list(callbacks or [])
+    trainer = pl.Trainer(
+        max_epochs=max_epochs or cfg.optim.epochs,
+        accelerator=cfg.train.accelerator,
+        devices=cfg.train.devices,
+        strategy=cfg.train.strategy,
+        precision=cfg.train.precision,
+        deterministic=_deterministic(cfg),
+        accumulate_grad_batches=cfg.optim.accumulate,
+        limit_train_batches=cfg.train.limit_train_batches or 1.0,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        logger=logger if logger is not None else False,
+        callbacks=all_callbacks,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        default_root_dir=run_dir,
+        log_every_n_steps=50,
+    )
+    return TrainerBundle(trainer, ckpt, stopper, swa, throughput, list(callbacks or []))
+
+
+def _mode_for(monitor: str) -> str:
+    return "min" if monitor.endswith("loss") else "max"

@@ -1,0 +1,87 @@
+"""``cmc2007``: CMC 2007 XML, 10-fold cross-validation stored fold by fold, the coders' labels kept."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from fixtures_public import write_cmc
+
+from icdbench.datasets.public.cmc2007 import load_coders
+from icdbench.datasets.public.folds import fold_dirs, is_cross_validated
+from icdbench.datasets.registry import PrepareOptions, get_split
+from icdbench.datasets.storage import load_split, read_manifest
+from icdbench.errors import UserError
+
+
+def _prepare(out, **options):
+    return get_split("cmc2007").prepare(out, PrepareOptions(**options))
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    xml = write_cmc(tmp_path_factory.mktemp("cmc") / "2007ChallengeTrainData.xml")
+    out = _prepare(tmp_path_factory.mktemp("out") / "cmc2007", source=xml.parent, seed=4)
+    return out, xml
+
+
+def test_ten_folds_test_every_report_once(prepared):
+    out, _ = prepared
+    assert get_split("cmc2007").folds == 10 and is_cross_validated(out)
+    folds = [load_split(d) for d in fold_dirs(out)]
+    assert len(folds) == 10
+    tests = [set(f.test["doc_id"].to_list()) for f in folds]
+    assert sum(len(t) for t in tests) == 120 and len(set().union(*tests)) == 120
+    for i, fold in enumerate(folds):
+        parts = [set(fold.part(p)["doc_id"].to_list()) for p in ("train", "val", "test")]
+        assert parts[1] == tests[(i + 1) % 10]  # validation = the next fold
+        assert not (parts[0] & parts[1] or parts[0] & parts[2]) and len(parts[0] | parts[1] | parts[2]) == 120
+        assert fold.manifest["fold"] == i and fold.manifest["split_version"] == "1.0.0"
+    assert max(len(t) for t in tests) - min(len(t) for t in tests) <= 4
+
+
+def test_gold_is_the_majority_and_text_history_plus_impression(prepared):
+    out, _ = prepared
+    fold = load_split(fold_dirs(out)[0])
+    docs = pl.concat([fold.train, fold.val, fold.test])
+    doc = docs.filter(pl.col("doc_id") == "97630003").to_dicts()[0]
+    assert doc["text"] == "Cough and fever 3 days.\nFindings consistent with pneumonia & effusion < 3."
+    coders = load_coders(out)
+    majority = coders.filter((pl.col("doc_id") == "97630003") & (pl.col("coder") == "CMC_MAJORITY"))["codes"][0]
+    assert doc["codes"] == majority.to_list() and set(doc["code_kinds"]) == {"dx"}
+    assert sorted(coders["coder"].unique().to_list()) == ["CMC_MAJORITY", "COMPANY1", "COMPANY2", "COMPANY3"]
+    assert coders.height == 4 * 120
+    assert set(fold.code_list) <= {"786.2", "780.6", "599.0", "593.70", "V13.09", "486", "518.0", "786.07",
+                                   "493.90", "791.0", "788.30", "753.0", "786.05", "277.00", "591"}
+
+
+def test_folds_are_seeded(prepared, tmp_path):
+    out, xml = prepared
+    again = _prepare(tmp_path / "a", source=xml, seed=4)
+    other = _prepare(tmp_path / "b", source=xml, seed=5)
+    first = [load_split(d).test["doc_id"].to_list() for d in fold_dirs(out)]
+    assert [load_split(d).test["doc_id"].to_list() for d in fold_dirs(again)] == first
+    assert [load_split(d).test["doc_id"].to_list() for d in fold_dirs(other)] != first
+    assert read_manifest(again)["files"] == read_manifest(out)["files"]
+
+
+def test_bad_inputs(tmp_path):
+    unlabelled = write_cmc(tmp_path / "test.xml", n_docs=5, labelled=False)
+    with pytest.raises(UserError, match="unlabelled test file"):
+        _prepare(tmp_path / "out", source=unlabelled)
+    broken = tmp_path / "broken.xml"
+    broken.write_text('<docs>\n<doc id="1" type="RADIOLOGY_REPORT">\n<codes></doc>\n</docs>\n')
+    with pytest.raises(UserError, match=r"broken.xml line 3, column \d+: not well-formed XML"):
+        _prepare(tmp_path / "out", source=broken)
+    other = tmp_path / "other.xml"
+    other.write_text("<reports/>")
+    with pytest.raises(UserError, match="expected <docs>"):
+        _prepare(tmp_path / "out", source=other)
+    with pytest.raises(UserError, match="needs --source"):
+        _prepare(tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "manifest.json").write_text('{"split": "synth-tiny", "split_version": "1.0.0"}')
+    assert not is_cross_validated(plain)
+    with pytest.raises(UserError, match="not a cross-validated split"):
+        fold_dirs(plain)

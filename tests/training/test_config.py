@@ -1,0 +1,100 @@
+"""Config resolution: layer order, profiles for every registered model, one-line errors for bad input."""
+
+from __future__ import annotations
+
+import pytest
+from omegaconf import OmegaConf
+
+from icdbench.config import profile_layers, resolve_config
+from icdbench.errors import UserError
+from icdbench.models.registry import all_models, get_model
+
+PROFILES = ("paper", "cpu", "ci")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_registered_model_resolves_under_every_profile(profile):
+    for name, spec in all_models().items():
+        resolved = resolve_config(spec, split="synth-tiny", profile=profile)
+        assert OmegaConf.get_type(resolved.cfg.model) is spec.config, name
+        assert len(resolved.hash) == 64
+
+
+def test_paper_profile_keeps_published_settings():
+    spec = get_model("caml")
+    cfg = resolve_config(spec, split="synth-icd10", profile="paper").cfg
+    for key, value in spec.train_defaults.items():
+        assert OmegaConf.select(cfg, key) == value, key
+    for key, value in vars(spec.default_config()).items():
+        assert cfg.model[key] == value, key
+
+
+def test_layers_apply_in_order_and_are_kept(tmp_path, monkeypatch):
+    """defaults < train_defaults < profile (default < family) < experiment < command line < --seed."""
+    profiles = tmp_path / "profiles"
+    experiments = tmp_path / "experiments" / "synth-x"
+    profiles.mkdir()
+    experiments.mkdir(parents=True)
+    (profiles / "p.yaml").write_text(
+        "default: {optim: {lr: 0.5, epochs: 7}, data: {max_tokens: 100}}\n"
+        "family: {caml: {optim: {lr: 0.25}, model: {num_filters: 9}}}\n"
+    )
+    (experiments / "caml.yaml").write_text("optim: {epochs: 11}\nmodel: {kernel_size: 3}\n")
+    monkeypatch.setenv("ICDBENCH_BENCHMARKS", str(tmp_path))
+    spec = get_model("caml")
+    resolved = resolve_config(spec, split="synth-x", profile="p", overrides=["data.max_tokens=50"], seed=4)
+    cfg = resolved.cfg
+    assert cfg.optim.lr == 0.25  # family section beats default section (and train_defaults' 1e-4)
+    assert cfg.optim.epochs == 11  # experiment beats profile
+    assert cfg.data.max_tokens == 50  # command line beats profile and train_defaults
+    assert cfg.model.num_filters == 9 and cfg.model.kernel_size == 3
+    assert cfg.train.monitor == "val/p@8"  # from caml's train_defaults, untouched by later layers
+    assert cfg.seed == 4
+    assert [layer.source for layer in resolved.layers] == [
+        "caml defaults",
+        "caml train_defaults",
+        "profile p (default)",
+        "profile p (family.caml)",
+        "experiment synth-x/caml",
+        "command line",
+        "--seed",
+    ]
+
+
+def test_profile_sections_select_by_input_family_and_name():
+    layers = profile_layers("ci", get_model("caml"))
+    sources = [layer.source for layer in layers]
+    assert sources[0] == "profile ci (default)" and "profile ci (inputs.words)" in sources
+    assert not any("segments" in s for s in sources)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        (["model.no_such_field=1"], "unknown config key 'model.no_such_field' (from command line)"),
+        (["optim.lrr=1"], "did you mean optim.lr?"),
+        (["optim.lr=fast"], "config key 'optim.lr' expects float, got 'fast'"),
+        (["optim.epochs=2.5"], "config key 'optim.epochs' expects int"),
+        (["train.loss=hinge"], "config key 'train.loss' expects"),
+        (["optim.lr"], "is not key=value"),
+        (["train.monitor=val/nothing"], "train.monitor='val/nothing' is not logged"),
+        (["optim.batch_size=0"], "optim.batch_size must be positive"),
+    ],
+)
+def test_bad_overrides_are_one_line_user_errors(overrides, needle):
+    with pytest.raises(UserError) as info:
+        resolve_config(get_model("caml"), split="synth-tiny", profile="ci", overrides=overrides)
+    message = str(info.value)
+    assert needle in message and "\n" not in message
+
+
+def test_unknown_profile_lists_the_available_ones():
+    with pytest.raises(UserError, match="unknown profile 'huge'; available: ci, cpu, paper"):
+        resolve_config(get_model("caml"), split="synth-tiny", profile="huge")
+
+
+def test_same_inputs_give_the_same_hash_and_a_change_another():
+    spec = get_model("cnn")
+    first = resolve_config(spec, split="synth-tiny", profile="ci").hash
+    assert resolve_config(spec, split="synth-tiny", profile="ci").hash == first
+    assert resolve_config(spec, split="synth-tiny", profile="ci", overrides=["optim.lr=0.1"]).hash != first

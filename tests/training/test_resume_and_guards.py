@@ -1,0 +1,106 @@
+"""``--resume`` after a crash reproduces the uninterrupted run; SWA's averaged weights are the evaluated ones
+even after early stopping; the NaN and collapse guards stop a run with a clear message."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback
+
+from icdbench.config import resolve_config
+from icdbench.errors import UserError
+from icdbench.models.base import ModelContext
+from icdbench.models.registry import get_model
+from icdbench.training.callbacks import FailAt, SWAEvaluated
+from icdbench.training.module import CodingModule, TrainingDiverged
+from icdbench.training.run import RunRequest, train
+
+RESUME = ["optim.epochs=3", "train.patience=5", "train.logger=none", "data.max_train_docs=96"]
+
+
+def test_resumed_run_ends_with_the_uninterrupted_metrics(run_env):
+    uninterrupted = train(RunRequest("caml", "synth-tiny", "ci", seed=1, overrides=RESUME)).record
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(RunRequest("caml", "synth-tiny", "ci", seed=1, overrides=RESUME, callbacks=[FailAt(epoch=1, batch=2)]))
+    crashed = sorted((run_env[1] / "synth-tiny" / "caml").iterdir())[-1]
+    assert (crashed / "checkpoints" / "last.ckpt").is_file() and not (crashed / "record.json").exists()
+    resumed = train(RunRequest("caml", "synth-tiny", resume=crashed)).record
+    assert resumed["run_id"] == crashed.name and resumed["epochs_run"] == uninterrupted["epochs_run"]
+    assert resumed["metrics"] == uninterrupted["metrics"]
+    with pytest.raises(UserError, match="finished run"):
+        train(RunRequest("caml", "synth-tiny", resume=crashed))
+
+
+def test_swa_run_evaluates_the_average(run_env):
+    record = train(RunRequest("rac", "synth-tiny", "ci", overrides=["optim.epochs=2", "train.logger=none"])).record
+    assert record["config"]["train"]["swa"] is True and record["selection"] == "swa-average"
+
+
+class _StopAfter(Callback):
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if trainer.current_epoch == self.epoch:
+            trainer.should_stop = True
+
+
+class _Tiny(pl.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(3, 1)
+
+    def training_step(self, batch, batch_idx):
+        return self.layer(batch[0]).pow(2).mean()
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def test_swa_average_replaces_live_weights_after_an_early_stop():
+    """Lightning's callback alone keeps the live weights when training stops before max_epochs."""
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(32, 3)), batch_size=8)
+    module = _Tiny()
+    swa = SWAEvaluated(swa_lrs=0.1, swa_epoch_start=1, annealing_epochs=1)
+    trainer = pl.Trainer(max_epochs=10, callbacks=[swa, _StopAfter(3)], logger=False, enable_progress_bar=False,
+                         enable_checkpointing=False, enable_model_summary=False)  # fmt: skip
+    trainer.fit(module, data)
+    assert trainer.current_epoch < 10 and swa.averaged
+    for live, averaged in zip(module.parameters(), swa._average_model.parameters()):
+        torch.testing.assert_close(live, averaged)
+
+
+class _Passthrough(torch.nn.Module):
+    def forward(self, batch):
+        return batch["input_ids"]
+
+
+def _module(loss: str = "bce") -> CodingModule:
+    spec = get_model("caml")
+    cfg = resolve_config(spec, split="synth-tiny", profile="ci", overrides=[f"train.loss={loss}"]).cfg
+    ctx = ModelContext(codes=["A", "B"], kinds=["dx", "dx"], titles=["a", "b"], short_titles=[None, None],
+                       ancestors=[[], []], train_counts=np.array([3, 1]), n_train_docs=10)  # fmt: skip
+    return CodingModule(_Passthrough(), cfg, ctx)
+
+
+def test_nan_loss_stops_with_a_clear_message():
+    module = _module()
+    batch = {"input_ids": torch.tensor([[float("nan"), 0.0]]), "targets": torch.tensor([[1.0, 0.0]])}
+    with pytest.raises(TrainingDiverged, match="training loss became nan .* lower optim.lr"):
+        module.training_step(batch, 0)
+
+
+def test_collapse_to_every_code_stops_with_a_clear_message():
+    module = _module()
+    targets = np.zeros((20, 50), dtype=bool)
+    targets[:, 0] = True
+    with pytest.raises(TrainingDiverged, match="collapsed to predicting nearly every code"):
+        module._check_collapse(np.full((20, 50), 0.9, dtype=np.float32), targets)
+    module._check_collapse(np.full((20, 50), 0.1, dtype=np.float32), targets)  # predicting little is fine
+
+
+def test_class_weighted_loss_uses_train_frequencies():
+    module = _module("wbce")
+    assert module.loss_fn.pos_weight.tolist() == pytest.approx([7 / 3, 9.0])
