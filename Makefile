@@ -34,5 +34,13 @@ prepare: install
 bench: install
 	@$(BIN)/icdbench bench $(MODEL) $(SPLIT) --profile $(PROFILE) --seeds $(SEEDS) $(SOURCE_ARG)
 
+# Rebuild leaderboards/ from the committed records; RUN=1 first runs every missing record (hours on a CPU).
+leaderboard: install
+	$(BIN)/icdbench leaderboard $(if $(RUN),--run,)
+
+# Re-run every model at the ci profile and compare with leaderboards/ci.csv; UPDATE=1 rewrites it.
+regress: install
+	$(BIN)/icdbench regress $(if $(UPDATE),--update,)
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

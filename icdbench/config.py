@@ -270,6 +270,8 @@ def check_run_config(cfg: DictConfig) -> None:
             raise UserError(f"{key} must be positive, got {value}")
     if not 0.0 <= cfg.optim.warmup < 1.0:
         raise UserError(f"optim.warmup is a fraction of the training steps in [0, 1), got {cfg.optim.warmup}")
+    if cfg.train.swa_epoch_start < 1:
+        raise UserError(f"train.swa_epoch_start is a 1-based epoch, got {cfg.train.swa_epoch_start}")
     if cfg.data.permutations < 0:
         raise UserError(f"data.permutations must be >= 0, got {cfg.data.permutations}")
     if cfg.data.max_train_docs is not None and cfg.data.max_train_docs <= 0:

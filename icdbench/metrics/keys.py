@@ -97,9 +97,33 @@ def _entries() -> dict[str, MetricInfo]:
         out[f"macro_f1@{name}"] = MetricInfo(f"macro-F1 over evaluated codes with {span} training documents", _UP,
                                              "frequency")  # fmt: skip
     add("automation", _UP,
-        emr_at_50pct="EMR on the 50% of documents the model is most confident about (set log-likelihood)",
+        emr_at_50pct="EMR on the 50% of documents with the fewest expected wrong codes (most confident)",
         jaccard_at_50pct="code accuracy on the 50% most confident documents",
         coverage_at_emr90="largest share of documents that can be automated with EMR >= 0.9 (0 if none)")  # fmt: skip
+    # Evidence (icdbench.metrics.functional.evidence): over correctly predicted codes with gold spans in view.
+    for k in (5, 10):
+        out[f"evidence_p@{k}"] = MetricInfo(f"share of the {k} most attributed tokens that lie in gold evidence "
+                                            "(pooled over correctly predicted codes)", _UP, "evidence")  # fmt: skip
+        out[f"evidence_r@{k}"] = MetricInfo(f"share of gold evidence tokens among the {k} most attributed "
+                                            "(pooled)", _UP, "evidence")  # fmt: skip
+    add("evidence", _UP,
+        evidence_sentence_hit="share of correctly predicted codes whose top-attributed sentence holds gold evidence",
+        evidence_span_f1_exact="MDACE span F1, exact offsets: runs of tokens attributed >= 0.5 x max vs gold spans",
+        evidence_span_f1_pi="MDACE span F1, position-independent: spans compared by their cleaned text")  # fmt: skip
+    out["evidence_n_cases"] = MetricInfo("correctly predicted codes with gold evidence in view", _COUNT, "evidence")
+    # The sentence tagger's own report (seed 002, Tables 3-5), scikit-learn definitions.
+    add("sentence-tagger", _UP,
+        tagger_macro_precision="focus/non-focus sentence tagging: macro precision over the two classes",
+        tagger_macro_recall="focus/non-focus sentence tagging: macro recall",
+        tagger_macro_f1="focus/non-focus sentence tagging: macro F1",
+        classifier_accuracy="ICD classifier on gold single-code focus sentences: accuracy",
+        classifier_macro_f1="ICD classifier on gold single-code focus sentences: macro F1 over codes",
+        classifier_weighted_f1="ICD classifier on gold single-code focus sentences: support-weighted F1",
+        union_subset_accuracy="union of the tagged sentences' codes: subset accuracy (exact match)",
+        union_micro_precision="union rule: pooled precision", union_micro_recall="union rule: pooled recall",
+        union_micro_f1="union rule: pooled F1", union_instance_precision="union rule: mean per-document precision",
+        union_instance_recall="union rule: mean per-document recall",
+        union_instance_f1="union rule: mean per-document (instance-based) F1")  # fmt: skip
     return out
 
 

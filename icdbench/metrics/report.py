@@ -8,7 +8,7 @@ pooled in chunks); everything else works on the ~0.2% gold and predicted cells. 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
 import torch
@@ -88,8 +88,8 @@ class Inputs:
             sequences = self.sequences.select(doc_mask, code_index, self.scores.shape[1])
         return replace(
             self,
-            scores=self.scores[rows][:, code_index].contiguous(),
-            targets=self.targets[rows][:, code_index].contiguous(),
+            scores=self.scores[:, code_index][rows].contiguous(),  # columns first: never copy the full matrix
+            targets=self.targets[:, code_index][rows].contiguous(),
             codes=[self.codes[i] for i in code_index.tolist()] if self.codes is not None else None,
             threshold=threshold,
             sequences=sequences,
@@ -124,6 +124,7 @@ def evaluate(
     ancestors: Ancestors | None = None,
     train_counts=None,
     setting: str = "full",
+    keys: Collection[str] | None = None,
 ) -> dict[str, float]:
     """The metrics report of ``scores`` ``[N, C]`` (probabilities) against ``targets`` ``[N, C]`` (bool).
 
@@ -136,6 +137,8 @@ def evaluate(
     * ``train_counts``: ``[C]`` training documents per code → ``macro_f1@[...]`` frequency buckets.
     * ``setting``: ``"full"``, or ``"top50"`` to evaluate only the 50 codes with most training documents
       (needs ``train_counts``; for an explicit code list see :func:`evaluate_settings`).
+    * ``keys``: compute only these keys (and only the metric families behind them) — e.g. the few monitored
+      every validation epoch; the default is every key.
 
     Returns ``{key: float}`` in the order of :data:`icdbench.metrics.keys.METRICS`; keys whose inputs are
     missing are absent, and a key that is undefined on these data (e.g. no code with a negative for AUC-ROC)
@@ -148,7 +151,9 @@ def evaluate(
         names = inputs.codes or [str(i) for i in range(inputs.scores.shape[1])]
         chosen = set(top_codes(inputs.train_counts, names))
         inputs = inputs.select(torch.tensor([i for i, name in enumerate(names) if name in chosen]))
-    return _report(inputs)
+    if keys is not None and (unknown := [k for k in keys if k not in METRICS]):
+        raise ValueError(f"unknown metric keys {unknown}; see `icdbench list metrics`")
+    return _report(inputs, keys)
 
 
 def evaluate_settings(
@@ -192,7 +197,16 @@ def automation_curve_of(scores, targets, *, threshold: float | Tensor | TopK = 0
     return automation_curve(confidence, per_doc_exact(counts), per_doc_jaccard(counts))
 
 
-def _report(inputs: Inputs) -> dict[str, float]:
+def _report(inputs: Inputs, keys: Collection[str] | None = None) -> dict[str, float]:
+    """Every key (or only ``keys``: then only the families that produce them run)."""
+    wanted = set(METRICS) if keys is None else set(keys)
+
+    def wants(*names: str) -> bool:
+        return any(name in wanted for name in names)
+
+    def family(name: str) -> bool:
+        return any(METRICS[key].family == name for key in wanted)
+
     scores = inputs.scores
     n_docs, n_codes = scores.shape
     gold = CodeSets.from_mask(inputs.targets)
@@ -205,30 +219,32 @@ def _report(inputs: Inputs) -> dict[str, float]:
         "n_docs_without_gold": int((counts.gold_doc == 0).sum()),
     }
     out.update(classification_metrics(counts))
-    values = gold_scores(scores, gold)
-    doc_ranks, topk = ranking_stats(scores, gold)
-    out.update(ranking_metrics(gold, values, doc_ranks, topk))
-    micro_roc, micro_pr = micro_auc(scores, gold)
-    code_roc, code_pr = per_code_auc(scores, gold)
-    out.update(micro_auc_roc=micro_roc, macro_auc_roc=nanmean(code_roc), micro_auc_pr=micro_pr,
-               macro_auc_pr=nanmean(code_pr))  # fmt: skip
-    if inputs.codes is not None:
+    sequences = inputs.sequences if family("sequence") else None
+    if family("ranking") or sequences is not None:
+        doc_ranks, topk = ranking_stats(scores, gold)
+        out.update(ranking_metrics(gold, gold_scores(scores, gold), doc_ranks, topk))
+    if wants("micro_auc_roc", "micro_auc_pr"):
+        out["micro_auc_roc"], out["micro_auc_pr"] = micro_auc(scores, gold)
+    if wants("macro_auc_roc", "macro_auc_pr"):
+        code_roc, code_pr = per_code_auc(scores, gold)
+        out.update(macro_auc_roc=nanmean(code_roc), macro_auc_pr=nanmean(code_pr))
+    if inputs.codes is not None and wants("jaccard_3char", "jaccard_4char"):
         out["jaccard_3char"] = jaccard_at_depth(pred, gold, inputs.codes, 3)
         out["jaccard_4char"] = jaccard_at_depth(pred, gold, inputs.codes, 4)
-    if inputs.ancestors is not None:
+    if inputs.ancestors is not None and family("hierarchy"):
         out.update(hierarchical_prf(pred, gold, Hierarchy.build(inputs.codes, inputs.ancestors)))
-    if inputs.sequences is not None:
-        sequences = inputs.sequences
+    if sequences is not None:
         code_order = torch.tensor(_string_ranks(inputs.codes))
         out.update(primary_metrics(sequences, gold, doc_ranks))
         out["seq_kendall_tau"] = kendall_tau(sequences, pred, scores)
         out["seq_edit_sim"] = edit_similarity(sequences, pred, code_order)
-    if inputs.train_counts is not None:
+    if inputs.train_counts is not None and family("frequency"):
         out.update(frequency_bucket_f1(per_code_f1(counts), counts.evaluated, inputs.train_counts))
-    confidence = expected_errors_confidence(scores, pred)
-    curve = automation_curve(confidence, per_doc_exact(counts), per_doc_jaccard(counts))
-    out.update(automation_metrics(curve))
-    return {key: float(out[key]) for key in METRICS if key in out}
+    if family("automation"):
+        confidence = expected_errors_confidence(scores, pred)
+        curve = automation_curve(confidence, per_doc_exact(counts), per_doc_jaccard(counts))
+        out.update(automation_metrics(curve))
+    return {key: float(out[key]) for key in METRICS if key in out and key in wanted}
 
 
 def _string_ranks(codes: list[str]) -> list[int]:

@@ -2,19 +2,23 @@
 two runs on the same documents, and aggregation over seeds.
 
 The bootstrap is vectorised: one evaluation is split into per-document pieces (counts, per-document values,
-per-positive placements) and every resample is a weighted recombination of those pieces, ``B x N`` weights at
-a time in blocks, instead of re-running the evaluation ``B`` times. For the threshold and ranking keys this is
-exact (it equals evaluating the resampled documents). For ``macro_auc_roc`` / ``macro_auc_pr`` each resampled
-positive keeps its placement among the original negatives: the positives' resampling, which dominates the
-variance of rare codes, is exact; the negatives' (variance of order 1/negatives) is left out.
+per-positive placements) and every resample is a weighted recombination of those pieces, a block of resample
+weights ``[B, N]`` at a time, instead of re-running the evaluation ``B`` times. For the threshold and ranking
+keys this is exact (it equals evaluating the resampled documents). For ``macro_auc_roc`` / ``macro_auc_pr``
+each resampled positive keeps its place among the original negatives: the resampling of positives, which
+dominates the variance of rare codes, is exact; that of negatives (variance of order 1/negatives) is left
+out — on small test sets the AUC intervals are therefore somewhat narrow.
 
-Cost at MIMIC-IV ICD-10 test scale with 1,000 resamples: the report's sorts once, then about
-1,000 x (nonzero cells) multiply-adds per key family; see ``benchmarks/perf/metrics.py`` for the timing.
+Cost: the evaluation's sorts once (as ``evaluate``), then per resample a few sparse products over the gold
+and predicted cells; ``macro_auc_pr`` needs a running sum over every gold cell per resample, so it uses only
+the first ``AUC_PR_RESAMPLES`` resamples. ``benchmarks/perf/metrics.py`` times 1,000 resamples at MIMIC-IV
+scale.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,7 +26,7 @@ import torch
 from scipy import stats as scipy_stats
 from torch import Tensor
 
-from icdbench.metrics.functional.auc import Placements
+from icdbench.metrics.functional.auc import Placements, auc_from_ranks, nanmean
 from icdbench.metrics.functional.classification import SetCounts, per_doc_exact, per_doc_jaccard
 from icdbench.metrics.functional.ranking import per_doc_ranking, ranking_stats
 from icdbench.metrics.functional.ranks import code_ranks, gold_scores
@@ -38,7 +42,8 @@ SUPPORTED = (
     "hamming_loss", "emr", "jaccard_samples", "jaccard_micro", "jaccard_macro", "samples_f1", *_RANKING,
     "macro_auc_roc", "macro_auc_pr",
 )  # fmt: skip
-BLOCK = 32  # resamples per vectorised block: bounds memory at BLOCK x (cells with gold or predictions)
+BLOCK = 40  # resamples per vectorised block: bounds memory at BLOCK x (cells with gold or predictions)
+AUC_PR_RESAMPLES = 200  # macro_auc_pr, the costliest replicate (B x gold cells), uses the first 200 resamples
 
 
 @dataclass(frozen=True)
@@ -48,14 +53,16 @@ class Pieces:
     n_docs: int
     n_codes: int
     doc: dict[str, Tensor]  # [N] float64 per-document values
-    tp: CodeSets
-    pred: CodeSets
-    gold: CodeSets
-    placement: Tensor  # [M] per gold cell: neg_below / negatives of its code
-    false_ge: Tensor  # [M] negatives of its code scoring >= it
+    per_code: dict[str, Tensor]  # [C, N] sparse CSR float32: tp, pred, gold indicators; roc: gold x placement
     negatives: Tensor  # [C] negatives per code (original documents)
-    tie_last: Tensor  # [M] index (in by_code order) of the last positive tied with it within its code
-    by_code: Tensor  # [M] gold cells ordered by (code, score descending)
+    exact: dict[str, float]  # the AUC keys on the original documents, without float32 rounding
+    # macro AP: gold cells ordered by (code, score descending), as documents [M], the first cell of each
+    # cell's code and the last cell tied with it (positions in that order), and negatives scoring >= it
+    ap_doc: Tensor
+    ap_first: Tensor
+    ap_last: Tensor
+    ap_false: Tensor  # (plus 1e-12)
+    ap_segments: Tensor  # [M, C] sparse: which code each cell (in that order) belongs to
 
     @staticmethod
     def of(inputs: Inputs) -> Pieces:
@@ -74,7 +81,10 @@ class Pieces:
         )  # fmt: skip
         hit = pred.contains(gold)
         tp = CodeSets(gold.doc[hit], gold.code[hit], gold.n_docs, gold.n_codes)
-        p = Placements.of(gold.code, gold.n_codes, values, code_ranks(scores, gold))
+        ranks = code_ranks(scores, gold)
+        p = Placements.of(gold.code, gold.n_codes, values, ranks)
+        placement = p.neg_below / p.negatives[gold.code].clamp(min=1)
+        roc, ap = auc_from_ranks(gold.code, gold.n_codes, values, ranks)
         order = torch.argsort(-values.double(), stable=True)
         by_code = order[torch.argsort(gold.code[order], stable=True)]
         code_sorted, value_sorted = gold.code[by_code], values[by_code]
@@ -83,11 +93,20 @@ class Pieces:
         run_end[:-1] = ~same
         position = torch.arange(len(gold))
         last = torch.flip(torch.cummin(torch.flip(torch.where(run_end, position, len(gold)), [0]), 0).values, [0])
+        ends = torch.cumsum(gold.per_code(), 0)
         return Pieces(
-            n_docs=gold.n_docs, n_codes=gold.n_codes, doc=per_doc, tp=tp, pred=pred, gold=gold,
-            placement=p.neg_below / p.negatives[gold.code].clamp(min=1), false_ge=p.cells_ge - p.pos_ge,
-            negatives=p.negatives, tie_last=last, by_code=by_code,
-        )  # fmt: skip
+            n_docs=gold.n_docs,
+            n_codes=gold.n_codes,
+            doc=per_doc,
+            per_code={"tp": _csr(tp), "pred": _csr(pred), "gold": _csr(gold), "roc": _csr(gold, placement)},
+            negatives=p.negatives,
+            exact={"macro_auc_roc": nanmean(roc), "macro_auc_pr": nanmean(ap)},
+            ap_doc=gold.doc[by_code],
+            ap_first=(ends - gold.per_code())[code_sorted],
+            ap_last=last,
+            ap_false=(p.cells_ge - p.pos_ge)[by_code].float() + 1e-12,
+            ap_segments=_sparse_rows(code_sorted, gold.n_codes),
+        )
 
     def replicate(self, weights: Tensor, keys: Sequence[str]) -> dict[str, Tensor]:
         """The keys for each row of document ``weights`` ``[B, N]`` (resample counts) → ``{key: [B]}``."""
@@ -105,35 +124,37 @@ class Pieces:
         for key in _RANKING:
             out[key] = _safe(weights @ (self.doc[key] * self.doc["ranked"]), sums["ranked"], nan=True)
         if any(k.startswith("macro_") or k == "jaccard_macro" for k in keys):
-            out.update(self._macro(weights))
+            out.update(self._macro(weights, with_ap="macro_auc_pr" in keys))
         return {key: out[key] for key in keys}
 
-    def _macro(self, weights: Tensor) -> dict[str, Tensor]:
-        tp_c, pred_c, gold_c = (_per_code(weights, s) for s in (self.tp, self.pred, self.gold))
+    def _macro(self, weights: Tensor, with_ap: bool) -> dict[str, Tensor]:
+        columns = weights.t().float().contiguous()  # [N, B]; counts are exact in float32
+        tp_c, pred_c, gold_c = ((self.per_code[name] @ columns).t().double() for name in ("tp", "pred", "gold"))
+        roc_sum = (self.per_code["roc"] @ weights.t().contiguous()).t()
         evaluated = gold_c > 0
         macro_p = _masked_mean(_safe(tp_c, pred_c), evaluated)
         macro_r = _masked_mean(_safe(tp_c, gold_c), evaluated)
-        w = weights[:, self.gold.doc]  # [B, M] weight of each gold cell
-        roc_sum = torch.zeros_like(gold_c).index_add_(1, self.gold.code, w * self.placement)
         roc_defined = evaluated & (self.negatives > 0) & (weights.sum(1, keepdim=True) > gold_c)
-        w_sorted = w[:, self.by_code]
-        cumulative = torch.cumsum(w_sorted, 1)
-        code_sorted = self.gold.code[self.by_code]
-        first = torch.searchsorted(code_sorted, code_sorted)  # start of each code's run
-        start_total = torch.where(first > 0, cumulative[:, (first - 1).clamp(min=0)], 0.0)
-        true_ge = cumulative[:, self.tie_last] - start_total
-        false_ge = self.false_ge[self.by_code]
-        precision = torch.where(true_ge > 0, true_ge / (true_ge + false_ge), 0.0)
-        ap_sum = torch.zeros_like(gold_c).index_add_(1, code_sorted, w_sorted * precision)
-        return {
+        out = {
             "macro_precision": macro_p,
             "macro_recall": macro_r,
             "macro_f1": _masked_mean(_safe(2 * tp_c, pred_c + gold_c), evaluated),
             "macro_f1_caml": _safe(2 * macro_p * macro_r, macro_p + macro_r),
             "jaccard_macro": _masked_mean(_safe(tp_c, pred_c + gold_c - tp_c), evaluated),
             "macro_auc_roc": _masked_mean(_safe(roc_sum, gold_c), roc_defined),
-            "macro_auc_pr": _masked_mean(_safe(ap_sum, gold_c), evaluated),
         }
+        if with_ap:
+            out["macro_auc_pr"] = _masked_mean(_safe(self._ap_sums(weights), gold_c), evaluated)
+        return out
+
+    def _ap_sums(self, weights: Tensor) -> Tensor:
+        """``[B, C]`` sum over each code's resampled positives of the precision at their score."""
+        w = torch.index_select(weights.float(), 1, self.ap_doc)  # [B, M], codes in runs, best score first
+        cumulative = torch.cumsum(w, 1)
+        before = torch.index_select(cumulative, 1, self.ap_first) - torch.index_select(w, 1, self.ap_first)
+        true_ge = torch.index_select(cumulative, 1, self.ap_last).sub_(before)
+        precision = true_ge.div_(true_ge + self.ap_false)  # ap_false > 0: no 0/0 for unsampled cells
+        return (w.mul_(precision) @ self.ap_segments).double()
 
 
 def _safe(num: Tensor, den: Tensor, nan: bool = False) -> Tensor:
@@ -147,10 +168,22 @@ def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
     return torch.where(count > 0, total / count.clamp(min=1), float("nan"))
 
 
-def _per_code(weights: Tensor, sets: CodeSets) -> Tensor:
-    """``[B, C]``: weighted number of documents holding each code."""
-    out = torch.zeros(weights.shape[0], sets.n_codes, dtype=weights.dtype)
-    return out.index_add_(1, sets.code, weights[:, sets.doc])
+def _sparse_rows(column: Tensor, n_columns: int) -> Tensor:
+    """``[len(column), n_columns]`` sparse CSR float32 matrix with a single 1 per row, at ``column``."""
+    rows = torch.arange(len(column) + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(rows, column, torch.ones(len(column)), (len(column), n_columns))
+
+
+def _csr(sets: CodeSets, values: Tensor | None = None) -> Tensor:
+    """``[C, N]`` sparse CSR matrix with float64 ``values`` or float32 ones at the sets' cells."""
+    order = torch.argsort(sets.code * sets.n_docs + sets.doc)
+    rows = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(sets.per_code(), 0)])
+    data = values[order].double() if values is not None else torch.ones(len(sets))
+    with warnings.catch_warnings():  # torch notes that CSR support is "beta"; the product used here is stable
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(rows, sets.doc[order], data, (sets.n_codes, sets.n_docs), check_invariants=False)
 
 
 def _check_keys(metrics: Sequence[str]) -> list[str]:
@@ -172,12 +205,17 @@ def _weights(n_docs: int, n_boot: int, generator: torch.Generator):
 
 
 def _replicates(pieces: Sequence[Pieces], keys: list[str], n_boot: int, seed: int) -> list[dict[str, Tensor]]:
-    """``n_boot`` replicates of ``keys`` for each of ``pieces`` (same documents, same resamples)."""
+    """``n_boot`` replicates of ``keys`` for each of ``pieces`` (same documents, same resamples);
+    ``macro_auc_pr`` is NaN after the first ``AUC_PR_RESAMPLES``."""
     generator = torch.Generator().manual_seed(seed)
     blocks: list[list[dict[str, Tensor]]] = [[] for _ in pieces]
+    done = 0
     for weights in _weights(pieces[0].n_docs, n_boot, generator):
+        wanted = keys if done < AUC_PR_RESAMPLES else [k for k in keys if k != "macro_auc_pr"]
         for out, piece in zip(blocks, pieces):
-            out.append(piece.replicate(weights, keys))
+            values = piece.replicate(weights, wanted)
+            out.append({k: values.get(k, torch.full((len(weights),), float("nan"))) for k in keys})
+        done += len(weights)
     return [{k: torch.cat([block[k] for block in out]) for k in keys} for out in blocks]
 
 
@@ -192,7 +230,7 @@ def _interval(values: Tensor, alpha: float) -> tuple[float, float, float]:
 
 def _estimate(piece: Pieces, keys: list[str]) -> dict[str, float]:
     ones = torch.ones(1, piece.n_docs, dtype=torch.float64)
-    return {k: float(v[0]) for k, v in piece.replicate(ones, keys).items()}
+    return {k: piece.exact.get(k, float(v[0])) for k, v in piece.replicate(ones, keys).items()}
 
 
 def _settings(scores, targets, codes, threshold, top50_codes, top50_docs) -> dict[str, Inputs]:

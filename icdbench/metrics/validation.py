@@ -3,6 +3,7 @@ silent number. Inputs are brought to CPU tensors (the metrics run on CPU, see ``
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -14,15 +15,28 @@ from icdbench.metrics.functional.sequence import Sequences
 SETTINGS = ("full", "top50")
 
 
+def _tensor(values) -> Tensor:
+    """A CPU tensor sharing memory with ``values`` where possible. Read-only arrays (memory maps, polars
+    columns) are fine: the metrics never write to their inputs, so torch's warning about them is silenced."""
+    if isinstance(values, Tensor):
+        return values.detach().cpu()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.as_tensor(np.asarray(values))
+
+
 def as_scores(scores) -> Tensor:
-    """``[N, C]`` probabilities → float32/float64 CPU tensor; rejects NaN, inf and values outside [0, 1]."""
-    x = torch.as_tensor(np.asarray(scores) if not isinstance(scores, Tensor) else scores).detach().cpu()
+    """``[N, C]`` probabilities → contiguous float32 CPU tensor; rejects NaN, inf and values outside [0, 1].
+
+    Scores are evaluated in float32 (float64 input is rounded; model probabilities carry no more precision),
+    and ``-0.0`` becomes ``0.0`` so that the bit patterns of the scores order like their values.
+    """
+    x = _tensor(scores)
     if not x.is_floating_point():
         raise ValueError(f"scores must be floating-point probabilities, got dtype {x.dtype}")
     if x.dim() != 2 or x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(f"scores must be a non-empty [documents, codes] matrix, got shape {tuple(x.shape)}")
-    if x.dtype not in (torch.float32, torch.float64):
-        x = x.float()
+    x = x.float().contiguous()
     low, high = torch.aminmax(x)
     if torch.isnan(low) or torch.isnan(high):
         raise ValueError("scores contain NaN")
@@ -33,12 +47,14 @@ def as_scores(scores) -> Tensor:
             f"scores must be probabilities in [0, 1] (found {float(low):g} to {float(high):g}); apply a sigmoid "
             "to logits first"
         )
-    return x.contiguous()
+    if int(x.view(torch.int32).min()) < 0:  # only -0.0 has the sign bit among values >= 0
+        x = x + 0.0
+    return x
 
 
 def as_targets(targets, shape: tuple[int, int]) -> Tensor:
     """``[N, C]`` gold matrix (bool, or 0/1 numbers) → bool CPU tensor of the scores' shape."""
-    y = torch.as_tensor(np.asarray(targets) if not isinstance(targets, Tensor) else targets).detach().cpu()
+    y = _tensor(targets)
     if tuple(y.shape) != tuple(shape):
         raise ValueError(f"targets have shape {tuple(y.shape)} but scores have shape {tuple(shape)}")
     if y.dtype != torch.bool:
@@ -62,8 +78,7 @@ def as_codes(codes: Sequence[str] | None, n_codes: int) -> list[str] | None:
 
 def as_threshold(threshold, shape: tuple[int, int]) -> Tensor:
     """A scalar, ``[C]`` (per code) or ``[N, 1]`` (per document) threshold → float tensor; finite values."""
-    t = torch.as_tensor(np.asarray(threshold, dtype=np.float64) if not isinstance(threshold, Tensor) else threshold)
-    t = t.detach().cpu().double()
+    t = _tensor(threshold if isinstance(threshold, Tensor) else np.asarray(threshold, dtype=np.float64)).double()
     n_docs, n_codes = shape
     if t.dim() == 2 and tuple(t.shape) == (1, n_codes):
         t = t[0]
@@ -80,7 +95,7 @@ def as_threshold(threshold, shape: tuple[int, int]) -> Tensor:
 def as_train_counts(train_counts, n_codes: int) -> Tensor | None:
     if train_counts is None:
         return None
-    counts = torch.as_tensor(np.asarray(train_counts)).detach().cpu()
+    counts = _tensor(train_counts)
     if tuple(counts.shape) != (n_codes,):
         raise ValueError(f"train_counts must have one entry per code ({n_codes}), got shape {tuple(counts.shape)}")
     if counts.is_floating_point() and not bool((counts == counts.round()).all()):

@@ -1,7 +1,8 @@
 """The two BERT baselines of the HMHAN paper (Sasikala et al. 2025, §III-E): an encoder read without attention
 (``bert-cls``) and with one single-head attention pooling (``bert-attn``), each followed by fully connected
 layers. They take the same input as HMHAN (one 512-token window) and train with the same optimisation and
-loss, so the comparison isolates the attention design.
+loss, so the comparison isolates the attention design. Output biases start at each code's train prevalence
+(``icdbench.models._priors``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from icdbench.models._priors import init_prior_bias
 from icdbench.models.base import ModelContext, ModelOutput
 from icdbench.models.encoders import EncoderConfigMixin, SegmentEncoder, token_states
 from icdbench.models.layers.attention import masked_softmax
@@ -71,6 +73,7 @@ class BertCls(nn.Module):
         self.encoder = SegmentEncoder(config.encoder)
         self.dense = DenseStack(self.encoder.hidden_size, config.hidden_dims, config.dropout)
         self.output = nn.Linear(self.dense.out_dim, ctx.n_codes)
+        init_prior_bias(self.output.bias, ctx.train_counts, ctx.n_train_docs)
         self.want_attributions = False
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
@@ -95,6 +98,7 @@ class BertAttn(nn.Module):
         self.score = nn.Linear(hidden, 1, bias=False)
         self.dense = DenseStack(hidden, config.hidden_dims, config.dropout)
         self.output = nn.Linear(self.dense.out_dim, ctx.n_codes)
+        init_prior_bias(self.output.bias, ctx.train_counts, ctx.n_train_docs)
         self.want_attributions = False
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:

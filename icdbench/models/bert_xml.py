@@ -10,6 +10,8 @@ What differs from the paper: BERT-XML pretrained its own BERT from scratch on mi
 vocabulary learned from them; that model was never released, so here the encoder is configurable
 (``encoder=``; the embedded default is MiniLM). The paper's chunk count per note is not reproduced
 exactly: we allow 6 chunks (3,072 tokens, as for PLM-ICD) by default; ``data.max_segments`` changes it.
+The optimisation (AdamW 5e-5, linear warm-up and decay, batch 8) is the usual BERT fine-tuning recipe, not
+the paper's; the output biases start at each code's train prevalence (``icdbench.models._priors``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from icdbench.models._priors import init_prior_bias
 from icdbench.models.base import ModelContext, ModelOutput
 from icdbench.models.encoders import EncoderConfigMixin, SegmentEncoder, token_states
 from icdbench.models.layers.attention import CamlAttention, PerCodeLinear
@@ -43,6 +46,7 @@ class BertXml(nn.Module):
         self.attention = CamlAttention(hidden, ctx.n_codes)
         self.dropout = nn.Dropout(config.dropout)
         self.output = PerCodeLinear(hidden, ctx.n_codes)
+        init_prior_bias(self.output.bias, ctx.train_counts, ctx.n_train_docs)
         self.want_attributions = False
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:

@@ -191,9 +191,7 @@ class SegmentEncoder(nn.Module):
         return states.reshape(batch, n_segments * length, -1), mask
 
 
-def token_states(
-    encoder: SegmentEncoder, batch: dict[str, torch.Tensor]
-) -> tuple[torch.Tensor, torch.Tensor]:
+def token_states(encoder: SegmentEncoder, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Token states ``[B, T, H]`` and mask ``[B, T]`` of a batch: precomputed ``token_states``/``token_mask``
     when the batch carries them (frozen-feature stages such as HMHAN's SMOTE), else run the encoder."""
     if "token_states" in batch:

@@ -21,8 +21,13 @@ probability over its category's probability (a code cannot be likelier than its 
 is positive whenever the code is) — the paper names no formula for tying the two levels; this is our choice.
 
 Multi-label SMOTE (``smote=true``, the paper's setting) resamples frozen encoder features before the
-attention layers are trained; see :mod:`icdbench.training.smote`. With ``smote=false`` (``hmhan-nosmote``)
+attention layers are trained: the encoder is frozen, its token states are cached, MLSMOTE
+(:mod:`icdbench.training.smote`) adds synthetic token-state sequences, and the layers above train on them
+(:mod:`icdbench.training.frozen_features`, this family's runner). With ``smote=false`` (``hmhan-nosmote``)
 the encoder is fine-tuned end to end with the attention layers.
+
+Not given by the paper and chosen here: FC widths 512 → 256, dropout 0.3, the consistency term above, and
+output biases that start at each code's (category's) train prevalence (:mod:`icdbench.models._priors`).
 """
 
 from __future__ import annotations
@@ -31,12 +36,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from icdbench.errors import UserError
 from icdbench.models._checks import require_positive
+from icdbench.models._priors import init_prior_bias
 from icdbench.models.base import ModelContext, ModelOutput
 from icdbench.models.bert_baselines import HMHAN_TRAINING, PAPER, DenseStack
 from icdbench.models.encoders import EncoderConfigMixin, SegmentEncoder, token_states
@@ -138,6 +145,11 @@ class Hmhan(nn.Module):
         self.code_attention = MultiHeadLabelAttention(hidden, ctx.n_codes, config.heads)
         self.dense = DenseStack(2 * hidden + N_DEMOGRAPHICS, config.hidden_dims, config.dropout)
         self.output = PerCodeLinear(self.dense.out_dim, ctx.n_codes)
+        init_prior_bias(self.output.bias, ctx.train_counts, ctx.n_train_docs)
+        # a category is at least as frequent as its commonest code and at most as the sum of its codes'
+        category_counts = np.zeros(len(self.categories))
+        np.add.at(category_counts, code_category.numpy(), ctx.train_counts)
+        init_prior_bias(self.category_output.bias, np.minimum(category_counts, ctx.n_train_docs), ctx.n_train_docs)
         self.want_attributions = False
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:

@@ -6,7 +6,8 @@ one sequence, and LAAT's label attention (``Z = tanh(W·H)``, ``A = softmax(U·Z
 followed by a per-code output layer. Padding tokens and padding segments are masked out of the attention
 softmax (public code that forgets the mask lets padding soak up attention). The paper's encoder is
 RoBERTa-base-PM-M3-Voc; ``encoder=`` picks another (the embedded default is MiniLM, see
-``icdbench.models.encoders``).
+``icdbench.models.encoders``). The output biases start at each code's train prevalence
+(``icdbench.models._priors``) instead of PyTorch's default initialisation.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from icdbench.models._priors import init_prior_bias
 from icdbench.models.base import ModelContext, ModelOutput
 from icdbench.models.encoders import EncoderConfigMixin, SegmentEncoder, token_states
 from icdbench.models.layers.attention import LabelAttention, PerCodeLinear
@@ -39,14 +41,13 @@ class PlmIcd(nn.Module):
         hidden = self.encoder.hidden_size
         self.attention = LabelAttention(hidden, ctx.n_codes, config.attention_dim or hidden)
         self.output = PerCodeLinear(hidden, ctx.n_codes)
+        init_prior_bias(self.output.bias, ctx.train_counts, ctx.n_train_docs)
         self.want_attributions = False
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
         states, mask = token_states(self.encoder, batch)  # [B, T, H], [B, T]
         per_code, weights = self.attention(states, mask)  # [B, C, H], [B, C, T]
-        return ModelOutput(
-            logits=self.output(per_code), attributions=weights if self.want_attributions else None
-        )
+        return ModelOutput(logits=self.output(per_code), attributions=weights if self.want_attributions else None)
 
 
 @register_model(

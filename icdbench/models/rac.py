@@ -140,7 +140,8 @@ class CodeTitleEmbedding(nn.Module):
         super().__init__()
         if ctx.title_ids is None or ctx.title_ids.shape[0] != ctx.n_codes:
             raise UserError("rac needs code-title ids for every code; build it with the word-level datamodule")
-        lengths = (ctx.title_ids != 0).sum(dim=1)
+        positions = torch.arange(1, ctx.title_ids.shape[1] + 1)
+        lengths = ((ctx.title_ids != 0) * positions).amax(dim=1)  # one past each title's last word
         order = torch.argsort(lengths, stable=True)
         self.register_buffer("title_ids", ctx.title_ids[order].long(), persistent=False)  # shortest first
         self.register_buffer("restore", torch.argsort(order), persistent=False)

@@ -154,7 +154,7 @@ def compare(args) -> int:
     from icdbench.results.cells import number
     from icdbench.results.curves import GoldCodes
     from icdbench.results.leaderboard import HEADLINE
-    from icdbench.results.paired import align, compare_runs, load_run_scores
+    from icdbench.results.paired import N_BOOT, align, compare_runs, load_run_scores
     from icdbench.results.sources import read_run
     from icdbench.training.commands import format_table
 
@@ -180,18 +180,20 @@ def compare(args) -> int:
 
     counts = dict(pl.read_parquet(split_dir / "codes.parquet", columns=["code", "train_count"]).iter_rows())
     train_counts = [int(counts.get(code, 0)) for code in a.codes]
-    results, resamples = compare_runs(a, b, targets, gold.sequences(a.doc_ids), train_counts)
+    results = compare_runs(a, b, targets, gold.sequences(a.doc_ids), train_counts)
     print(f"A: {args.run_a} ({rec_a['model']}, seed {rec_a['seed']})")
     print(f"B: {args.run_b} ({rec_b['model']}, seed {rec_b['seed']})")
-    print(f"paired bootstrap over {len(a.doc_ids)} test documents of {rec_a['split']} (full label set); "
-          "delta = B - A, 95% interval of delta, two-sided p")  # fmt: skip
+    print(f"paired bootstrap ({N_BOOT} resamples) over {len(a.doc_ids)} test documents of {rec_a['split']} (full "
+          "label set); delta = B - A with its 95% interval; two-sided p")  # fmt: skip
     rows = []
     for key, label in HEADLINE:
         r = results[key]
-        rows.append([label, number(r["a"], 4), number(_finite(r["b"]), 4), f"{_finite(r['delta']) or 0:+.4f}",
+        delta = _finite(r["delta"])
+        rows.append([label, number(_finite(r["a"]), 4), number(_finite(r["b"]), 4),
+                     "–" if delta is None else f"{delta:+.4f}",
                      f"[{number(_finite(r['low']), 4)}, {number(_finite(r['high']), 4)}]",
-                     number(_finite(r["p_value"]), 4), str(resamples[key])])  # fmt: skip
-    print(format_table(["metric", "A", "B", "delta", "95% CI", "p", "resamples"], rows))
+                     number(_finite(r["p_value"]), 4)])  # fmt: skip
+    print(format_table(["metric", "A", "B", "delta", "95% CI", "p"], rows))
     return 0
 
 

@@ -23,12 +23,17 @@ def _command() -> str:
     return shlex.join(["icdbench", *sys.argv[1:]])
 
 
-def format_table(header: list[str], rows: list[list[str]]) -> str:
+def format_table(header: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
+    """A plain-text table; columns whose index is in ``numeric`` are right-aligned."""
+    numeric = numeric or set()
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
-             for r in [header, *rows]]  # fmt: skip
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+
+    def line(cells) -> str:
+        return "  ".join(
+            str(c).rjust(w) if i in numeric else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
+
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)])
 
 
 def _fmt(value) -> str:
@@ -51,7 +56,7 @@ def results_table(records: list[dict]) -> str:
                 cells.append(_mean_std([v for v in values if v is not None]))
             mean_time = statistics.mean(r["timing"]["wall_seconds"] for r in records)
             rows.append([setting, "mean±std", *cells, f"{mean_time:.1f}"])
-    return format_table(header, rows)
+    return format_table(header, rows, numeric=set(range(2, len(header))))
 
 
 def _mean_std(values: list[float]) -> str:
@@ -126,7 +131,7 @@ def predict(args) -> int:
     header = ["rank", "code", "score", "assigned", "title"]
     table = [[str(i + 1), r["code"], f"{r['score']:.4f}", "yes" if r["assigned"] else "", r["title"]]
              for i, r in enumerate(rows)]  # fmt: skip
-    print(format_table(header, table))
+    print(format_table(header, table, numeric={0, 2}))
     return 0
 
 
@@ -139,6 +144,6 @@ def list_models(args) -> int:
         count = parameter_count(spec)
         rows.append([spec.name, spec.family, spec.inputs, spec.trainer,
                      "n/a" if count is None else f"{count:,}", spec.paper])  # fmt: skip
-    print(format_table(["model", "family", "inputs", "trainer", "parameters", "paper"], rows))
+    print(format_table(["model", "family", "inputs", "trainer", "parameters", "paper"], rows, numeric={4}))
     print(f"parameters at the default (paper) config for {NOMINAL}")
     return 0

@@ -112,9 +112,7 @@ def _load_document(split_name: str, doc_id: str, record: dict) -> dict:
         )
     frame = pl.scan_parquet(folder / "test.parquet").filter(pl.col("doc_id") == doc_id).collect()
     if frame.height == 0:
-        raise UserError(
-            f"doc {doc_id!r} is not in the test part of {split_name}; pick a doc_id from its test part"
-        )
+        raise UserError(f"doc {doc_id!r} is not in the test part of {split_name}; pick a doc_id from its test part")
     row = frame.row(0, named=True)
     return {**row, "age_stats": _age_stats(folder, record)}
 
@@ -125,9 +123,7 @@ def _age_stats(folder: Path, record: dict) -> tuple[float, float]:
     if "age" not in train.collect_schema().names():
         return 0.0, 1.0
     limit = record.get("n_train_docs")
-    ages = (
-        (train.head(int(limit)) if limit else train).select("age").collect()["age"].drop_nulls().drop_nans()
-    )
+    ages = (train.head(int(limit)) if limit else train).select("age").collect()["age"].drop_nulls().drop_nans()
     std = float(ages.std() or 0.0) if ages.len() > 1 else 0.0
     return (float(ages.mean() or 0.0) if ages.len() else 0.0), (std if std > 0 else 1.0)
 
@@ -214,9 +210,7 @@ def _position_tokens(inputs, batch: dict) -> list[str | None]:
         special = set(tokenizer.all_special_ids)
         pieces = tokenizer.convert_ids_to_tokens(ids)
         return [p if k and i not in special else None for p, i, k in zip(pieces, ids, keep)]
-    raise UserError(
-        f"attention explanations cover word and subword inputs, not {inputs.kind!r}; use --method lime"
-    )
+    raise UserError(f"attention explanations cover word and subword inputs, not {inputs.kind!r}; use --method lime")
 
 
 def _top_words(tokens: list[str | None], weights: np.ndarray) -> list[tuple[str, float]]:
@@ -253,10 +247,6 @@ def _print(result: dict, out_dir: Path, stem: str, has_html: bool, synthetic: bo
         mark = "assigned" if entry["assigned"] else "top-scored, not assigned"
         words = ", ".join(f"{w['word']} ({w['weight']:+.3f})" for w in entry["words"])
         print(f"  {entry['code']} {entry['score']:.3f} [{mark}] {entry['title']}: {words}")
-    where = (
-        "the run folder: synthetic data"
-        if synthetic
-        else "DATA_DIR: the notes are under a data-use agreement"
-    )
+    where = "the run folder: synthetic data" if synthetic else "DATA_DIR: the notes are under a data-use agreement"
     files = f"{stem}.json" + (f" and {stem}.html" if has_html else "")
     print(f"saved {files} under {out_dir} ({where})")

@@ -134,9 +134,7 @@ def feature_key(job: RunJob, part: str, n_docs: int) -> str:
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:24]
 
 
-def cached_features(
-    job: RunJob, encoder: SegmentEncoder, datamodule, part: str
-) -> tuple[TokenFeatures, bool]:
+def cached_features(job: RunJob, encoder: SegmentEncoder, datamodule, part: str) -> tuple[TokenFeatures, bool]:
     """The part's token features from the cache, computing them first if needed; ``(features, reused)``."""
     n_docs = len(datamodule.part(part))
     folder = job.split.path / "cache" / "features" / feature_key(job, part, n_docs)

@@ -20,7 +20,9 @@ from icdbench.models.base import ModelContext, ModelOutput, as_output
 from icdbench.training.losses import CodingLoss, positive_weights
 from icdbench.training.monitor import monitor_metrics
 
-COLLAPSE_RATE = 0.5  # share of (document, code) pairs scored >= 0.5 that counts as "predicting everything"
+# "Predicting everything": more than half of the validation (document, code) pairs scored >= 0.9 while gold
+# pairs are rare. A confident score, not just >= 0.5: an untrained model scores every pair near 0.5.
+COLLAPSE_SCORE, COLLAPSE_SHARE = 0.9, 0.5
 
 
 class TrainingDiverged(UserError):
@@ -117,12 +119,12 @@ class CodingModule(pl.LightningModule):
         self._gather("test")
 
     def _check_collapse(self, scores: np.ndarray, targets: np.ndarray) -> None:
-        rate = float((scores >= 0.5).mean()) if scores.size else 0.0
+        rate = float((scores >= COLLAPSE_SCORE).mean()) if scores.size else 0.0
         density = float(targets.mean()) if targets.size else 0.0
-        if rate > COLLAPSE_RATE and density < COLLAPSE_RATE / 2:
+        if rate > COLLAPSE_SHARE and density < COLLAPSE_SHARE / 2:
             raise TrainingDiverged(
                 f"the model collapsed to predicting nearly every code ({rate:.0%} of validation "
-                f"document-code pairs scored >= 0.5, gold density {density:.1%}) after epoch "
+                f"document-code pairs scored >= {COLLAPSE_SCORE}, gold density {density:.1%}) after epoch "
                 f"{self.current_epoch}; lower optim.lr (now {self.optim_cfg.lr:g}) or check the model's "
                 "attention masking"
             )

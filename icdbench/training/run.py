@@ -138,6 +138,8 @@ def train(request: RunRequest) -> RunResult:
         if request.overrides or request.seed is not None:
             raise UserError("--resume continues a run with its saved config; drop the overrides and --seed")
         run_dir = Path(request.resume)
+        if run_dir.parent.name != spec.name or run_dir.parent.parent.name != request.split:
+            raise UserError(f"{run_dir} is not a run of {spec.name} on {request.split} (RUNS_DIR/SPLIT/MODEL/RUN_ID)")
         resolved, resume_from, profile = _resume_config(spec, run_dir)
         run_id = run_dir.name
     else:

@@ -15,6 +15,7 @@ P/R/F1, classifier accuracy and F1, the union rule's subset accuracy and instanc
 
 from __future__ import annotations
 
+import math
 import shutil
 
 import numpy as np
@@ -36,8 +37,10 @@ MONITORS = {"tagger": "val/tagger_macro_f1", "classifier": "val/classifier_accur
 
 class StageModule(CodingModule):
     """``CodingModule`` training one level of a :class:`SentenceTaggerModel` (``stage``: tagger | classifier):
-    the stage's loss replaces the document-level loss, the other level is frozen, and validation also logs the
-    stage's own metric (``MONITORS[stage]``). Document scores are collected as for every model."""
+    the stage's loss replaces the document-level loss, the other level is frozen, and validation logs the stage's
+    own metric (``MONITORS[stage]``). While the tagger trains, validation runs the tagger alone (document scores
+    of an untrained classifier mean nothing and cost the most); while the classifier trains, document scores are
+    collected as for every model, and the final scoring uses this module."""
 
     def __init__(self, model: SentenceTaggerModel, cfg, ctx, stage: str):
         super().__init__(model, cfg, ctx)
@@ -60,16 +63,21 @@ class StageModule(CodingModule):
         return output
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        super().validation_step(batch, batch_idx)
         if self.stage == "tagger":
             mask = batch["sentence_mask"]
-            preds, target = (self._extras["focus_prob"][mask] > 0.5).long(), batch["focus"][mask]
+            preds = (self.model.tagger(batch)[..., 1][mask] > math.log(0.5)).long()
+            target = batch["focus"][mask]
         else:
+            super().validation_step(batch, batch_idx)
             single = batch["sentence_codes"] >= 0
             preds, target = self._extras["sentence_code"][single], batch["sentence_codes"][single]
         if target.numel():
             self.stage_metric.update(preds, target)
             self.log(MONITORS[self.stage], self.stage_metric, on_epoch=True, batch_size=int(target.numel()))
+
+    def on_validation_epoch_end(self) -> None:
+        if self.stage != "tagger":  # the tagger stage collected no document scores
+            super().on_validation_epoch_end()
 
 
 def focus_class_weights(features, focus_weight: float | None) -> tuple[float, float]:

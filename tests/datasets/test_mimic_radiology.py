@@ -29,7 +29,8 @@ def prepared(tmp_path_factory):
     reports = [(a.subject_id, a.hadm_id if i % 9 else None, f"{a.subject_id}-RR-{i}",
                 f"INDICATION: ___ with cough.\nIMPRESSION: No acute process {i}.") for i, a in enumerate(adms)]
     root = write_mimic4(tmp_path_factory.mktemp("rad") / "src", adms)
-    write_radiology(root, reports, addenda={reports[1][2]: "ADDENDUM: small effusion."})
+    write_radiology(root, reports, addenda={reports[1][2]: "ADDENDUM: small effusion.",
+                                            reports[2][2]: "ADDENDUM: discussed.\n\n" + reports[2][3]})
     out = get_split("mimic4-radiology-top10").prepare(tmp_path_factory.mktemp("out") / "rad",
                                                       PrepareOptions(source=root, seed=0))
     return load_split(out), adms, reports
@@ -60,6 +61,8 @@ def test_report_fields(prepared):
     assert {m["field"]: m["value"] for m in first["metadata"]} == {"cpt_code": "71046",
                                                                    "exam_name": f"CHEST (PA AND LAT) {reports[1][2]}"}
     assert first["age"] == 50.0 and first["sex"] in ("F", "M")
+    repeated = docs.filter(pl.col("doc_id") == reports[2][2])["text"][0]
+    assert repeated == "ADDENDUM: discussed.\n\n" + reports[2][3]  # an addendum repeating its report replaces it
     assert [first["text"][s["start"]:s["end"]] for s in first["sentences"]][-2:] == ["ADDENDUM:", "small effusion."]
     adm = next(a for a in adms if a.hadm_id == reports[1][1])
     order = [get_system("icd10cm").normalize(c) for c in adm.dx]

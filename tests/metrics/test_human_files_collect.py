@@ -37,8 +37,10 @@ def test_coder_agreement_matches_sklearn_on_sets():
 
 def test_scores_file_round_trip(tmp_path):
     scores = np.random.default_rng(0).random((3, 4)).astype(np.float32)
-    path = save_scores(tmp_path / "run" / "scores.npz", ["d1", "d2", "d3"], ["A", "B", "C", "D"], torch.from_numpy(scores),
-                       threshold=np.full(4, 0.3))  # fmt: skip
+    target = tmp_path / "run" / "scores.npz"
+    path = save_scores(
+        target, ["d1", "d2", "d3"], ["A", "B", "C", "D"], torch.from_numpy(scores), threshold=np.full(4, 0.3)
+    )
     doc_ids, codes, loaded = load_scores(path)
     assert doc_ids == ["d1", "d2", "d3"] and codes == ["A", "B", "C", "D"]
     assert loaded.dtype == np.float32 and np.array_equal(loaded, scores)

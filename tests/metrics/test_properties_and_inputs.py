@@ -144,3 +144,13 @@ def test_evaluate_settings_top50():
     assert by_setting["n_codes"] == 50
     with pytest.raises(ValueError, match="not in codes"):
         evaluate_settings(scores, targets, codes=codes, top50_codes=["nope"])
+
+
+def test_keys_restrict_the_report():
+    scores, targets = make_case(5)
+    codes = [f"c{i}" for i in range(12)]
+    full = evaluate(scores, targets, codes=codes)
+    wanted = ["map_doc", "p@8", "micro_f1", "macro_auc_pr", "jaccard_3char"]
+    assert evaluate(scores, targets, codes=codes, keys=wanted) == {k: full[k] for k in full if k in wanted}
+    with pytest.raises(ValueError, match="unknown metric keys"):
+        evaluate(scores, targets, keys=["p@9"])

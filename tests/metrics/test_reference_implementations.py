@@ -88,6 +88,7 @@ def test_count_preserving_hierarchical_scores():
     report = evaluate(scores, targets, codes=CODES, ancestors=ancestors)
     tp = n_pred = n_gold = 0
     for pred, gold in zip(_sets(scores >= 0.5), _sets(targets)):
+
         def nodes(codes):
             return Counter(n for c in codes for n in dict.fromkeys([CODES[c], *ancestors[CODES[c]]]))
 

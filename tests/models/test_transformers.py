@@ -137,6 +137,14 @@ def test_padding_segments_and_tokens_do_not_change_logits(name, tiny_encoder, ma
     torch.testing.assert_close(_logits(model, extra), reference, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("name", TRANSFORMERS)
+def test_output_bias_starts_at_the_code_prevalence(name, tiny_encoder, make_context):
+    ctx = make_context(n_codes=5)
+    model = _build(name, tiny_encoder, ctx)
+    prevalence = (ctx.train_counts + 0.5) / (ctx.n_train_docs + 1)
+    np.testing.assert_allclose(torch.sigmoid(model.output.bias).detach().numpy(), prevalence, rtol=1e-5)
+
+
 @pytest.mark.parametrize("name", ["plm-icd", "bert-xml", "hmhan", "bert-attn"])
 def test_attributions_are_distributions_over_real_tokens(name, tiny_encoder, make_context, make_batch):
     ctx = make_context(n_codes=5)

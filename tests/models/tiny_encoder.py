@@ -21,9 +21,7 @@ SENTENCES = [
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
-def write_tiny_encoder(
-    out_dir: Path, *, hidden: int = 32, layers: int = 2, heads: int = 4, seed: int = 0
-) -> Path:
+def write_tiny_encoder(out_dir: Path, *, hidden: int = 32, layers: int = 2, heads: int = 4, seed: int = 0) -> Path:
     """Train a WordPiece vocabulary on :data:`SENTENCES`; save a BERT tokenizer over it and a random
     ``BertModel`` (``hidden`` wide, ``layers`` deep) to ``out_dir``."""
     from tokenizers import BertWordPieceTokenizer

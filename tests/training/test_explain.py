@@ -18,7 +18,7 @@ from icdbench.training.explain import _top_words, explain
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    """A ``bert-attn`` run (tiny random encoder, ci profile) on synth-tiny; ``(run_dir, data_dir, doc)``."""
+    """A ``plm-icd`` run (tiny random encoder, ci profile) on synth-tiny; ``(run_dir, data_dir, doc)``."""
     from icdbench.training.run import RunRequest, train
 
     root = tmp_path_factory.mktemp("explain")
@@ -27,10 +27,10 @@ def tiny_run(tmp_path_factory):
         patch.setenv("RUNS_DIR", str(root / "runs"))
         result = train(
             RunRequest(
-                model="bert-attn",
+                model="plm-icd",
                 split="synth-tiny",
                 profile="ci",
-                overrides=["optim.epochs=1", "train.logger=none", "data.max_train_docs=60"],
+                overrides=["optim.epochs=1", "optim.accumulate=1", "train.logger=none", "data.max_train_docs=60"],
             )
         )
     test = pl.read_parquet(root / "data" / "synth-tiny" / "test.parquet", columns=["doc_id", "text"])

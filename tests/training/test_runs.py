@@ -13,7 +13,7 @@ import torch
 from icdbench.models.registry import all_models
 from icdbench.training.run import RunRequest, train
 
-FAST = ["optim.epochs=1", "train.logger=none"]
+FAST = ["optim.epochs=1", "train.logger=none", "data.max_train_docs=64"]
 
 
 def _run(model: str, *overrides: str, seed: int = 0, **kwargs):

@@ -70,13 +70,15 @@ def code_rows(root: Path) -> pl.DataFrame:
     return normalise(pl.concat(frames))
 
 
-def source_titles(root: Path) -> pl.DataFrame:
+def source_titles(root: Path, rows: pl.DataFrame) -> pl.DataFrame:
+    """MIMIC-III's own dictionary (long and short titles) for the codes in ``rows`` (raw_code, system)."""
     frames = []
     for table, system in ((schema.M3_D_DIAGNOSES, "icd9cm"), (schema.M3_D_PROCEDURES, "icd9proc")):
         frame = reading.collect(root, table)
         frames.append(frame.select(pl.col("ICD9_CODE").alias("raw_code"), pl.lit(system).alias("system"),
                                    pl.col("LONG_TITLE").alias("title"), pl.col("SHORT_TITLE").alias("short_title")))
-    return normalise(pl.concat(frames)).select("code", "system", "title", "short_title")
+    wanted = pl.concat(frames).join(rows.select("raw_code", "system").unique(), on=["raw_code", "system"], how="semi")
+    return normalise(wanted).select("code", "system", "title", "short_title")
 
 
 def discharge_summaries(root: Path, hadm_ids: pl.DataFrame, *, drop_duplicates: bool,
@@ -131,7 +133,7 @@ def prepare_mimic3(name: str, out_dir: Path, options: PrepareOptions) -> Path:
     root = source_dir(options, "MIMIC-III v1.4", schema.MIMIC3_LAYOUT)
     annotations = mdace.read_annotations(options.evidence) if options.evidence else None
     rows = code_rows(root)
-    titles = source_titles(root)
+    titles = source_titles(root, rows)
     keep_raw = {int(hadm_id) for hadm_id in annotations} if annotations else set()
     notes, counts = discharge_summaries(root, rows.select("hadm_id").unique(), drop_duplicates=split.setting == "edin",
                                         keep_raw=keep_raw)

@@ -92,8 +92,9 @@ def code_rows(root: Path, versions: list[int]) -> pl.DataFrame:
     return normalise(rows)
 
 
-def source_titles(root: Path) -> pl.DataFrame:
-    """MIMIC-IV's own code dictionary: code, system, title, short_title (none in MIMIC-IV)."""
+def source_titles(root: Path, rows: pl.DataFrame) -> pl.DataFrame:
+    """MIMIC-IV's own dictionary for the codes in ``rows`` (raw_code, system): code, system, title, short_title
+    (MIMIC-IV has no short titles)."""
     frames = []
     for table, kind in ((schema.M4_D_DIAGNOSES, "dx"), (schema.M4_D_PROCEDURES, "proc")):
         frame = reading.collect(root, table, lambda q: q.filter(pl.col("icd_version").is_in([9, 10])))
@@ -103,8 +104,8 @@ def source_titles(root: Path) -> pl.DataFrame:
             pl.col("icd_version").replace_strict(names, return_dtype=pl.String).alias("system"),
             pl.col("long_title").alias("title"),
         ))
-    titles = normalise(pl.concat(frames))
-    return titles.select("code", "system", "title", pl.lit(None, pl.String).alias("short_title"))
+    wanted = pl.concat(frames).join(rows.select("raw_code", "system").unique(), on=["raw_code", "system"], how="semi")
+    return normalise(wanted).select("code", "system", "title", pl.lit(None, pl.String).alias("short_title"))
 
 
 def discharge_notes(root: Path, hadm_ids: pl.DataFrame, patients: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
@@ -113,8 +114,7 @@ def discharge_notes(root: Path, hadm_ids: pl.DataFrame, patients: pl.DataFrame) 
     notes = notes.join(hadm_ids.lazy(), on="hadm_id", how="semi")
     # A duplicate is the same text twice in one admission; hashing keeps the group key small.
     unique = notes.group_by("hadm_id", pl.col("text").hash(7).alias("_hash")).agg(
-        pl.col("note_seq").min(), pl.col("subject_id").first(), pl.col("charttime").min(), pl.col("text").first(),
-        pl.len().alias("_copies"),
+        pl.col("note_seq", "subject_id", "charttime", "text").sort_by("note_seq").first(), pl.len().alias("_copies"),
     )
     docs = (
         unique.sort("hadm_id", "note_seq")
@@ -149,7 +149,7 @@ def prepare_mimic4(requests: dict[str, Path], options: PrepareOptions) -> dict[s
     patients = reading.collect(root, schema.M4_PATIENTS)
     release = detect_version(root, patients)
     rows = code_rows(root, versions)
-    titles = source_titles(root)
+    titles = source_titles(root, rows)
     notes, note_counts = discharge_notes(root, rows.select("hadm_id").unique(), patients)
     files = reading.checksums(root, [schema.M4_DISCHARGE, schema.M4_DIAGNOSES, schema.M4_PROCEDURES,
                                      schema.M4_D_DIAGNOSES, schema.M4_D_PROCEDURES, schema.M4_PATIENTS])

@@ -12,8 +12,9 @@ from pathlib import Path
 import polars as pl
 
 from icdbench.datasets.mimic.labels import KIND_RANK, build_codes_table, unknown_report
+from icdbench.datasets.mimic.stratify import patient_split
 from icdbench.datasets.registry import PrepareOptions
-from icdbench.datasets.splitting import PART_FRACTIONS, code_counts, patient_split, restrict_labels, top_k_codes
+from icdbench.datasets.splitting import PART_FRACTIONS, code_counts, restrict_labels, top_k_codes
 from icdbench.datasets.stats import split_card
 from icdbench.datasets.storage import PARTS, write_split
 from icdbench.errors import UserError
@@ -49,7 +50,8 @@ def ordered_code_lists(rows: pl.DataFrame, *, min_count: int | None = None) -> t
 def assign_parts(docs: pl.DataFrame, *, seed: int, fractions: dict[str, float] | None = None,
                  published: pl.DataFrame | None = None) -> tuple[dict[str, pl.DataFrame], dict]:
     """Split ``docs`` into train/val/test: the published assignment (``doc_id``, ``part``) when given, else a
-    patient-level iterative stratification with ``fractions`` (default ~75/10/15)."""
+    patient-level iterative stratification with ``fractions`` (default ~75/10/15; the sparse implementation,
+    identical in result to ``splitting.patient_split`` and fast at MIMIC scale)."""
     if published is None:
         parts = patient_split(docs.sort("doc_id"), seed=seed, fractions=fractions or PART_FRACTIONS)
         return parts, {"split_assignment": "regenerated", "split_fractions": fractions or PART_FRACTIONS}

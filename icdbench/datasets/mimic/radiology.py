@@ -1,7 +1,8 @@
 """MIMIC-IV radiology reports with their admission's codes, 10 most frequent codes: ``mimic4-radiology-top10``.
 
 The HMHAN setting (Sasikala et al. 2025): reports from ``note/radiology.csv.gz`` that belong to an admission
-(addenda appended to the report they amend, per ``radiology_detail``'s ``parent_note_id``), labelled with every
+(an addendum, linked by ``radiology_detail``'s ``parent_note_id``, replaces its report when it repeats the
+report's text, else is appended to it), labelled with every
 ICD-9 and ICD-10 code of the admission, restricted to the 10 codes found on most reports (chosen over all
 reports, before splitting, as the paper did), reports without one dropped. Text stays raw (the paper feeds it to
 a BERT tokenizer). Age and sex come from ``hosp/patients``; the exam name and CPT code from
@@ -43,13 +44,17 @@ def report_index(root: Path) -> pl.DataFrame:
 
 
 def report_texts(root: Path, index: pl.DataFrame, patients: pl.DataFrame) -> pl.DataFrame:
-    """One row per report: raw text (report, then addenda by note_seq), subject, age, sex."""
+    """One row per report: raw text (with its addenda), subject, age, sex."""
     notes = reading.scan(root, schema.M4_RADIOLOGY).join(index.lazy().select("note_id", "report_id"),
                                                          on="note_id", how="inner")
     reports = (
         notes.sort("report_id", pl.col("note_type") != "RR", "note_seq")
         .group_by("report_id", maintain_order=True)
-        .agg(pl.col("subject_id").first(), pl.col("charttime").first(), pl.col("text").str.join("\n"))
+        .agg(pl.col("subject_id").first(), pl.col("charttime").first(), pl.col("text").first().alias("_report"),
+             pl.col("text").last().alias("_last"), pl.col("text").str.join("\n").alias("_joined"))
+        .with_columns(  # an addendum that repeats the report replaces it; otherwise it is appended
+            pl.when(pl.col("_last").str.contains(pl.col("_report"), literal=True)).then("_last")
+            .otherwise("_joined").alias("text"))
         .join(patients.lazy(), on="subject_id", how="left")
         .select(
             pl.col("report_id").alias("doc_id"), pl.col("subject_id").cast(pl.String), "text",
@@ -108,7 +113,7 @@ def prepare_radiology(out_dir: Path, options: PrepareOptions) -> Path:
         "comparable_to_published": False,
         "split_note": "the HMHAN paper published no split; parts are icdbench's seeded patient-level stratification",
     }
-    out = SplitOutput(NAME, VERSION, rows.select("code", "system", "known"), manifest, source_titles(root))
+    out = SplitOutput(NAME, VERSION, rows.select("code", "system", "known"), manifest, source_titles(root, rows))
     return write_prepared(out_dir, parts, out, options)
 
 

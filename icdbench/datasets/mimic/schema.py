@@ -15,8 +15,10 @@ MIMIC4_HOSP = "MIMIC-IV v2.2+ (https://physionet.org/content/mimiciv/), module h
 MIMIC4_NOTE = "MIMIC-IV-Note v2.2 (https://physionet.org/content/mimic-iv-note/), module note/"
 MIMIC3 = "MIMIC-III v1.4 (https://physionet.org/content/mimiciii/1.4/)"
 
-MIMIC4_LAYOUT = "DIR/hosp/*.csv.gz from MIMIC-IV and DIR/note/*.csv.gz from MIMIC-IV-Note"
-MIMIC3_LAYOUT = "DIR/NOTEEVENTS.csv.gz, DIR/DIAGNOSES_ICD.csv.gz, ... (the MIMIC-III v1.4 folder as downloaded)"
+MIMIC4_LAYOUT = ("DIR/hosp/*.csv.gz from MIMIC-IV (physionet.org/content/mimiciv) and DIR/note/*.csv.gz from "
+                 "MIMIC-IV-Note (physionet.org/content/mimic-iv-note)")
+MIMIC3_LAYOUT = ("DIR/NOTEEVENTS.csv.gz, DIR/DIAGNOSES_ICD.csv.gz, ... (the MIMIC-III v1.4 folder as downloaded from "
+                 "physionet.org/content/mimiciii/1.4)")
 
 
 @dataclass(frozen=True)

@@ -31,40 +31,50 @@ def iterative_stratification(lengths: np.ndarray, indices: np.ndarray, r: np.nda
     label_ptr = np.concatenate([[0], np.cumsum(np.bincount(indices, minlength=n_labels))])
 
     remaining = np.bincount(indices, minlength=n_labels).astype(np.int64)
-    wanted = r * n  # samples each fold still wants
+    wanted = (r * n).tolist()  # samples each fold still wants
     wanted_labels = np.outer(r, remaining.astype(np.float64))  # per fold and label
     folds = np.zeros(n, dtype=np.int64)
     done = np.zeros(n, dtype=bool)
+    all_folds = list(range(len(r)))
 
-    def assign(sample: int, fold: int) -> None:
-        folds[sample] = fold
-        done[sample] = True
-        own = indices[indptr[sample]:indptr[sample + 1]]
-        wanted_labels[fold, own] -= 1
-        wanted[fold] -= 1
-        remaining[own] -= 1
-
-    def pick(values: list[float], among: list[int]) -> int:
-        """The index in ``among`` with the largest value; ties broken like iterstrat (one random draw)."""
-        top = max(values[i] for i in among)
-        tied = [i for i in among if values[i] == top]
+    def pick(among: list[int]) -> int:
+        """The fold in ``among`` wanting most samples; ties broken like iterstrat (one random draw)."""
+        top = max(wanted[f] for f in among)
+        tied = [f for f in among if wanted[f] == top]
         return tied[random_state.choice(len(tied))] if len(tied) > 1 else tied[0]
 
-    all_folds = list(range(len(r)))
+    def commit(samples: np.ndarray, chosen: np.ndarray) -> None:
+        """Record a batch of assignments in the per-label counts (nothing inside a batch reads them)."""
+        folds[samples] = chosen
+        done[samples] = True
+        lens = lengths[samples]
+        within = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
+        own = indices[np.repeat(indptr[samples], lens) + within]
+        np.subtract.at(wanted_labels, (np.repeat(chosen, lens), own), 1)
+        np.subtract.at(remaining, own, 1)
+
     while remaining.any():
         fewest = remaining[remaining > 0].min()
         candidates = np.flatnonzero(remaining == fewest)
         label = candidates[random_state.choice(candidates.shape[0])] if candidates.shape[0] > 1 else candidates[0]
         samples = owners[label_ptr[label]:label_ptr[label + 1]]
-        column = wanted_labels[:, label].tolist()  # only this label's own samples change it below
-        for sample in samples[~done[samples]].tolist():
+        samples = samples[~done[samples]]
+        column = wanted_labels[:, label].tolist()  # within the batch only these samples change it
+        chosen = np.empty(samples.shape[0], dtype=np.int64)
+        for i in range(samples.shape[0]):
             top = max(column)
             best = [f for f in all_folds if column[f] == top]
-            fold = pick(wanted.tolist(), best) if len(best) > 1 else best[0]
+            fold = pick(best) if len(best) > 1 else best[0]
             column[fold] -= 1
-            assign(sample, fold)
-    for sample in np.flatnonzero(~done).tolist():  # samples without labels
-        assign(sample, pick(wanted.tolist(), all_folds))
+            wanted[fold] -= 1
+            chosen[i] = fold
+        commit(samples, chosen)
+    rest = np.flatnonzero(~done)  # samples without labels
+    chosen = np.empty(rest.shape[0], dtype=np.int64)
+    for i in range(rest.shape[0]):
+        chosen[i] = fold = pick(all_folds)
+        wanted[fold] -= 1
+    commit(rest, chosen)
     return folds
 
 

@@ -59,7 +59,9 @@ def write_folds(out_dir: Path, manifest: dict, k: int, write_fold: Callable[[int
         for name, writer in extra_files.items():
             writer(tmp / name)
             files[name] = sha256_file(tmp / name)
-        full = {**manifest, "folds": k, "fold_dirs": [fold_name(i) for i in range(k)], "files": files}
+        first = read_manifest(tmp / fold_name(0))  # its card stands for the split (icdbench prepare prints it)
+        full = {**manifest, "folds": k, "fold_dirs": [fold_name(i) for i in range(k)], "files": files,
+                "stats": first.get("stats"), "stats_of": fold_name(0)}
         (tmp / MANIFEST).write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
         if out_dir.exists():
             shutil.rmtree(out_dir)

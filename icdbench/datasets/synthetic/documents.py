@@ -19,6 +19,7 @@ PROCEDURE = ("Underwent {m}.", "Course notable for {m} on hospital day {day}.", 
              "Required {m} during the admission.")
 DEFERRED = ("{m} was discussed but deferred.", "Patient declined {m}.", "Outpatient {m} to be scheduled.",
             "{m} was not pursued given goals of care.", "Plan for {m} after discharge if symptoms recur.")
+ALLERGIES = ("No Known Allergies / Adverse Drug Reactions", "Penicillins", "Sulfa (Sulfonamide Antibiotics)")
 SERVICES = {"cardiac": "MEDICINE", "injury": "ORTHOPAEDICS", "neuro": "NEUROLOGY", "oncology": "MEDICINE",
             "digestive": "MEDICINE", "vascular": "SURGERY", "musculoskeletal": "ORTHOPAEDICS"}
 
@@ -113,8 +114,7 @@ def discharge_summary(adm: Admission, rng: random.Random, *, words_target: int, 
     _pad(adm, s, rng, words_target)
     header = (f"Name:  ___                     Unit No:   ___\n \nAdmission Date:  ___              "
               f"Discharge Date:   ___\n \nDate of Birth:  ___             Sex:   {adm.sex}\n \n"
-              f"Service: {SERVICES.get(adm.theme, 'MEDICINE')}\n \nAllergies: \n"
-              f"{rng.choice(('No Known Allergies / Adverse Drug Reactions', 'Penicillins', 'Sulfa (Sulfonamide Antibiotics)'))}\n"
+              f"Service: {SERVICES.get(adm.theme, 'MEDICINE')}\n \nAllergies: \n{rng.choice(ALLERGIES)}\n"
               f" \nAttending: ___.")
     return render(list(s.values()), header)
 
@@ -163,10 +163,14 @@ def _pad(adm: Admission, s: dict[str, Section], rng: random.Random, target: int)
     goal = int(target * rng.lognormvariate(0, 0.22))
     total = sum(words(x) for sec in s.values() for x in sec.sentences) + 40
     course = s["Brief Hospital Course"].sentences
+    used: set[str] = set()
     while total < goal:
         u = rng.random()
         if u < 0.6:
             line = filler.course(rng, rng.choice((adm.theme, "general")))
+            if line in used:  # copy-forward happens, but not six times
+                line = filler.course(rng, "general")
+            used.add(line)
             course.insert(rng.randint(1, len(course)), [line])
         elif u < 0.75:
             line = filler.labs(rng)
@@ -176,5 +180,7 @@ def _pad(adm: Admission, s: dict[str, Section], rng: random.Random, target: int)
             s["Pertinent Results"].sentences.append([line])
         else:
             line = filler.medication(rng, adm.theme)
+            if [line] in s["Discharge Medications"].sentences:
+                continue
             s["Discharge Medications"].sentences.append([line])
         total += len(line.split())

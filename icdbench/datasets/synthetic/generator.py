@@ -77,9 +77,16 @@ def _poisson(rng: random.Random, lam: float) -> int:
     return k
 
 
+_HYPERTENSION = {c for rule in concepts.HTN_COMBINATIONS.values()
+                 for key, c in rule.items() if key in ("htn", "hf", "ckd", "esrd", "both")}
+
+
 def _category(code: PoolCode) -> str | None:
     """Codes of one category exclude each other (one heart-failure code per admission), except where ICD
-    coding lists several (diabetes complications, status codes, injuries, procedures)."""
+    coding lists several (diabetes complications, status codes, injuries, procedures). The hypertension
+    combination codes form one category."""
+    if code.code in _HYPERTENSION:
+        return "hypertension"
     if code.kind == "proc" or code.code.startswith(_MULTI_PER_CATEGORY):
         return None
     return code.code[:4] if code.code.startswith("E") and "." in code.code[4:] else code.code[:3]
@@ -205,19 +212,18 @@ _ROLE_ORDER = {"principal": 0, "acute": 0, "symptom": 1, "chronic": 2, "status":
 
 def _sequence(items: list[PoolCode], principal: PoolCode) -> list[PoolCode]:
     """Principal first; then acute, chronic, status diagnoses by weight; procedures last. A linked companion
-    (manifestation, "use additional code") stays right after its trigger."""
-    companions = {c for trigger, cs, _ in concepts.LINKS for c in cs}
+    (manifestation, "use additional code") comes right after its trigger."""
+    present = {c.code for c in items}
     followers: dict[str, list[PoolCode]] = {}
     leaders: list[PoolCode] = []
-    for i, code in enumerate(items):
-        before = items[i - 1] if i else None
-        if code.code in companions and before is not None and code is not principal and \
-                any(code.code in cs for t, cs, _ in concepts.LINKS if t == before.code):
-            followers.setdefault(before.code, []).append(code)
+    for code in items:
+        trigger = next((t for t, cs, _ in concepts.LINKS if code.code in cs and t in present and t != code.code),
+                       None)
+        if trigger is not None and code is not principal:
+            followers.setdefault(trigger, []).append(code)
         else:
             leaders.append(code)
-    rest = sorted((c for c in leaders if c is not principal),
-                  key=lambda c: (_ROLE_ORDER[c.role], -c.weight, c.code))
+    rest = sorted((c for c in leaders if c is not principal), key=lambda c: (_ROLE_ORDER[c.role], -c.weight, c.code))
     ordered: list[PoolCode] = []
 
     def emit(code: PoolCode) -> None:
@@ -252,12 +258,13 @@ def _distractors(pool: CodePool, cfg: CorpusConfig, rng: random.Random, adm: Adm
                 out.append(("ruled_out", pool.codes[code]))
                 taken.add(code)
     kinds, weights = list(_KIND_WEIGHTS), list(_KIND_WEIGHTS.values())
-    dx = [c for c in adm.coded if c.kind == "dx"]
+    dx = [c for c in adm.coded if c.role in ("principal", "acute", "chronic")]
     for _ in range(_poisson(rng, cfg.distractors)):
         kind = rng.choices(kinds, weights)[0]
         u = rng.random()
         if u < 0.3 and dx:  # a sibling of a coded condition: the same words with another qualifier
-            options = [s for s in pool.sibling_codes(rng.choice(dx).code) if s not in taken]
+            options = [s for s in pool.sibling_codes(rng.choice(dx).code)
+                       if s not in taken and pool.codes[s].role in ("principal", "acute", "chronic")]
             code = pool.codes[rng.choice(options)] if options else None
         elif u < 0.45:  # a procedure that was discussed but not done
             code, kind = _draw(pool, rng, "proc", adm.theme, local=0.5), "deferred"
@@ -283,9 +290,11 @@ def _label_noise(pool: CodePool, cfg: CorpusConfig, rng: random.Random, adm: Adm
         dropped = labels.pop(rng.randrange(1, len(labels)))
         adm.noise["omitted"] = dropped.code
     if rng.random() < cfg.extra_rate:
-        taken = {c.code for c in adm.coded} | {c.code for _, c in adm.distractors}
+        present = CodeSet(adm.sex)
+        for code in adm.coded:
+            present.add(code)
         extra = _draw(pool, rng, rng.choice(("acute", "chronic")), adm.theme, local=0.7)
-        if extra is not None and extra.code not in taken and extra.sex in (None, adm.sex):
+        if extra is not None and extra.code not in {c.code for _, c in adm.distractors} and present.add(extra):
             n_dx = sum(c.kind == "dx" for c in labels)
             labels.insert(n_dx, extra)
             adm.noise["extra"] = extra.code

@@ -92,10 +92,12 @@ def _substitute(text: str, rng: random.Random, keep: float) -> str:
 def _reorder(text: str) -> str | None:
     """'cellulitis of lower limb' -> 'lower limb cellulitis'; 'ckd, stage 4' -> 'stage 4 ckd'."""
     if "," in text:
+        head, _, tail = text.rpartition(",")
+        tail = tail.strip()
+        if tail.endswith(" approach") and len(tail.split()) <= 3:
+            return f"{tail.removesuffix(' approach')} {head}"
         head, _, tail = text.partition(",")
         tail = tail.strip()
-        if tail.endswith(" approach"):
-            return f"{tail.removesuffix(' approach')} {head}"
         if 0 < len(tail.split()) <= 3 and "," not in tail:
             return f"{tail} {head}"
         return None

@@ -225,6 +225,11 @@ def _chunks(size: int) -> Iterator[tuple[int, int]]:
         start += size
 
 
+def _gzip(path: Path) -> gzip.GzipFile:
+    """A gzip writer with a fixed header time, so equal content gives equal bytes."""
+    return gzip.GzipFile(filename=str(path), mode="wb", compresslevel=4, mtime=0)
+
+
 def write_mimic_files(out_dir: Path, *, version: str = "mimic4", n_notes: int = 1000, words_per_note: int = 1500,
                       seed: int = 0, radiology: bool = True, chunk_patients: int = 400, workers: int = 1,
                       n_tail_dx: int | None = None, n_tail_proc: int | None = None) -> dict[str, int]:
@@ -245,7 +250,7 @@ def write_mimic_files(out_dir: Path, *, version: str = "mimic4", n_notes: int = 
         (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
     if not cfg.radiology:
         files = {k: v for k, v in files.items() if not k.startswith("radiology")}
-    handles = {name: gzip.open(out_dir / rel, "wb", compresslevel=4) for name, rel in files.items()
+    handles = {name: _gzip(out_dir / rel) for name, rel in files.items()
                if name not in ("d_diagnoses", "d_procedures")}
     counts = dict.fromkeys(handles, 0)
     written = 0
@@ -273,7 +278,7 @@ def write_mimic_files(out_dir: Path, *, version: str = "mimic4", n_notes: int = 
         for handle in handles.values():
             handle.close()
     for name, data in dictionary_frames(version).items():
-        with gzip.open(out_dir / files[name], "wb", compresslevel=4) as handle:
+        with _gzip(out_dir / files[name]) as handle:
             data.write_csv(handle, quote_style="non_numeric" if version == "mimic3" else "necessary")
         counts[name] = data.height
     return {files[name]: n for name, n in counts.items()}

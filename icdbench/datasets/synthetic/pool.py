@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 from icdbench.datasets.synthetic import concepts
 from icdbench.datasets.synthetic.mentions import MentionForms, build_forms
@@ -214,6 +214,6 @@ def _make(code: str, kind: str, theme: str, role: str, weight: float, system) ->
                     _forms(code, title, kind == "proc"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _forms(code: str, title: str, procedure: bool = False) -> MentionForms:
     return build_forms(code, title, overrides=concepts.SURFACE_OVERRIDES.get(code), procedure=procedure)

@@ -81,28 +81,58 @@ def flat_where_at_least(x: Tensor, threshold: Tensor) -> Tensor:
     return torch.from_numpy(np.flatnonzero(mask))
 
 
-def searchsorted_rows(sorted_x: np.ndarray, row: Tensor, value: Tensor) -> tuple[Tensor, Tensor]:
-    """For each query ``(row[q], value[q])``: entries of ``sorted_x[row[q]]`` that are ``< value[q]`` and
-    ``<= value[q]``.
+class SortedRows:
+    """Rows sorted ascending (built on a worker thread by :meth:`of`) and batched lookups in them."""
 
-    ``sorted_x`` ``[R, L]`` ascending rows; ``row`` ``[Q]`` int64 grouped in ascending order; ``value`` ``[Q]``.
-    Returns ``(n_lt, n_le)`` ``[Q]`` int64. One binary search per query (a loop over rows with queries:
-    thousands of short numpy calls, far cheaper than any dense alternative).
-    """
-    rows = row.numpy()
-    values = value.numpy().astype(sorted_x.dtype, copy=False)
-    n_lt = np.empty(len(rows), dtype=np.int64)
-    n_le = np.empty(len(rows), dtype=np.int64)
-    present, starts = np.unique(rows, return_index=True)
-    stops = np.append(starts[1:], len(rows))
-    for r, a, b in zip(present.tolist(), starts.tolist(), stops.tolist()):
-        line = sorted_x[r]
-        n_lt[a:b] = np.searchsorted(line, values[a:b], side="left")
-        n_le[a:b] = np.searchsorted(line, values[a:b], side="right")
-    return torch.from_numpy(n_lt), torch.from_numpy(n_le)
+    PADDED_QUERIES = 64  # rows with at most this many lookups are searched as one padded batch
 
+    def __init__(self, values: np.ndarray):
+        self.values = values  # [R, L] float32, rows ascending
 
-def below(sorted_x: np.ndarray, row: Tensor, n_lt: Tensor) -> Tensor:
-    """The largest entry of ``sorted_x[row[q]]`` strictly below the looked-up value (``-inf`` if none)."""
-    found = torch.from_numpy(sorted_x[row.numpy(), np.maximum(n_lt.numpy() - 1, 0)])
-    return torch.where(n_lt > 0, found, torch.full_like(found, float("-inf")))
+    @staticmethod
+    def of(x: np.ndarray) -> SortedRows:
+        """Sort a copy of ``x`` ``[R, L]`` (any strides, e.g. a transposed slice)."""
+        return SortedRows(sorted_rows(x))
+
+    def count(self, row: Tensor, value: Tensor) -> tuple[Tensor, Tensor]:
+        """For each query ``(row[q], value[q])`` (``[Q]`` each, any order): entries of that row ``< value`` and
+        ``<= value``, ``[Q]`` int64 each.
+
+        Rows with few queries (documents: their gold codes; most codes: their positives) go through one padded
+        ``torch.searchsorted`` batch; the few rows with many queries (frequent codes) are searched one by one.
+        """
+        order = torch.argsort(row, stable=True)
+        lt, le = self._count_grouped(row[order], value[order])
+        n_lt, n_le = torch.empty_like(lt), torch.empty_like(le)
+        n_lt[order], n_le[order] = lt, le
+        return n_lt, n_le
+
+    def _count_grouped(self, row: Tensor, value: Tensor) -> tuple[Tensor, Tensor]:
+        n_rows = self.values.shape[0]
+        n_lt = torch.empty(len(row), dtype=torch.long)
+        n_le = torch.empty(len(row), dtype=torch.long)
+        if len(row) == 0:
+            return n_lt, n_le
+        counts = torch.bincount(row, minlength=n_rows)
+        position = torch.arange(len(row)) - (torch.cumsum(counts, 0) - counts)[row]
+        light = counts[row] <= self.PADDED_QUERIES
+        if bool(light.any()):
+            rows, where = row[light], position[light]
+            padded = torch.full((n_rows, int(counts[rows].max())), float("inf"), dtype=torch.float32)
+            padded[rows, where] = value[light].float()
+            sorted_values = torch.from_numpy(self.values)
+            n_lt[light] = torch.searchsorted(sorted_values, padded, right=False)[rows, where]
+            n_le[light] = torch.searchsorted(sorted_values, padded, right=True)[rows, where]
+        heavy_rows = torch.nonzero(counts > self.PADDED_QUERIES).squeeze(1).tolist()
+        starts = (torch.cumsum(counts, 0) - counts).tolist()
+        queries = value.numpy().astype(np.float32)
+        for r in heavy_rows:
+            a, b = starts[r], starts[r] + int(counts[r])
+            n_lt[a:b] = torch.from_numpy(np.searchsorted(self.values[r], queries[a:b], side="left"))
+            n_le[a:b] = torch.from_numpy(np.searchsorted(self.values[r], queries[a:b], side="right"))
+        return n_lt, n_le
+
+    def below(self, row: Tensor, n_lt: Tensor) -> Tensor:
+        """The largest entry of each queried row strictly below the looked-up value (``-inf`` if none)."""
+        found = torch.from_numpy(self.values[row.numpy(), np.maximum(n_lt.numpy() - 1, 0)])
+        return torch.where(n_lt > 0, found, torch.full_like(found, float("-inf")))

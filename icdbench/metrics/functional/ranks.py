@@ -16,15 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from icdbench.metrics.functional._kernels import (
-    CHUNK_ELEMENTS,
-    below,
-    pipeline,
-    row_chunks,
-    searchsorted_rows,
-    sorted_flat,
-    sorted_rows,
-)
+from icdbench.metrics.functional._kernels import CHUNK_ELEMENTS, SortedRows, pipeline, row_chunks, sorted_flat
 from icdbench.metrics.functional.sets import CodeSets
 
 POOLED_CHUNK_ELEMENTS = 1 << 25  # fewer, larger sorted chunks: each costs one lookup of every gold score
@@ -72,20 +64,20 @@ def doc_ranks(scores: Tensor, gold: CodeSets, ks: Tensor) -> tuple[Ranks, TopK]:
     kth_le = torch.zeros_like(kth_lt)
     bounds = torch.searchsorted(gold.doc, torch.arange(n_docs + 1))
 
-    def consume(chunk: tuple[int, int], block) -> None:
+    def consume(chunk: tuple[int, int], block: SortedRows) -> None:
         start, stop = chunk
         g0, g1 = int(bounds[start]), int(bounds[stop])
         rows = gold.doc[g0:g1] - start
-        n_lt[g0:g1], n_le[g0:g1] = searchsorted_rows(block, rows, values[g0:g1])
-        below_value[g0:g1] = below(block, rows, n_lt[g0:g1])
-        value = torch.from_numpy(block).gather(1, n_codes - ks[start:stop])
+        value = torch.from_numpy(block.values).gather(1, n_codes - ks[start:stop])
         k_rows = torch.arange(stop - start).repeat_interleave(ks.shape[1])
-        lt, le = searchsorted_rows(block, k_rows, value.reshape(-1))
+        lt, le = block.count(torch.cat([rows, k_rows]), torch.cat([values[g0:g1], value.reshape(-1)]))
+        n_lt[g0:g1], n_le[g0:g1] = lt[: g1 - g0], le[: g1 - g0]
+        below_value[g0:g1] = block.below(rows, n_lt[g0:g1])
         kth[start:stop] = value
-        kth_lt[start:stop] = lt.view(value.shape)
-        kth_le[start:stop] = le.view(value.shape)
+        kth_lt[start:stop] = lt[g1 - g0 :].view(value.shape)
+        kth_le[start:stop] = le[g1 - g0 :].view(value.shape)
 
-    pipeline(row_chunks(n_docs, n_codes), lambda c: sorted_rows(matrix[c[0] : c[1]]), consume)
+    pipeline(row_chunks(n_docs, n_codes), lambda c: SortedRows.of(matrix[c[0] : c[1]]), consume)
     return Ranks(n_lt, n_le, below_value, n_codes), TopK(kth, n_codes - kth_le, kth_le - kth_lt)
 
 
@@ -99,16 +91,16 @@ def code_ranks(scores: Tensor, gold: CodeSets) -> Ranks:
     by_code = torch.argsort(gold.code, stable=True)  # gold pairs grouped by code
     bounds = torch.searchsorted(gold.code[by_code], torch.arange(n_codes + 1))
 
-    def consume(chunk: tuple[int, int], block) -> None:
+    def consume(chunk: tuple[int, int], block: SortedRows) -> None:
         start, stop = chunk
         pick = by_code[bounds[start] : bounds[stop]]
         rows = gold.code[pick] - start
-        lt, le = searchsorted_rows(block, rows, values[pick])
+        lt, le = block.count(rows, values[pick])
         n_lt[pick], n_le[pick] = lt, le
-        below_value[pick] = below(block, rows, lt)
+        below_value[pick] = block.below(rows, lt)
 
     chunks = row_chunks(n_codes, n_docs, CHUNK_ELEMENTS)
-    pipeline(chunks, lambda c: sorted_rows(matrix[:, c[0] : c[1]].T), consume)
+    pipeline(chunks, lambda c: SortedRows.of(matrix[:, c[0] : c[1]].T), consume)
     return Ranks(n_lt, n_le, below_value, n_docs)
 
 

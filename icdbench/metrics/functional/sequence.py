@@ -87,8 +87,8 @@ def primary_metrics(sequences: Sequences, gold: CodeSets, ranks: Ranks) -> dict[
     where = gold.index_of(sequences.doc[first], sequences.code[first])
     n_gt = (ranks.size - ranks.n_le[where]).double()
     n_eq = (ranks.n_le[where] - ranks.n_lt[where]).double()
-    return {key: float(((k - n_gt) / n_eq).clamp(min=0, max=1).mean()) for key, k in (("primary_acc", 1),
-                                                                                      ("primary_in_top3", 3))}  # fmt: skip
+    expected = {k: float(((k - n_gt) / n_eq).clamp(min=0, max=1).mean()) for k in (1, 3)}
+    return {"primary_acc": expected[1], "primary_in_top3": expected[3]}
 
 
 def kendall_tau(sequences: Sequences, pred: CodeSets, scores: Tensor) -> float:
@@ -97,7 +97,7 @@ def kendall_tau(sequences: Sequences, pred: CodeSets, scores: Tensor) -> float:
     doc, code = sequences.doc[kept], sequences.code[kept]
     values = scores[doc, code].double()
     taus = []
-    for rows, table in _groups(doc, values, sequences.n_docs, minimum=2):
+    for _, table in _groups(doc, values, sequences.n_docs, minimum=2):
         m = table.shape[1]
         earlier, later = table[:, :, None], table[:, None, :]
         upper = torch.triu(torch.ones(m, m, dtype=torch.bool), diagonal=1)
@@ -121,11 +121,17 @@ def edit_similarity(sequences: Sequences, pred: CodeSets, code_order: Tensor) ->
     order = order[torch.argsort(pred.score[order], descending=True, stable=True)]
     order = order[torch.argsort(pred.doc[order], stable=True)]
     pred_table, pred_len = _pad(pred.doc[order], pred.code[order], n_docs, fill=-2)
-    gold_len = sequences.lengths()
+    gold_table, gold_len = _pad(sequences.doc, sequences.code, n_docs, fill=-1)
     distance = pred_len.clone()  # no gold codes: every predicted code is an insertion
-    for rows, gold_table in _groups(sequences.doc, sequences.code, n_docs, minimum=1, fill=-1):
-        width = int(pred_len[rows].max()) + 1
-        distance[rows] = _levenshtein(gold_table, pred_table[rows, : width - 1], pred_len[rows])
+    by_length = torch.argsort(gold_len, stable=True)
+    by_length = by_length[gold_len[by_length] > 0]
+    start = 0
+    while start < len(by_length):  # batches of documents with similar gold lengths, bounded table size
+        cells = int(gold_len[by_length[start:]].max()) * (int(pred_len.max()) + 1)
+        rows = by_length[start : start + max(1, _CELL_BUDGET // max(cells, 1))]
+        la, lb = int(gold_len[rows].max()), int(pred_len[rows].max())
+        distance[rows] = _levenshtein(gold_table[rows, :la], gold_len[rows], pred_table[rows, :lb], pred_len[rows])
+        start += len(rows)
     longer = torch.maximum(gold_len, pred_len).double()
     similarity = torch.where(longer > 0, 1 - distance.double() / longer.clamp(min=1), 1.0)
     return float(similarity.mean())
@@ -154,16 +160,19 @@ def _groups(doc: Tensor, values: Tensor, n_docs: int, minimum: int, fill: float 
             yield batch, table[batch, :m]
 
 
-def _levenshtein(a: Tensor, b: Tensor, b_len: Tensor) -> Tensor:
-    """Edit distances between the equal-length rows of ``a`` ``[n, La]`` and padded ``b`` ``[n, Lb]`` of
-    lengths ``b_len``. Row by row of the DP table; within a row the insertion chain is a running minimum,
-    ``D[i][j] = j + min_{k<=j}(E[k] - k)``, so each row is a few vectorised operations."""
+def _levenshtein(a: Tensor, a_len: Tensor, b: Tensor, b_len: Tensor) -> Tensor:
+    """Edit distances between padded sequences ``a`` ``[n, La]`` and ``b`` ``[n, Lb]`` of lengths ``a_len``,
+    ``b_len``. Row by row of the DP table; within a row the insertion chain is a running minimum,
+    ``D[i][j] = j + min_{k<=j}(E[k] - k)``, so each row is a few vectorised operations. Padding in ``b`` only
+    affects columns beyond ``b_len``; the answer of a document is read at its own row ``a_len``."""
     n, width = b.shape[0], b.shape[1] + 1
     column = torch.arange(width)
     row = column.expand(n, -1)
+    result = torch.zeros(n, dtype=torch.long)
     for i in range(1, a.shape[1] + 1):
         substitute = row[:, :-1] + (a[:, i - 1, None] != b).long()
         delete = row[:, 1:] + 1
         best = torch.cat([torch.full((n, 1), i), torch.minimum(substitute, delete)], dim=1)
         row = column + torch.cummin(best - column, dim=1).values
-    return row.gather(1, b_len[:, None]).squeeze(1)
+        result = torch.where(a_len == i, row.gather(1, b_len[:, None]).squeeze(1), result)
+    return result

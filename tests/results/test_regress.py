@@ -1,0 +1,109 @@
+"""The CI regression check on records (no training): a perturbed committed number fails it, as do a missing,
+a removed or a failing model; the tolerance depends on whether the machine fingerprint matches."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from fake_records import fake_record
+
+from icdbench.cli import main
+from icdbench.models.registry import all_models
+from icdbench.results import regress
+from icdbench.results.regress import (
+    CROSS_MACHINE_ATOL,
+    SAME_MACHINE_ATOL,
+    compare_rows,
+    read_ci,
+    rows_of_record,
+    write_ci,
+)
+from icdbench.results.sources import leaderboards_dir
+
+HERE = "torch 2.13.0; Test CPU; 2 threads"
+MODELS = ["caml", "lr", "rac"]
+
+
+def _rows(fingerprint: str = HERE) -> list[dict]:
+    records = [fake_record(m, split="synth-tiny", profile="ci", shift=0.05 * i) for i, m in enumerate(MODELS)]
+    return [row for record in records for row in rows_of_record(record, fingerprint)]
+
+
+def _committed(tmp_path, rows) -> list[dict]:
+    """What a test reads back after writing ci.csv: the strings a real check compares with."""
+    write_ci(tmp_path / "ci.csv", rows)
+    return read_ci(tmp_path / "ci.csv")
+
+
+def test_identical_numbers_pass_and_ci_csv_keeps_full_precision(tmp_path):
+    fresh = _rows()
+    committed = _committed(tmp_path, fresh)
+    assert len(committed) == len(MODELS) * 2  # full and top50 per model
+    comparison = compare_rows(committed, fresh, MODELS, HERE)
+    assert comparison.ok and comparison.differences == [] and comparison.n_compared == len(committed) * 11
+    record = fake_record("caml", split="synth-tiny", profile="ci")
+    caml = next(r for r in committed if r["model"] == "caml" and r["setting"] == "full")
+    assert float(caml["micro_f1"]) == record["metrics"]["full"]["micro_f1"]  # repr round-trips exactly
+
+
+@pytest.mark.parametrize("delta", [1e-4, -0.003])
+def test_a_perturbed_committed_number_fails_on_the_same_machine(tmp_path, delta, capsys):
+    fresh = _rows()
+    committed = copy.deepcopy(_committed(tmp_path, fresh))
+    committed[3]["p@8"] = repr(float(committed[3]["p@8"]) + delta)
+    comparison = compare_rows(committed, fresh, MODELS, HERE)
+    assert not comparison.ok
+    (diff,) = comparison.differences
+    assert diff.key == "p@8" and diff.drift and diff.tolerance == SAME_MACHINE_ATOL
+    assert diff.delta == pytest.approx(-delta)
+    table = regress.diff_table(comparison)
+    assert "DRIFT" in table and "p@8" in table and "1 beyond tolerance" in table
+
+
+def test_another_machine_gets_the_stated_tolerance(tmp_path):
+    committed = _committed(tmp_path, _rows(fingerprint="torch 2.13.0; Other CPU; 4 threads"))
+    small, large = copy.deepcopy(committed), copy.deepcopy(committed)
+    small[0]["emr"] = repr(float(small[0]["emr"]) + CROSS_MACHINE_ATOL / 2)
+    large[0]["emr"] = repr(float(large[0]["emr"]) + CROSS_MACHINE_ATOL * 2)
+    assert compare_rows(small, _rows(), MODELS, HERE).ok  # changed, within the cross-machine tolerance
+    assert len(compare_rows(small, _rows(), MODELS, HERE).differences) == 1
+    assert not compare_rows(large, _rows(), MODELS, HERE).ok
+
+
+def test_missing_removed_and_failing_models_fail(tmp_path):
+    committed = _committed(tmp_path, _rows())
+    fresh = _rows()
+    new_model = compare_rows(committed, fresh, [*MODELS, "laat"], HERE)
+    assert not new_model.ok and any("laat: registered but missing" in p for p in new_model.problems)
+    removed = compare_rows(committed, [r for r in fresh if r["model"] != "rac"], ["caml", "lr"], HERE)
+    assert not removed.ok and any("rac: in ci.csv but no longer registered" in p for p in removed.problems)
+    failed = compare_rows(committed, [r for r in fresh if r["model"] != "lr"], MODELS, HERE, {"lr": "ValueError: x"})
+    assert not failed.ok and failed.problems == ["lr: the run failed (ValueError: x)"]
+    nan = copy.deepcopy(committed)
+    nan[0]["macro_auc_roc"] = ""  # undefined before, a number now: that is a change too
+    assert not compare_rows(nan, fresh, MODELS, HERE).ok
+
+
+def test_regress_command_exits_1_on_drift_and_update_rewrites_ci_csv(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ICDBENCH_LEADERBOARDS", str(tmp_path))
+    records = [fake_record(m, split="synth-tiny", profile="ci") for m in MODELS]
+    monkeypatch.setattr(regress, "run_models", lambda models, debug=False: (records, {}, {}))
+    monkeypatch.setattr("icdbench.models.registry.all_models", lambda: dict.fromkeys(MODELS))
+    monkeypatch.setattr(regress, "machine_fingerprint", lambda: HERE)
+    assert main(["regress"]) == 1 and "does not exist" in capsys.readouterr().err
+    assert main(["regress", "--update"]) == 0 and (tmp_path / "ci.csv").is_file()
+    assert main(["regress"]) == 0 and "0 changed" in capsys.readouterr().out
+    text = (tmp_path / "ci.csv").read_text()
+    value = next(r for r in read_ci(tmp_path / "ci.csv") if r["model"] == "lr")["macro_f1"]
+    (tmp_path / "ci.csv").write_text(text.replace(value, repr(float(value) + 0.01), 1))
+    assert main(["regress"]) == 1 and "DRIFT" in capsys.readouterr().out
+
+
+def test_committed_ci_csv_covers_every_registered_model():
+    """Adding or removing a model without `make regress UPDATE=1` fails here too, before CI runs regress."""
+    committed = read_ci(leaderboards_dir() / "ci.csv")
+    assert committed, "leaderboards/ci.csv is missing; create it with make regress UPDATE=1"
+    registered = list(all_models())
+    problems = compare_rows(committed, committed, registered, "").problems
+    assert problems == []
