@@ -75,10 +75,10 @@ def pandas_reference(source: Path, out: Path, seed: int) -> dict:
     notes = notes.dropna(subset=["text"])
     notes = notes[notes["hadm_id"].isin(codes["hadm_id"])]
     notes = notes.sort_values(["hadm_id", "note_seq"]).drop_duplicates(["hadm_id", "text"])
+    reason = notes["text"].str.extract(r"(?i)chief complaint:[ \t]*\n?[ \t]*([^\n]*)", expand=False)
+    notes["reason_for_visit"] = pandas_clean(reason.fillna("")).replace("", None)
     docs = notes.groupby("hadm_id").agg(subject_id=("subject_id", "first"), charttime=("charttime", "min"),
-                                        text=("text", "\n".join))
-    reason = docs["text"].str.extract(r"(?i)chief complaint:[ \t]*\n?[ \t]*([^\n]*)", expand=False)
-    docs["reason_for_visit"] = pandas_clean(reason.fillna("")).replace("", None)
+                                        text=("text", "\n".join), reason_for_visit=("reason_for_visit", "first"))
     docs["text"] = pandas_clean(docs["text"])
     docs = docs.join(patients.set_index("subject_id")[["gender", "anchor_age", "anchor_year"]], on="subject_id")
     docs["age"] = (docs["anchor_age"] + docs["charttime"].str[:4].astype(int) - docs["anchor_year"]).astype(float)

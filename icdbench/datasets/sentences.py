@@ -56,21 +56,17 @@ def layout_document(
     located = tokenize_with_offsets(text)
     starts = np.fromiter((s for _, s, _ in located), dtype=np.int64, count=len(located))
     spans = sorted((int(s["start"]), int(s["end"])) for s in sentences) if sentences else split_sentences(text)
-    kept: list[np.ndarray] = []
-    sentence_spans: list[tuple[int, int]] = []
-    for s_start, s_end in spans:
-        lo, hi = np.searchsorted(starts, s_start), np.searchsorted(starts, s_end)
-        if hi > lo:
-            kept.append(np.arange(lo, min(hi, lo + sentence_length)))
-            sentence_spans.append((s_start, s_end))
-        if len(kept) == max_sentences:
-            break
-    index = np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64)
+    spans = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
+    first, after = np.searchsorted(starts, spans[:, 0]), np.searchsorted(starts, spans[:, 1])
+    kept = np.flatnonzero(after > first)[:max_sentences]  # sentences holding a word
+    first, lengths = first[kept], np.minimum(after[kept] - first[kept], sentence_length)
+    bounds = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    index = np.arange(bounds[-1]) - np.repeat(bounds[:-1], lengths) + np.repeat(first, lengths)
     return DocumentLayout(
-        tokens=[located[i][0] for i in index],
-        token_spans=np.asarray([located[i][1:] for i in index], dtype=np.int64).reshape(-1, 2),
-        bounds=np.concatenate([[0], np.cumsum([len(k) for k in kept])]).astype(np.int64),
-        sentence_spans=np.asarray(sentence_spans, dtype=np.int64).reshape(-1, 2),
+        tokens=[located[i][0] for i in index.tolist()],
+        token_spans=np.asarray([located[i][1:] for i in index.tolist()], dtype=np.int64).reshape(-1, 2),
+        bounds=bounds,
+        sentence_spans=spans[kept],
     )
 
 
@@ -137,14 +133,14 @@ class SentenceInputs:
         sentence_length: int,
         *,
         embeddings: np.ndarray | None = None,
-        phrases: CodePhrases | None = None,
-        code_index: dict[str, int] | None = None,
+        codes: pl.DataFrame | None = None,
     ):
         self.vocab = vocab
         self.max_sentences, self.sentence_length = max_sentences, sentence_length
         self.embeddings = embeddings
-        self.phrases = phrases  # None at inference: no supervision is derived
-        self.code_index = code_index or {}
+        self.codes = codes  # the label set (codes.parquet); None at inference: no supervision is derived
+        self.code_index = {c: i for i, c in enumerate(codes["code"].to_list())} if codes is not None else {}
+        self._phrases: CodePhrases | None = None
         self.supervision: Counter[str] = Counter()  # train documents per source: gold / silver / none
 
     @classmethod
@@ -158,15 +154,7 @@ class SentenceInputs:
         settings = w2v_settings(cfg.model)
         key = cache_key(split.fingerprint, train.height, vocab, settings, TOKENIZER_VERSION)
         embeddings = cached_word2vec(documents, vocab, settings, cache_dir=cache_dir, key=key)
-        code_index = {c: i for i, c in enumerate(split.code_list)}
-        return cls(
-            vocab,
-            cfg.data.max_sentences,
-            cfg.data.sentence_length,
-            embeddings=embeddings,
-            phrases=CodePhrases.from_codes(split.codes),
-            code_index=code_index,
-        )
+        return cls(vocab, cfg.data.max_sentences, cfg.data.sentence_length, embeddings=embeddings, codes=split.codes)
 
     @classmethod
     def load(cls, run_dir: Path, cfg) -> SentenceInputs:
@@ -175,6 +163,13 @@ class SentenceInputs:
 
     def save(self, run_dir: Path) -> None:
         self.vocab.save(Path(run_dir) / VOCAB_FILE)
+
+    @property
+    def phrases(self) -> CodePhrases:
+        """Titles and synonyms of the label set, built when a document first needs silver spans."""
+        if self._phrases is None:
+            self._phrases = CodePhrases.from_codes(self.codes)
+        return self._phrases
 
     def layout(self, text: str, sentences: list[dict] | None) -> DocumentLayout:
         return layout_document(text, sentences, self.max_sentences, self.sentence_length)
@@ -187,7 +182,7 @@ class SentenceInputs:
         gold = [e for e in gold or [] if e["code"] in kept]
         if gold:
             return gold, "gold"
-        if self.phrases is None or not kept:
+        if self.codes is None or not kept:
             return [], "none"
         spans = [(int(s["start"]), int(s["end"])) for s in sentences] if sentences else None
         silver = silver_evidence(text, kept, self.phrases, spans)

@@ -65,8 +65,9 @@ def format_card(name: str, version: str, card: dict, where: Path | None = None) 
                      f"(mean {card['distractors_per_document']:.1f} per document)")
     if "label_noise" in card:
         noise = card["label_noise"]
-        lines.append(f"  label noise       {noise['omitted']:.1%} of documents miss a supported code, "
-                     f"{noise['extra']:.1%} carry an unsupported one")
+        lines.append(f"  label noise       {noise['omitted']:.1%} of documents miss a mentioned code, "
+                     f"{noise['extra']:.1%} carry an unsupported one; {noise.get('unmentioned', 0):.1%} of "
+                     "codes are never mentioned")
     return "\n".join(lines)
 
 

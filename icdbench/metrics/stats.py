@@ -71,8 +71,8 @@ class Pieces:
         pred = CodeSets.from_scores(scores, decision_threshold(inputs.threshold, scores))
         counts = SetCounts.of(pred, gold)
         values = gold_scores(scores, gold)
-        ranks, topk = ranking_stats(scores, gold)
-        per_doc = per_doc_ranking(gold, values, ranks, topk)
+        in_docs, topk = ranking_stats(scores, gold)
+        per_doc = per_doc_ranking(gold, values, in_docs, topk)
         union = counts.pred_doc + counts.gold_doc
         per_doc.update(
             tp=counts.tp_doc.double(), pred=counts.pred_doc.double(), gold=counts.gold_doc.double(),
@@ -81,10 +81,10 @@ class Pieces:
         )  # fmt: skip
         hit = pred.contains(gold)
         tp = CodeSets(gold.doc[hit], gold.code[hit], gold.n_docs, gold.n_codes)
-        ranks = code_ranks(scores, gold)
-        p = Placements.of(gold.code, gold.n_codes, values, ranks)
+        in_codes = code_ranks(scores, gold)
+        p = Placements.of(gold.code, gold.n_codes, values, in_codes)
         placement = p.neg_below / p.negatives[gold.code].clamp(min=1)
-        roc, ap = auc_from_ranks(gold.code, gold.n_codes, values, ranks)
+        roc, ap = auc_from_ranks(gold.code, gold.n_codes, values, in_codes)
         order = torch.argsort(-values.double(), stable=True)
         by_code = order[torch.argsort(gold.code[order], stable=True)]
         code_sorted, value_sorted = gold.code[by_code], values[by_code]

@@ -3,6 +3,7 @@ silent number. Inputs are brought to CPU tensors (the metrics run on CPU, see ``
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 
@@ -37,17 +38,17 @@ def as_scores(scores) -> Tensor:
     if x.dim() != 2 or x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(f"scores must be a non-empty [documents, codes] matrix, got shape {tuple(x.shape)}")
     x = x.float().contiguous()
-    low, high = torch.aminmax(x)
-    if torch.isnan(low) or torch.isnan(high):
+    low, high = float(np.min(x.numpy())), float(np.max(x.numpy()))  # NaN propagates
+    if math.isnan(low) or math.isnan(high):
         raise ValueError("scores contain NaN")
-    if torch.isinf(low) or torch.isinf(high):
+    if math.isinf(low) or math.isinf(high):
         raise ValueError("scores contain inf")
     if low < 0 or high > 1:
         raise ValueError(
-            f"scores must be probabilities in [0, 1] (found {float(low):g} to {float(high):g}); apply a sigmoid "
+            f"scores must be probabilities in [0, 1] (found {low:g} to {high:g}); apply a sigmoid "
             "to logits first"
         )
-    if int(x.view(torch.int32).min()) < 0:  # only -0.0 has the sign bit among values >= 0
+    if int(np.min(x.numpy().view(np.int32))) < 0:  # only -0.0 has the sign bit among values >= 0
         x = x + 0.0
     return x
 

@@ -218,7 +218,7 @@ def run_models(models: list[str], debug: bool = False) -> tuple[list[dict], dict
     try:
         with _runs_dir(scratch):
             for model in models:
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 command = f"icdbench bench {model} {SPLIT} --profile {PROFILE} --seeds {SEED}"
                 try:
                     records.append(train(RunRequest(model, SPLIT, PROFILE, seed=SEED, command=command)).record)
@@ -228,7 +228,8 @@ def run_models(models: list[str], debug: bool = False) -> tuple[list[dict], dict
                     failed[model] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
                 seconds[model] = time.perf_counter() - start
                 status = "failed: " + failed[model] if model in failed else "ok"
-                print(f"regress: {model:<14} {seconds[model]:6.1f} s  {status}", flush=True)
+                print(f"regress: {model:<15} {seconds[model]:6.1f} s wall {time.process_time() - cpu:6.1f} s cpu  "
+                      f"{status}", flush=True)  # fmt: skip
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return records, failed, seconds

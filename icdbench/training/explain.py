@@ -245,7 +245,7 @@ def _print(result: dict, out_dir: Path, stem: str, has_html: bool, synthetic: bo
     print(f"{result['model']} on {result['split']}, document {result['doc_id']} ({result['method']}):")
     for entry in result["codes"]:
         mark = "assigned" if entry["assigned"] else "top-scored, not assigned"
-        words = ", ".join(f"{w['word']} ({w['weight']:+.3f})" for w in entry["words"])
+        words = ", ".join(f"{w['word']} ({w['weight']:+.3g})" for w in entry["words"])
         print(f"  {entry['code']} {entry['score']:.3f} [{mark}] {entry['title']}: {words}")
     where = "the run folder: synthetic data" if synthetic else "DATA_DIR: the notes are under a data-use agreement"
     files = f"{stem}.json" + (f" and {stem}.html" if has_html else "")

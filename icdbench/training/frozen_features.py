@@ -261,7 +261,7 @@ def fit_hmhan(job: RunJob) -> ScoredRun:
         datamodule.ctx, train_counts=all_targets.sum(0).astype(np.int64), n_train_docs=len(all_targets)
     )
     module = CodingModule(model, job.cfg, ctx)
-    bundle = job.trainer(stage="smote")
+    bundle = job.trainer()  # one fit: checkpoints where --resume looks for them
     trainer = bundle.trainer
     trainer.fit(module, datamodule=features, ckpt_path=job.resume_from, weights_only=True)
     job.is_global_zero = trainer.is_global_zero

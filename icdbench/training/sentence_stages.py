@@ -31,7 +31,6 @@ from icdbench.training.job import RunJob, ScoredRun
 from icdbench.training.module import CodingModule
 from icdbench.training.trainer import CHECKPOINT_DIR
 
-STAGES = ("tagger", "classifier")
 MONITORS = {"tagger": "val/tagger_macro_f1", "classifier": "val/classifier_accuracy"}
 
 

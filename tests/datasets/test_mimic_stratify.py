@@ -33,3 +33,4 @@ def test_every_label_spread_over_parts():
     folds = stratify.iterative_stratification(lengths, indices, np.array([0.75, 0.1, 0.15]),
                                               np.random.RandomState(0))
     assert np.bincount(folds).tolist() == [225, 30, 45]
+

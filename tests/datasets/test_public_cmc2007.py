@@ -85,3 +85,14 @@ def test_bad_inputs(tmp_path):
     assert not is_cross_validated(plain)
     with pytest.raises(UserError, match="not a cross-validated split"):
         fold_dirs(plain)
+
+
+def test_existing_folds_of_another_version_need_force(tmp_path):
+    xml = write_cmc(tmp_path / "x" / "train.xml", n_docs=40)
+    out = _prepare(tmp_path / "cv", source=xml)
+    manifest = (out / "manifest.json").read_text()
+    (out / "manifest.json").write_text(manifest.replace('"split_version": "1.0.0"', '"split_version": "0.1"'))
+    with pytest.raises(UserError, match="--force"):
+        _prepare(out, source=xml)
+    assert read_manifest(_prepare(out, source=xml, force=True))["split_version"] == "1.0.0"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".cv.")]  # no temporary folder left

@@ -13,7 +13,6 @@ from icdbench.datasets.sentences import (
     layout_document,
     sentence_targets,
 )
-from icdbench.datasets.silver import CodePhrases
 from icdbench.datasets.vocab import Vocab
 
 TEXT = "Chief complaint: fever. ___ . Pneumonia of the right lower lobe and sepsis. Hypertension, on lisinopril."
@@ -32,9 +31,13 @@ def vocab() -> Vocab:
     return Vocab.build([TEXT.lower().replace(".", " ").replace(",", " ").replace(":", " ").split()], min_count=1)
 
 
-def inputs(phrases: CodePhrases | None = None, max_sentences: int = 64, sentence_length: int = 64):
-    return SentenceInputs(vocab(), max_sentences, sentence_length, phrases=phrases,
-                          code_index={c: i for i, c in enumerate(CODES)})  # fmt: skip
+CODES_TABLE = pl.DataFrame(
+    {"code": CODES, "kind": ["dx"] * 3, "title": ["Pneumonia", "Sepsis", "Essential (primary) hypertension"],
+     "short_title": [None, None, None]}, schema_overrides={"short_title": pl.String})  # fmt: skip
+
+
+def inputs(codes: pl.DataFrame | None = CODES_TABLE) -> SentenceInputs:
+    return SentenceInputs(vocab(), 64, 64, codes=codes)
 
 
 def test_layout_keeps_sentences_with_words_and_maps_words_to_text():
@@ -62,14 +65,11 @@ def test_targets_mark_focus_sentences_their_single_code_and_evidence_words():
 
 
 def test_features_prefer_gold_evidence_and_fall_back_to_silver():
-    phrases = CodePhrases.from_codes(pl.DataFrame(
-        {"code": CODES, "kind": ["dx"] * 3, "title": ["Pneumonia", "Sepsis", "Essential (primary) hypertension"],
-         "short_title": [None, None, None]}, schema_overrides={"short_title": pl.String}))  # fmt: skip
     frame = pl.DataFrame(
         {"text": [TEXT, TEXT], "sentences": [SENTENCES, SENTENCES], "codes": [CODES, ["I10"]],
          "evidence": [EVIDENCE, []], "reason_for_visit": ["fever", None]},
     )  # fmt: skip
-    encoding = inputs(phrases)
+    encoding = inputs()
     gold, silver = encoding.features(frame, train=True)
     assert dict(encoding.supervision) == {"gold": 1, "silver": 1}
     assert gold.focus.tolist() == [0, 0, 1, 1] and silver.focus.tolist() == [0, 0, 0, 1]

@@ -23,6 +23,7 @@ def _icdbench(*args: str) -> list[str]:
     return [sys.executable, "-c", "import sys; from icdbench.cli import main; sys.exit(main())", *args]
 
 
+@pytest.mark.slow  # three trainings in fresh processes; tests/training covers resume in-process in the fast set
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_sigkilled_run_resumes_to_the_uninterrupted_metrics(run_env):
     _, runs = run_env

@@ -17,7 +17,13 @@ from icdbench.models.registry import all_models
 from icdbench.results.commands import committed_board, runs_board
 from icdbench.results.leaderboard import HEADLINE_KEYS, build_tables
 from icdbench.results.render import write_leaderboard
-from icdbench.results.sources import COMMITTED_PLAN, LoadedRecord, committed_records, missing_committed
+from icdbench.results.sources import (
+    COMMITTED_PLAN,
+    LoadedRecord,
+    committed_records,
+    leaderboards_dir,
+    missing_committed,
+)
 
 REFERENCES = (
     "split,setting,model,registry_model,metric,value,published,plus_minus,citation,table,definition,note\n"
@@ -155,3 +161,15 @@ def test_leaderboard_command_builds_both_boards_and_skips_incompatible_records(t
     assert [r.record["model"] for r in committed_records(tmp_path / "lb")] == ["caml"]
     assert main(["leaderboard", "synth-tny"]) == 2
     assert "unknown split 'synth-tny'; did you mean synth-tiny" in capsys.readouterr().err
+
+
+def test_the_committed_leaderboard_files_are_what_the_committed_records_build(tmp_path):
+    """`make leaderboard` output is generated, never typed: rebuilding from leaderboards/records gives the same
+    text files (PNGs are compared by the rebuild test above; their bytes depend on the matplotlib version)."""
+    root = leaderboards_dir()
+    assert (root / "README.md").is_file(), "leaderboards/README.md is missing: run make leaderboard"
+    if (root / "records").is_dir():
+        shutil.copytree(root / "records", tmp_path / "records")
+    write_leaderboard(committed_board(tmp_path, list(all_models())), tmp_path)
+    for name in ("README.md", "leaderboard.csv", "leaderboard.json", "index.html"):
+        assert (tmp_path / name).read_text() == (root / name).read_text(), f"{name} is stale: run make leaderboard"

@@ -25,6 +25,7 @@ from icdbench.datasets.mimic.labels import normalise
 from icdbench.datasets.mimic.pipeline import (
     SplitOutput,
     assign_parts,
+    assignment_fields,
     ordered_code_lists,
     restrict_to_top,
     write_prepared,
@@ -37,6 +38,7 @@ VERSION = "1.0.0"
 PREPROCESSING_VERSION = "edin2023-1"
 MIN_COUNT = 10
 SETTING = "Edin et al. 2023 (SIGIR), MIMIC-IV discharge summaries"
+EDIN_FILES = "mimiciv_icd{9,10}_split.feather (github.com/JoakimEdin/medical-coding-reproducibility)"
 
 
 @dataclass(frozen=True)
@@ -109,36 +111,36 @@ def source_titles(root: Path, rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def discharge_notes(root: Path, hadm_ids: pl.DataFrame, patients: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
-    """One cleaned document per admission in ``hadm_ids``, with reason for visit, age and sex."""
-    notes = reading.scan(root, schema.M4_DISCHARGE).filter(pl.col("text").is_not_null())
-    notes = notes.join(hadm_ids.lazy(), on="hadm_id", how="semi")
-    # A duplicate is the same text twice in one admission; hashing keeps the group key small.
-    unique = notes.group_by("hadm_id", pl.col("text").hash(7).alias("_hash")).agg(
-        pl.col("note_seq", "subject_id", "charttime", "text").sort_by("note_seq").first(), pl.len().alias("_copies"),
-    )
-    docs = (
-        unique.sort("hadm_id", "note_seq")
-        .group_by("hadm_id", maintain_order=True)
-        .agg(
-            pl.col("subject_id").first(), pl.col("charttime").min(), pl.col("text").str.join("\n"),
-            pl.len().alias("_notes"), (pl.col("_copies") - 1).sum().alias("_duplicates"),
-        )
-        .join(patients.lazy(), on="subject_id", how="left")
-        .select(
-            "hadm_id", "_notes", "_duplicates",
-            pl.col("subject_id").cast(pl.String),
-            clean_expr(pl.col("text")).alias("text"),
-            reason_for_visit_expr(pl.col("text")).alias("reason_for_visit"),
-            (pl.col("anchor_age") + pl.col("charttime").str.slice(0, 4).cast(pl.Int64, strict=False)
-             - pl.col("anchor_year")).cast(pl.Float64).alias("age"),
-            pl.col("gender").alias("sex"),
-        )
+    """One cleaned document per admission in ``hadm_ids``, with reason for visit, age and sex.
+
+    Each note is cleaned as it streams in, so the raw text is never held whole: cleaning the joined notes
+    equals joining the cleaned notes with spaces (the newline between notes is a separator, no token spans it).
+    A duplicate is the same raw text twice in one admission (compared by hash); the first by note_seq stays.
+    """
+    notes = (
+        reading.scan(root, schema.M4_DISCHARGE).filter(pl.col("text").is_not_null())
+        .join(hadm_ids.lazy(), on="hadm_id", how="semi")
+        .select("hadm_id", "subject_id", "note_seq", "charttime", pl.col("text").hash(7).alias("_hash"),
+                clean_expr(pl.col("text")).alias("text"), reason_for_visit_expr(pl.col("text")).alias("reason"))
     )
     with reading.reading(root, schema.M4_DISCHARGE):
-        frame = docs.collect(engine="streaming")
-    counts = {"admissions_with_notes": frame.height, "notes_kept": int(frame["_notes"].sum() or 0),
-              "duplicate_notes_dropped": int(frame["_duplicates"].sum() or 0)}
-    return frame.drop("_notes", "_duplicates"), counts
+        notes = notes.collect(engine="streaming").sort("hadm_id", "note_seq")
+    unique = notes.filter(pl.struct("hadm_id", "_hash").is_first_distinct())
+    several = unique["hadm_id"].is_duplicated()
+    joined = (unique.filter(several).group_by("hadm_id", maintain_order=True)  # few admissions have several notes
+              .agg(pl.col("subject_id").first(), pl.col("charttime").min(),
+                   pl.col("text").filter(pl.col("text") != "").str.join(" "), pl.col("reason").drop_nulls().first()))
+    columns = ["hadm_id", "subject_id", "charttime", "text", "reason"]
+    docs = pl.concat([unique.filter(~several).select(columns), joined.select(columns)]).sort("hadm_id")
+    docs = docs.join(patients, on="subject_id", how="left", maintain_order="left").select(
+        "hadm_id", pl.col("subject_id").cast(pl.String), "text", pl.col("reason").alias("reason_for_visit"),
+        (pl.col("anchor_age") + pl.col("charttime").str.slice(0, 4).cast(pl.Int64, strict=False)
+         - pl.col("anchor_year")).cast(pl.Float64).alias("age"),
+        pl.col("gender").alias("sex"),
+    )
+    counts = {"admissions_with_notes": docs.height, "notes_kept": unique.height,
+              "duplicate_notes_dropped": notes.height - unique.height}
+    return docs, counts
 
 
 def prepare_mimic4(requests: dict[str, Path], options: PrepareOptions) -> dict[str, Path]:
@@ -169,7 +171,7 @@ def prepare_mimic4(requests: dict[str, Path], options: PrepareOptions) -> dict[s
         for name, split in wanted.items():
             if split.icd_version != version:
                 continue
-            out_parts, _ = restrict_to_top(parts, split.top_k) if split.top_k else (parts, None)
+            out_parts = restrict_to_top(parts, split.top_k) if split.top_k else parts
             manifest = {
                 "source": {"dataset": "MIMIC-IV", "version": release, "note_module": "MIMIC-IV-Note",
                            "files": files},
@@ -179,20 +181,11 @@ def prepare_mimic4(requests: dict[str, Path], options: PrepareOptions) -> dict[s
                           "top_k_from": "train" if split.top_k else None, "text": CLEANING,
                           "code_order": "diagnoses by seq_num, then procedures by seq_num"},
                 "counts": {**note_counts, **code_stats},
-                **_assignment_fields(assignment),
+                **assignment_fields(assignment, EDIN_FILES),
             }
-            out = SplitOutput(name, VERSION, labels, manifest, titles)
+            out = SplitOutput(name, VERSION, labels, manifest, titles, cleaned=True)
             written[name] = write_prepared(requests[name], out_parts, out, options)
     return written
-
-
-def _assignment_fields(assignment: dict) -> dict:
-    published = assignment["split_assignment"] == "published"
-    note = ("parts follow Edin et al.'s published split files" if published else
-            "parts regenerated by icdbench's patient-level stratification (seeded): sizes match the published "
-            "setting's proportions but not its documents, so numbers are not directly comparable to published "
-            "ones; pass --split-ids with Edin et al.'s split files for the published parts")
-    return {**assignment, "comparable_to_published": published, "split_note": note}
 
 
 def _register(name: str, split: Mimic4Split) -> None:

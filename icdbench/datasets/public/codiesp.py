@@ -82,7 +82,7 @@ def read_part(root: Path, part: str, kind: str, english: bool, stats: Counter) -
             raise UserError(f"{folder / f'{part}{letter}.tsv'} line {number}: no text file for article {doc!r}")
         if raw not in codes[doc]:
             codes[doc].append(raw)
-    evidence: dict[str, list[tuple[str, int, int]]] = {doc: [] for doc in texts}
+    evidence: dict[str, list[dict]] = {doc: [] for doc in texts}
     if not english:
         x_path = folder / f"{part}X.tsv"
         for number, (doc, label, raw, reference, offsets) in ((n, f[:5]) for n, f in read_tsv(x_path, 5)):
@@ -94,7 +94,7 @@ def read_part(root: Path, part: str, kind: str, english: bool, stats: Counter) -
                 continue
             if " ".join(texts[doc][s:e] for s, e in pieces).split() != reference.split():
                 stats["evidence_reference_mismatch"] += 1  # kept: the offsets are the gold, the text a copy
-            evidence[doc].extend((raw, s, e) for s, e in pieces)
+            evidence[doc].extend({"code": raw, "start": s, "end": e} for s, e in pieces)
     rows = []
     for doc, text in texts.items():
         spans = _line_spans(text) if english else split_sentences(text)
@@ -103,11 +103,8 @@ def read_part(root: Path, part: str, kind: str, english: bool, stats: Counter) -
     stats[f"{part}_documents_without_codes"] += sum(1 for doc in texts if not codes[doc])
     if not rows:
         raise UserError(f"{text_dir} holds no .txt files; expected layout: {LAYOUT}")
-    raw_evidence = pl.List(pl.Struct({"code": pl.String, "start": pl.Int64, "end": pl.Int64}))
-    for row in rows:
-        row["raw_evidence"] = [{"code": c, "start": s, "end": e} for c, s, e in row["raw_evidence"]]
     return pl.DataFrame(rows, schema={"doc_id": pl.String, "text": pl.String, "raw_codes": pl.List(pl.String),
-                                      "raw_evidence": raw_evidence, "sentences": SPANS}
+                                      "raw_evidence": EVIDENCE, "sentences": SPANS}
                         ).with_columns(pl.lit(system).alias("system"), pl.lit(code_kind).alias("kind"))
 
 
@@ -131,8 +128,9 @@ def finish_part(frame: pl.DataFrame) -> pl.DataFrame:
         canonical = list(dict.fromkeys(normalize(c) for c in raw_codes))
         codes.append(canonical)
         kinds.append([kind] * len(canonical))
-        spans = {(e["start"], e["end"], normalize(e["code"])) for e in raw_evidence}
-        evidence.append([{"code": c, "start": s, "end": e} for s, e, c in sorted(spans) if c in set(canonical)])
+        spans = sorted({(e["start"], e["end"], normalize(e["code"])) for e in raw_evidence})
+        labelled = set(canonical)
+        evidence.append([{"code": c, "start": s, "end": e} for s, e, c in spans if c in labelled])
     return frame.select("doc_id", pl.col("doc_id").alias("subject_id"), "text", "sentences").with_columns(
         pl.Series("codes", codes, dtype=pl.List(pl.String)), pl.Series("code_kinds", kinds, dtype=pl.List(pl.String)),
         pl.Series("evidence", evidence, dtype=EVIDENCE))

@@ -30,9 +30,9 @@ def discharge_summary(adm: Admission, rng: random.Random, *, words_target: int, 
     def m(code: PoolCode) -> Mention:
         return mention(code, rng, displace, code.code in gold)
 
-    principal, rest = adm.coded[0], adm.coded[1:]
+    principal, rest = adm.coded[0], [c for c in adm.coded[1:] if c.code not in adm.silent]
     dx = [c for c in rest if c.kind == "dx"]
-    procs = [c for c in adm.coded if c.kind == "proc"]
+    procs = [c for c in rest if c.kind == "proc"]
     acute = [c for c in dx if c.role in ("principal", "acute", "symptom")]
     chronic = [c for c in dx if c.role == "chronic"]
     status = [c for c in dx if c.role == "status"]

@@ -36,8 +36,9 @@ class CorpusConfig:
     zipf: float = 0.6
     tail_top_weight: float = 1.0
     distractors: float = 5.0  # mean distractor statements per document
-    omit_rate: float = 0.12  # share of documents with one coded condition left out of the labels
-    extra_rate: float = 0.06  # share of documents with one code that the text does not support
+    omit_rate: float = 0.2  # share of documents with one coded condition left out of the labels
+    extra_rate: float = 0.1  # share of documents with one code that the text does not support
+    silent_rate: float = 0.08  # share of secondary codes the document never mentions (coded from elsewhere)
     displace: float = 0.5  # share of qualifier-bearing mentions whose qualifier moves away from the head words
     symptom_rate: float = 0.07  # admissions whose principal is a symptom after a negative workup
     admissions_mean: float = 2.4
@@ -57,6 +58,7 @@ class Admission:
     complaint: str
     theme: str
     noise: dict = field(default_factory=dict)
+    silent: set[str] = field(default_factory=set)  # coded conditions the text does not mention
 
 
 @dataclass
@@ -284,8 +286,10 @@ def _distractors(pool: CodePool, cfg: CorpusConfig, rng: random.Random, adm: Adm
 
 
 def _label_noise(pool: CodePool, cfg: CorpusConfig, rng: random.Random, adm: Admission) -> None:
-    """Human coders disagree: now and then a supported code is left out, or an unsupported one added."""
+    """Human coders disagree: now and then a supported code is left out, or an unsupported one added; and some
+    coded conditions are documented elsewhere in the record, never in this note."""
     labels = list(adm.coded)
+    adm.silent = {c.code for c in labels[1:] if rng.random() < cfg.silent_rate}
     if len(labels) > 2 and rng.random() < cfg.omit_rate:
         dropped = labels.pop(rng.randrange(1, len(labels)))
         adm.noise["omitted"] = dropped.code

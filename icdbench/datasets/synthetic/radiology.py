@@ -88,6 +88,7 @@ def radiology_report(adm: Admission, rng: random.Random, *, words_target: int, d
     region = region_of(adm.coded[0])
     shown = [c for c in adm.coded if c.kind == "dx" and region_of(c) == region][:6]
     _restrict(adm, {c.code for c in shown})
+    shown = [c for c in shown if c is adm.coded[0] or c.code not in adm.silent]
     gold = set(adm.labels)
     exam, technique = rng.choice(EXAMS[region])
     findings: list[Sentence] = []

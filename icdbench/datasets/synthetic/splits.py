@@ -114,11 +114,13 @@ def _generator_stats(docs: list[Document]) -> dict:
     """What only the generator knows: distractors per document and label noise."""
     n = max(1, len(docs))
     distractors = np.array([len(d.admission.distractors) for d in docs])
+    n_codes = max(1, sum(len(d.codes) for d in docs))
     return {
         "distractor_doc_share": float(np.mean(distractors > 0)) if docs else 0.0,
         "distractors_per_document": float(distractors.mean()) if docs else 0.0,
         "label_noise": {"omitted": sum("omitted" in d.admission.noise for d in docs) / n,
-                        "extra": sum("extra" in d.admission.noise for d in docs) / n},
+                        "extra": sum("extra" in d.admission.noise for d in docs) / n,
+                        "unmentioned": sum(len(set(d.codes) & d.admission.silent) for d in docs) / n_codes},
     }
 
 

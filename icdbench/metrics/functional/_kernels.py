@@ -23,6 +23,8 @@ from torch import Tensor
 # float32) to stay near the CPU caches and bound peak memory.
 CHUNK_ELEMENTS = 1 << 22
 
+TRANSPOSE_ROWS = 512
+
 Chunk = TypeVar("Chunk")
 Block = TypeVar("Block")
 
@@ -61,8 +63,17 @@ def pipeline(chunks: Iterable[Chunk], prepare: Callable[[Chunk], Block], consume
 
 
 def sorted_rows(x: np.ndarray) -> np.ndarray:
-    """A C-contiguous copy of ``x`` ``[R, L]`` (any strides, e.g. a transposed slice) with rows sorted."""
+    """A C-contiguous copy of ``x`` ``[R, L]`` with rows sorted."""
     out = np.array(x, order="C", copy=True)
+    out.sort(axis=-1)
+    return out
+
+
+def sorted_columns(x: np.ndarray) -> np.ndarray:
+    """The columns of ``x`` ``[R, L]`` (a column slice of the score matrix) as sorted rows ``[L, R]``."""
+    out = np.empty((x.shape[1], x.shape[0]), dtype=x.dtype)
+    for start in range(0, x.shape[0], TRANSPOSE_ROWS):  # in cache-sized blocks: ~7x faster than one strided copy
+        out[:, start : start + TRANSPOSE_ROWS] = x[start : start + TRANSPOSE_ROWS].T
     out.sort(axis=-1)
     return out
 
@@ -72,6 +83,12 @@ def sorted_flat(x: np.ndarray) -> np.ndarray:
     out = np.array(x, order="C", copy=True).reshape(-1)
     out.sort()
     return out
+
+
+def row_sums(x: Tensor) -> Tensor:
+    """``[R]`` float64 sums of the rows of ``x`` ``[R, L]`` (numpy's pairwise summation: deterministic and
+    ~20x faster here than ``torch.sum(dtype=float64)``)."""
+    return torch.from_numpy(np.add.reduce(x.numpy(), axis=1, dtype=np.float64))
 
 
 def flat_where_at_least(x: Tensor, threshold: Tensor) -> Tensor:
@@ -91,8 +108,13 @@ class SortedRows:
 
     @staticmethod
     def of(x: np.ndarray) -> SortedRows:
-        """Sort a copy of ``x`` ``[R, L]`` (any strides, e.g. a transposed slice)."""
+        """Sort a copy of the rows of ``x`` ``[R, L]``."""
         return SortedRows(sorted_rows(x))
+
+    @staticmethod
+    def of_columns(x: np.ndarray) -> SortedRows:
+        """Sort a copy of the columns of ``x`` ``[R, L]``: rows of the result are its columns."""
+        return SortedRows(sorted_columns(x))
 
     def count(self, row: Tensor, value: Tensor) -> tuple[Tensor, Tensor]:
         """For each query ``(row[q], value[q])`` (``[Q]`` each, any order): entries of that row ``< value`` and

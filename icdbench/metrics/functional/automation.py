@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from icdbench.metrics.functional._kernels import row_chunks
+from icdbench.metrics.functional._kernels import row_chunks, row_sums
 from icdbench.metrics.functional.sets import CodeSets
 
 EMR_TARGET = 0.9
@@ -49,7 +49,7 @@ def expected_errors_confidence(scores: Tensor, pred: CodeSets) -> Tensor:
     n_docs, n_codes = scores.shape
     total = torch.empty(n_docs, dtype=torch.float64)
     for start, stop in row_chunks(n_docs, n_codes):
-        total[start:stop] = scores[start:stop].sum(dim=1, dtype=torch.float64)
+        total[start:stop] = row_sums(scores[start:stop])
     predicted = pred.score.double() if pred.score is not None else scores[pred.doc, pred.code].double()
     correction = torch.zeros(n_docs, dtype=torch.float64).index_add_(0, pred.doc, 1 - 2 * predicted)
     return -(total + correction)

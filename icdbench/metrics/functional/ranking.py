@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from icdbench.metrics.functional.ranks import Ranks, TopK, doc_ranks, gold_scores, within_group_ties
+from icdbench.metrics.functional.ranks import Ranks, KthLargest, doc_ranks, gold_scores, within_group_ties
 from icdbench.metrics.functional.sets import CodeSets
 from icdbench.metrics.keys import RANK_KS, RECALL_KS
 
@@ -28,12 +28,12 @@ def depths(gold: CodeSets) -> Tensor:
     return ks.clamp(min=1, max=gold.n_codes)
 
 
-def ranking_stats(scores: Tensor, gold: CodeSets) -> tuple[Ranks, TopK]:
+def ranking_stats(scores: Tensor, gold: CodeSets) -> tuple[Ranks, KthLargest]:
     """The per-document sort behind every ranking metric (see :func:`ranks.doc_ranks`)."""
     return doc_ranks(scores, gold, depths(gold))
 
 
-def expected_hits(gold: CodeSets, values: Tensor, topk: TopK, ks: Tensor) -> Tensor:
+def expected_hits(gold: CodeSets, values: Tensor, kth: KthLargest, ks: Tensor) -> Tensor:
     """``[N, K]`` float64 expected number of gold codes among each document's top ``ks`` ``[N, K]`` codes.
 
     ``values`` ``[M]`` are the gold cells' scores. Codes tied with the k-th score share the remaining places.
@@ -49,7 +49,7 @@ def expected_hits(gold: CodeSets, values: Tensor, topk: TopK, ks: Tensor) -> Ten
     return out
 
 
-def per_doc_ranking(gold: CodeSets, values: Tensor, ranks: Ranks, topk: TopK) -> dict[str, Tensor]:
+def per_doc_ranking(gold: CodeSets, values: Tensor, ranks: Ranks, kth: KthLargest) -> dict[str, Tensor]:
     """Per-document ranking values ``[N]`` float64: ``p@k``, ``r@k``, ``r_precision``, ``map_doc`` (average
     precision), ``coverage_error`` and ``lrap``, plus ``ranked`` (1 for documents with gold, the population
     of the first four families). ``values``: the gold cells' scores ``[M]``."""
@@ -77,7 +77,7 @@ def per_doc_ranking(gold: CodeSets, values: Tensor, ranks: Ranks, topk: TopK) ->
 ALL_DOCS = ("coverage_error", "lrap")  # scikit-learn's keys average over every document
 
 
-def ranking_metrics(gold: CodeSets, values: Tensor, ranks: Ranks, topk: TopK) -> dict[str, float]:
+def ranking_metrics(gold: CodeSets, values: Tensor, ranks: Ranks, kth: KthLargest) -> dict[str, float]:
     """The ranking keys of a report: per-document values averaged over documents with gold (all documents
     for ``coverage_error`` and ``lrap``)."""
     per_doc = per_doc_ranking(gold, values, ranks, topk)

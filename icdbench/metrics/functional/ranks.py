@@ -36,7 +36,7 @@ class Ranks:
 
 
 @dataclass(frozen=True)
-class TopK:
+class KthLargest:
     """For each document and requested depth ``k``: the k-th largest score ``value`` ``[N, K]`` and how many of
     the document's codes score strictly above it (``n_gt``) and exactly equal to it (``n_eq``)."""
 
@@ -50,7 +50,7 @@ def gold_scores(scores: Tensor, gold: CodeSets) -> Tensor:
     return scores[gold.doc, gold.code]
 
 
-def doc_ranks(scores: Tensor, gold: CodeSets, ks: Tensor) -> tuple[Ranks, TopK]:
+def doc_ranks(scores: Tensor, gold: CodeSets, ks: Tensor) -> tuple[Ranks, KthLargest]:
     """Rank gold cells within their documents and read the top-``k`` boundaries of every document.
 
     ``scores`` ``[N, C]``; ``ks`` ``[N, K]`` int64 depths in ``1..C`` (a column per requested depth).
@@ -78,7 +78,7 @@ def doc_ranks(scores: Tensor, gold: CodeSets, ks: Tensor) -> tuple[Ranks, TopK]:
         kth_le[start:stop] = le[g1 - g0 :].view(value.shape)
 
     pipeline(row_chunks(n_docs, n_codes), lambda c: SortedRows.of(matrix[c[0] : c[1]]), consume)
-    return Ranks(n_lt, n_le, below_value, n_codes), TopK(kth, n_codes - kth_le, kth_le - kth_lt)
+    return Ranks(n_lt, n_le, below_value, n_codes), KthLargest(kth, n_codes - kth_le, kth_le - kth_lt)
 
 
 def code_ranks(scores: Tensor, gold: CodeSets) -> Ranks:
@@ -100,7 +100,7 @@ def code_ranks(scores: Tensor, gold: CodeSets) -> Ranks:
         below_value[pick] = block.below(rows, lt)
 
     chunks = row_chunks(n_codes, n_docs, CHUNK_ELEMENTS)
-    pipeline(chunks, lambda c: SortedRows.of(matrix[:, c[0] : c[1]].T), consume)
+    pipeline(chunks, lambda c: SortedRows.of_columns(matrix[:, c[0] : c[1]]), consume)
     return Ranks(n_lt, n_le, below_value, n_docs)
 
 
