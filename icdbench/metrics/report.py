@@ -221,8 +221,8 @@ def _report(inputs: Inputs, keys: Collection[str] | None = None) -> dict[str, fl
     out.update(classification_metrics(counts))
     sequences = inputs.sequences if family("sequence") else None
     if family("ranking") or sequences is not None:
-        doc_ranks, topk = ranking_stats(scores, gold)
-        out.update(ranking_metrics(gold, gold_scores(scores, gold), doc_ranks, topk))
+        doc_ranks, kth = ranking_stats(scores, gold)
+        out.update(ranking_metrics(gold, gold_scores(scores, gold), doc_ranks, kth))
     if wants("micro_auc_roc", "micro_auc_pr"):
         out["micro_auc_roc"], out["micro_auc_pr"] = micro_auc(scores, gold)
     if wants("macro_auc_roc", "macro_auc_pr"):

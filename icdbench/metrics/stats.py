@@ -71,8 +71,8 @@ class Pieces:
         pred = CodeSets.from_scores(scores, decision_threshold(inputs.threshold, scores))
         counts = SetCounts.of(pred, gold)
         values = gold_scores(scores, gold)
-        in_docs, topk = ranking_stats(scores, gold)
-        per_doc = per_doc_ranking(gold, values, in_docs, topk)
+        in_docs, kth = ranking_stats(scores, gold)
+        per_doc = per_doc_ranking(gold, values, in_docs, kth)
         union = counts.pred_doc + counts.gold_doc
         per_doc.update(
             tp=counts.tp_doc.double(), pred=counts.pred_doc.double(), gold=counts.gold_doc.double(),

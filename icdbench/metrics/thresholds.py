@@ -109,12 +109,12 @@ def _best_k(scores: Tensor, gold: CodeSets) -> int:
     """The k in ``1..min(C, MAX_TUNED_K)`` with the best validation micro-F1 under the top-k rule."""
     n_docs, n_codes = scores.shape
     depths = torch.arange(1, min(n_codes, MAX_TUNED_K) + 1)
-    _, topk = doc_ranks(scores, gold, depths.expand(n_docs, -1))
+    _, kth = doc_ranks(scores, gold, depths.expand(n_docs, -1))
     values = gold_scores(scores, gold)
     best_k, best_f1 = 1, -1.0
     for j, k in enumerate(depths.tolist()):
-        tp = int((values >= topk.value[gold.doc, j]).sum())
-        predicted = int((topk.n_gt[:, j] + topk.n_eq[:, j]).sum())
+        tp = int((values >= kth.value[gold.doc, j]).sum())
+        predicted = int((kth.n_gt[:, j] + kth.n_eq[:, j]).sum())
         f1 = 2 * tp / (len(gold) + predicted)
         if f1 > best_f1:
             best_k, best_f1 = k, f1

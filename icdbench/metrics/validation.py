@@ -45,8 +45,7 @@ def as_scores(scores) -> Tensor:
         raise ValueError("scores contain inf")
     if low < 0 or high > 1:
         raise ValueError(
-            f"scores must be probabilities in [0, 1] (found {low:g} to {high:g}); apply a sigmoid "
-            "to logits first"
+            f"scores must be probabilities in [0, 1] (found {low:g} to {high:g}); apply a sigmoid to logits first"
         )
     if int(np.min(x.numpy().view(np.int32))) < 0:  # only -0.0 has the sign bit among values >= 0
         x = x + 0.0

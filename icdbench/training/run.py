@@ -48,9 +48,10 @@ class RunResult:
     record: dict | None  # None on DDP ranks other than 0
 
 
-def launched_rank() -> int:
-    """Rank of this process as set by a DDP launcher (0 when not launched)."""
-    return int(os.environ.get("LOCAL_RANK") or 0) + int(os.environ.get("NODE_RANK") or 0)
+def launched_by_rank_zero() -> bool:
+    """Whether a DDP launcher started this process as a rank other than the first (it then reuses rank 0's
+    run folder and writes nothing)."""
+    return int(os.environ.get("LOCAL_RANK") or 0) > 0 or int(os.environ.get("NODE_RANK") or 0) > 0
 
 
 def ensure_split(name: str, source: Path | None = None, command: str = "") -> Path:
@@ -60,9 +61,9 @@ def ensure_split(name: str, source: Path | None = None, command: str = "") -> Pa
     manifest = read_manifest(out, missing_ok=True)
     if manifest is None:
         if spec.needs_source and source is None:
+            make_hint = " (make bench ... MIMIC_DIR=PATH)" if spec.needs_source == "MIMIC_DIR" else ""
             raise UserError(
-                f"split {name} is not prepared and needs {spec.needs_source}: pass --source /path/to/raw "
-                f"(make bench ... {spec.needs_source}=/path)"
+                f"split {name} is not prepared and needs {spec.needs_source}: pass --source PATH{make_hint}"
             )
         data_dir().mkdir(parents=True, exist_ok=True)
         with FileLock(str(data_dir() / f".{name}.lock")):
@@ -82,7 +83,7 @@ def ensure_split(name: str, source: Path | None = None, command: str = "") -> Pa
 def new_run_dir(split: str, model: str, seed: int, profile: str) -> tuple[Path, str]:
     """A fresh run folder; DDP ranks launched by rank 0 reuse rank 0's id (``ICDBENCH_RUN_ID``)."""
     inherited = os.environ.get(RUN_ID_ENV)
-    if inherited and launched_rank() > 0:
+    if inherited and launched_by_rank_zero():
         return runs_dir() / split / model / inherited, inherited
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     base = f"{stamp}-{profile}-seed{seed}"
@@ -154,7 +155,7 @@ def train(request: RunRequest) -> RunResult:
     if resume_from is None:
         run_dir, run_id = new_run_dir(request.split, spec.name, cfg.seed, profile)
 
-    launcher = launched_rank() == 0
+    launcher = not launched_by_rank_zero()
     if launcher:
         os.environ[RUN_ID_ENV] = run_id  # for the DDP ranks Lightning launches from this process
         if resume_from is None:

@@ -177,3 +177,10 @@ def test_version_detection(scenario, tmp_path):
     (tmp_path / "mimiciv" / "2.1" / "hosp").mkdir(parents=True)
     with pytest.raises(UserError, match="v2.1; icdbench supports MIMIC-IV v2.2"):
         detect_version(tmp_path / "mimiciv" / "2.1", patients)
+
+
+def test_same_seed_same_bytes(scenario, prepared, tmp_path):
+    root, _ = scenario
+    again = prepare_mimic4({"mimic4-icd10": tmp_path / "again"}, PrepareOptions(source=root, seed=3, command="test"))
+    first = prepared["mimic4-icd10"].manifest
+    assert load_split(again["mimic4-icd10"]).manifest["content_sha256"] == first["content_sha256"]

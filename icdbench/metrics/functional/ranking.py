@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from icdbench.metrics.functional.ranks import Ranks, KthLargest, doc_ranks, gold_scores, within_group_ties
+from icdbench.metrics.functional.ranks import KthLargest, Ranks, doc_ranks, gold_scores, within_group_ties
 from icdbench.metrics.functional.sets import CodeSets
 from icdbench.metrics.keys import RANK_KS, RECALL_KS
 
@@ -41,11 +41,11 @@ def expected_hits(gold: CodeSets, values: Tensor, kth: KthLargest, ks: Tensor) -
     n_docs, n_k = ks.shape
     out = torch.zeros(n_docs, n_k, dtype=torch.float64)
     for j in range(n_k):
-        boundary = topk.value[gold.doc, j]
+        boundary = kth.value[gold.doc, j]
         above = torch.bincount(gold.doc[values > boundary], minlength=n_docs).double()
         tied = torch.bincount(gold.doc[values == boundary], minlength=n_docs).double()
-        free = (ks[:, j] - topk.n_gt[:, j]).double()
-        out[:, j] = above + free * tied / topk.n_eq[:, j].double()
+        free = (ks[:, j] - kth.n_gt[:, j]).double()
+        out[:, j] = above + free * tied / kth.n_eq[:, j].double()
     return out
 
 
@@ -56,7 +56,7 @@ def per_doc_ranking(gold: CodeSets, values: Tensor, ranks: Ranks, kth: KthLarges
     n_docs, n_codes = gold.n_docs, gold.n_codes
     n_gold = gold.per_doc()
     has_gold = n_gold > 0
-    hits = expected_hits(gold, values, topk, depths(gold))
+    hits = expected_hits(gold, values, kth, depths(gold))
     out: dict[str, Tensor] = {"ranked": has_gold.double()}
     for j, k in enumerate(DEPTHS):
         if k in RANK_KS:
@@ -80,7 +80,7 @@ ALL_DOCS = ("coverage_error", "lrap")  # scikit-learn's keys average over every 
 def ranking_metrics(gold: CodeSets, values: Tensor, ranks: Ranks, kth: KthLargest) -> dict[str, float]:
     """The ranking keys of a report: per-document values averaged over documents with gold (all documents
     for ``coverage_error`` and ``lrap``)."""
-    per_doc = per_doc_ranking(gold, values, ranks, topk)
+    per_doc = per_doc_ranking(gold, values, ranks, kth)
     ranked = per_doc.pop("ranked").bool()
     out = {}
     for key, value in per_doc.items():
@@ -91,5 +91,5 @@ def ranking_metrics(gold: CodeSets, values: Tensor, ranks: Ranks, kth: KthLarges
 
 def ranking_report(scores: Tensor, gold: CodeSets) -> dict[str, float]:
     """Convenience: ranking keys straight from ``scores`` ``[N, C]`` and gold sets."""
-    ranks, topk = ranking_stats(scores, gold)
-    return ranking_metrics(gold, gold_scores(scores, gold), ranks, topk)
+    ranks, kth = ranking_stats(scores, gold)
+    return ranking_metrics(gold, gold_scores(scores, gold), ranks, kth)
