@@ -5,6 +5,10 @@ Which weights are evaluated (``ScoredRun.selection``):
 - otherwise ``best-checkpoint``: the checkpoint with the best ``train.monitor`` value, reloaded with
   ``torch.load(weights_only=True)``;
 - ``final`` only if no checkpoint was written (no validation ran).
+
+Checkpoints are loaded with ``weights_only=True`` (resume included): they hold only tensors and plain
+containers because ``CodingModule`` saves no hyperparameters (the config lives in ``config.yaml``) and the LR
+schedule is a callable object whose state is a dict of numbers.
 """
 
 from __future__ import annotations

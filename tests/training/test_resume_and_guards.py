@@ -34,7 +34,8 @@ def test_resumed_run_ends_with_the_uninterrupted_metrics(run_env):
 
 
 def test_swa_run_evaluates_the_average(run_env):
-    record = train(RunRequest("rac", "synth-tiny", "ci", overrides=["optim.epochs=2", "train.logger=none"])).record
+    overrides = ["optim.epochs=2", "train.logger=none", "data.max_train_docs=48"]
+    record = train(RunRequest("rac", "synth-tiny", "ci", overrides=overrides)).record
     assert record["config"]["train"]["swa"] is True and record["selection"] == "swa-average"
 
 

@@ -91,7 +91,7 @@ EXAM = ("General: no acute distress, alert and oriented.", "HEENT: mucous membra
         "Skin: no rashes or lesions.", "Lungs: crackles at the bases.", "Extremities: 1+ pitting edema to the ankles.",
         "CV: irregularly irregular rhythm.", "Abdomen: mildly tender in the right lower quadrant.")
 IMAGING = ("CXR: no acute cardiopulmonary process.", "CT head without acute intracranial abnormality.",
-           "Renal ultrasound without hydronephrosis.", "EKG: sinus rhythm at {n}, normal intervals.",
+           "Renal ultrasound without hydronephrosis.", "EKG: sinus rhythm at {w}, normal intervals.",
            "Echo: LVEF {p}%, mild mitral regurgitation.", "RUQ ultrasound: no gallbladder wall thickening.")
 DISPOSITION = ("Home", "Home With Service", "Extended Care Facility", "Skilled Nursing Facility", "Rehab")
 CONDITION = ("Mental Status: Clear and coherent. Level of Consciousness: Alert and interactive. "

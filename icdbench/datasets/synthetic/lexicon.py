@@ -176,7 +176,7 @@ PROTECTED = ("chronic kidney disease", "chronic obstructive pulmonary disease", 
 # --- qualifiers that separate siblings ----------------------------------------------------------------------
 # (kind, regex). A mention may move its qualifier away from the head words ("systolic CHF, acute on chronic").
 QUALIFIERS: tuple[tuple[str, re.Pattern], ...] = (
-    ("laterality", re.compile(r"\b(left|right|bilateral)\b")),
+    ("laterality", re.compile(r"\b(left|right|bilateral)(?: side\b|-sided\b)?\b")),
     ("acuity", re.compile(r"\b(acute on chronic|acute and chronic|subacute|acute|chronic)\b")),
     ("stage", re.compile(r"\b(end stage|stage [0-9]+[ab]?|stage [iv]+)\b", re.IGNORECASE)),
     ("type", re.compile(r"\b(type [12]|type ii?)\b", re.IGNORECASE)),

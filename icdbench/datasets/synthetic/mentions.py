@@ -17,7 +17,7 @@ from icdbench.datasets.synthetic import lexicon
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 _LETTERS = re.compile(r"[A-Za-z]+")
 _DROPPABLE = {"primary", "native", "unilateral", "specified", "localized", "generalized", "nonautologous",
-              "multiple", "single", "simple"}
+              "simple"}
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def _find_qualifier(text: str) -> tuple[str, str, int, int] | None:
     for kind, pattern in lexicon.QUALIFIERS:
         for match in pattern.finditer(text):
             if not any(s <= match.start() < e for s, e in protected):
-                return kind, match.group(0), match.start(), match.end()
+                return kind, match.group(1), match.start(), match.end()  # "right side" -> "right"
     return None
 
 

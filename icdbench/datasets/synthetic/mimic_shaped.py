@@ -75,12 +75,12 @@ def chunk_rows(cfg: WriterConfig, first: int, last: int) -> Rows:
         system = "icd9" if cfg.version == "mimic3" or rng.random() < ICD9_SHARE else "icd10"
         docs = patient_documents(pools[system], _corpus_config(cfg, system), cfg.seed, index, _render(cfg))
         if docs:
-            _patient_rows(rows, cfg, rng, index, system, docs)
+            _patient_rows(rows, cfg, rng, index, system, docs, pools[system])
     return rows
 
 
 def _patient_rows(rows: Rows, cfg: WriterConfig, rng: random.Random, index: int, system: str,
-                  docs: list[Document]) -> None:
+                  docs: list[Document], pool) -> None:
     mimic4 = cfg.version == "mimic4"
     subject = (10_000_000 if mimic4 else 2) + index
     year = rng.randint(2110, 2200)
@@ -121,7 +121,7 @@ def _patient_rows(rows: Rows, cfg: WriterConfig, rng: random.Random, index: int,
         if not mimic4:
             _other_notes3(rows, subject, hadm, admit, discharge, doc, rng)
         if cfg.radiology and mimic4:
-            rad_seq = _radiology_rows(rows, subject, hadm, admit, doc, rad_seq, rng)
+            rad_seq = _radiology_rows(rows, subject, hadm, admit, doc, rad_seq, rng, pool)
 
 
 def _admission(subject: int, hadm: int, admit: datetime, discharge: datetime, expired: bool,
@@ -171,13 +171,13 @@ def _code_rows(rows: Rows, mimic4: bool, subject: int, hadm: int, system: str, d
 
 
 def _radiology_rows(rows: Rows, subject: int, hadm: int, admit: datetime, doc: Document, seq: int,
-                    rng: random.Random) -> int:
+                    rng: random.Random, pool) -> int:
     from icdbench.datasets.synthetic.radiology import EXAMS, radiology_report, region_of
 
     for _ in range(rng.choice((0, 1, 1, 2, 3))):
         adm = copy.copy(doc.admission)
         adm.labels, adm.kinds, adm.distractors = list(adm.labels), list(adm.kinds), list(adm.distractors)
-        text = radiology_report(adm, rng, words_target=110, displace=0.5).text
+        text = radiology_report(adm, rng, words_target=110, displace=0.5, pool=pool).text
         seq += 1
         note_id = f"{subject}-RR-{seq}"
         outpatient = rng.random() < 0.1
@@ -253,6 +253,7 @@ def write_mimic_files(out_dir: Path, *, version: str = "mimic4", n_notes: int = 
     handles = {name: _gzip(out_dir / rel) for name, rel in files.items()
                if name not in ("d_diagnoses", "d_procedures")}
     counts = dict.fromkeys(handles, 0)
+    quoting = "non_numeric" if version == "mimic3" else "necessary"  # MIMIC-III quotes every text field
     written = 0
     executor = ProcessPoolExecutor(workers) if workers > 1 else None
     try:
@@ -265,10 +266,10 @@ def write_mimic_files(out_dir: Path, *, version: str = "mimic4", n_notes: int = 
                 written += rows.n_discharge(mimic4=version == "mimic4")
                 for name, handle in handles.items():
                     data = frame(version, name, rows, row_offset=counts[name])
-                    if data.height or counts[name] == 0:
-                        data.write_csv(handle, include_header=counts[name] == 0,
-                                       quote_style="non_numeric" if version == "mimic3" else "necessary",
-                                       datetime_format="%Y-%m-%d %H:%M:%S", date_format="%Y-%m-%d")
+                    if data.height or counts[name] == 0:  # whole bytes: a flush would change the gzip stream
+                        handle.write(data.write_csv(include_header=counts[name] == 0, quote_style=quoting,
+                                                    datetime_format="%Y-%m-%d %H:%M:%S",
+                                                    date_format="%Y-%m-%d").encode())
                     counts[name] += data.height
                 if written >= n_notes:
                     break
@@ -279,7 +280,7 @@ def write_mimic_files(out_dir: Path, *, version: str = "mimic4", n_notes: int = 
             handle.close()
     for name, data in dictionary_frames(version).items():
         with _gzip(out_dir / files[name]) as handle:
-            data.write_csv(handle, quote_style="non_numeric" if version == "mimic3" else "necessary")
+            handle.write(data.write_csv(quote_style=quoting).encode())
         counts[name] = data.height
     return {files[name]: n for name, n in counts.items()}
 

@@ -46,11 +46,20 @@ NEGATIVE = ("No {m}.", "No evidence of {m}.", "There is no {m}.", "{m} is not se
 ROUTINE = {
     "chest": ("The cardiomediastinal silhouette is within normal limits.", "The hila are unremarkable.",
               "No acute osseous abnormality.", "Lines and tubes are unchanged in position.",
-              "Degenerative changes of the thoracic spine."),
+              "Degenerative changes of the thoracic spine.", "Right internal jugular catheter tip in the low SVC.",
+              "Mild bibasilar opacities likely reflect atelectasis versus scarring, unchanged.",
+              "Surgical clips in the right upper quadrant.", "The aorta is tortuous and calcified.",
+              "Comparison is made to the prior study from ___.", "Patient is rotated, limiting evaluation."),
     "head": ("The ventricles and sulci are normal in size.", "The basal cisterns are patent.",
-             "The visualized paranasal sinuses are clear.", "Gray-white matter differentiation is preserved."),
+             "The visualized paranasal sinuses are clear.", "Gray-white matter differentiation is preserved.",
+             "Periventricular white matter hypodensities are consistent with chronic small vessel disease.",
+             "The mastoid air cells are well aerated.", "No fracture is identified.",
+             "Atherosclerotic calcifications of the cavernous carotid arteries."),
     "abdomen": ("The liver enhances homogeneously.", "The pancreas and spleen are unremarkable.",
-                "The bladder is decompressed.", "Atherosclerotic calcifications of the aorta."),
+                "The bladder is decompressed.", "Atherosclerotic calcifications of the aorta.",
+                "The adrenal glands are normal.", "There is no free air.", "Small hiatal hernia.",
+                "Degenerative changes of the lumbar spine.", "The appendix is normal.",
+                "No retroperitoneal lymphadenopathy."),
     "hip": ("The sacroiliac joints are preserved.", "Mild degenerative changes of the hip joint.",
             "Soft tissues are unremarkable."),
     "leg": ("Normal compressibility, flow and augmentation of the common femoral vein.",
@@ -82,9 +91,11 @@ def radiology_pool(seed: int) -> CodePool:
     return CodePool("icd10", codes)
 
 
-def radiology_report(adm: Admission, rng: random.Random, *, words_target: int, displace: float) -> Rendered:
+def radiology_report(adm: Admission, rng: random.Random, *, words_target: int, displace: float,
+                     pool: CodePool | None = None) -> Rendered:
     """A report of one study of the principal finding's region; the admission's labels and distractors are
-    narrowed to what the report shows (pass a copy to keep them)."""
+    narrowed to what the report shows (pass a copy to keep them). With ``pool``, the report also lists one to
+    four pertinent negatives of its region ("No pneumothorax.")."""
     region = region_of(adm.coded[0])
     shown = [c for c in adm.coded if c.kind == "dx" and region_of(c) == region][:6]
     _restrict(adm, {c.code for c in shown})
@@ -96,6 +107,11 @@ def radiology_report(adm: Admission, rng: random.Random, *, words_target: int, d
         findings.append(template(rng.choice(POSITIVE), Mention(code.forms.render(rng, displace),
                                                                 code.code if code.code in gold else None), rng))
     adm.distractors = [(k, c) for k, c in adm.distractors if c.kind == "dx" and region_of(c) == region]
+    if pool is not None:
+        taken = {c.code for c in adm.coded} | {c.code for _, c in adm.distractors}
+        options = [c for c in pool.codes.values() if _REGION.get(c.code) == region and c.code not in taken
+                   and c.sex in (None, adm.sex)]
+        adm.distractors += [("negated", c) for c in rng.sample(options, min(len(options), rng.randint(1, 4)))]
     negatives = [c for _, c in adm.distractors]
     for code in negatives:
         findings.insert(rng.randint(0, len(findings)),
@@ -104,7 +120,7 @@ def radiology_report(adm: Admission, rng: random.Random, *, words_target: int, d
     indication: Sentence = [f"{int(adm.age)} year old {'woman' if adm.sex == 'F' else 'man'} with "
                             f"{adm.complaint} // eval for ", Mention(question.forms.render(rng, 0.0), None)]
     impression = [template("{m}.", Mention(c.forms.render(rng, displace), c.code if c.code in gold else None), rng)
-                  for c in shown if rng.random() < 0.7]
+                  for c in shown if c is shown[0] or rng.random() < 0.7]
     sections = [Section("EXAMINATION", [[exam]]), Section("INDICATION", [indication]),
                 Section("TECHNIQUE", [[technique]]), Section("COMPARISON", [[rng.choice(("___", "None."))]]),
                 Section("FINDINGS", findings), Section("IMPRESSION", impression or [["No acute process."]])]

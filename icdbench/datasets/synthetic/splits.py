@@ -16,7 +16,6 @@ import polars as pl
 
 from icdbench.datasets.registry import PrepareOptions, register_split
 from icdbench.datasets.splitting import code_counts, codes_table, patient_split, restrict_labels, top_k_codes
-from icdbench.datasets.stats import split_card
 from icdbench.datasets.storage import PARTS, write_split
 from icdbench.datasets.synthetic.corpus import GENERATOR_VERSION, Document, iter_documents
 from icdbench.datasets.synthetic.generator import CorpusConfig
@@ -70,12 +69,12 @@ def documents_frame(docs: list[Document]) -> pl.DataFrame:
     )
 
 
-def renderer_for(split: SyntheticSplit):
+def renderer_for(split: SyntheticSplit, pool=None):
     cfg = split.config
     if split.style == "radiology":
         from icdbench.datasets.synthetic.radiology import radiology_report
 
-        return lambda adm, rng: radiology_report(adm, rng, words_target=cfg.words, displace=cfg.displace)
+        return lambda adm, rng: radiology_report(adm, rng, words_target=cfg.words, displace=cfg.displace, pool=pool)
     from icdbench.datasets.synthetic.documents import discharge_summary
 
     return lambda adm, rng: discharge_summary(adm, rng, words_target=cfg.words, displace=cfg.displace)
@@ -94,9 +93,11 @@ def pool_for(split: SyntheticSplit, seed: int):
 def build(name: str, seed: int) -> tuple[dict[str, pl.DataFrame], pl.DataFrame, dict]:
     """Generate split ``name``: its parts, codes table and statistics card (not written)."""
     from icdbench.codes import get_system
+    from icdbench.datasets.stats import split_card
 
     split, _ = SPLITS[name]
-    docs = list(iter_documents(pool_for(split, seed), split.config, seed, renderer_for(split)))
+    pool = pool_for(split, seed)
+    docs = list(iter_documents(pool, split.config, seed, renderer_for(split, pool)))
     parts = patient_split(documents_frame(docs), seed=seed)
     counts = code_counts(parts["train"])
     labels = top_k_codes(parts["train"], split.top_k) if split.top_k else sorted(counts)
