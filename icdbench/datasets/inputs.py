@@ -29,6 +29,15 @@ TITLE_TOKENS = 36  # code-title length (long + short title), as RAC uses
 VOCAB_FILE = "vocab.txt"
 
 
+def vocab_path(run_dir: Path) -> Path:
+    """Where a run's vocabulary lives. It lists words of the notes, so it stays under DATA_DIR (data-use
+    agreements), keyed by the run's place in ``RUNS_DIR/<split>/<model>/<run_id>``."""
+    from icdbench.paths import data_dir
+
+    split, model, run_id = Path(run_dir).resolve().parts[-3:]
+    return data_dir() / split / "runs" / model / run_id / VOCAB_FILE
+
+
 class InputEncoding(Protocol):
     kind: str
 
@@ -112,10 +121,10 @@ class WordInputs:
 
     @classmethod
     def load(cls, run_dir: Path, cfg) -> WordInputs:
-        return cls(Vocab.load(Path(run_dir) / VOCAB_FILE), cfg.data.max_tokens)
+        return cls(Vocab.load(vocab_path(run_dir)), cfg.data.max_tokens)
 
     def save(self, run_dir: Path) -> None:
-        self.vocab.save(Path(run_dir) / VOCAB_FILE)
+        self.vocab.save(vocab_path(run_dir))
 
     def features(self, frame: pl.DataFrame, *, train: bool) -> list[WordFeature]:
         if train and self._fit_tokens is not None and len(self._fit_tokens) == frame.height:

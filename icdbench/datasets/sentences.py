@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from icdbench.datasets.batching import BucketBatchSampler, ItemKey
-from icdbench.datasets.inputs import VOCAB_FILE
+from icdbench.datasets.inputs import vocab_path
 from icdbench.datasets.silver import CodePhrases, silver_evidence
 from icdbench.datasets.storage import Split
 from icdbench.datasets.vocab import Vocab
@@ -159,10 +159,10 @@ class SentenceInputs:
     @classmethod
     def load(cls, run_dir: Path, cfg) -> SentenceInputs:
         _check_limits(cfg)
-        return cls(Vocab.load(Path(run_dir) / VOCAB_FILE), cfg.data.max_sentences, cfg.data.sentence_length)
+        return cls(Vocab.load(vocab_path(run_dir)), cfg.data.max_sentences, cfg.data.sentence_length)
 
     def save(self, run_dir: Path) -> None:
-        self.vocab.save(Path(run_dir) / VOCAB_FILE)
+        self.vocab.save(vocab_path(run_dir))
 
     @property
     def phrases(self) -> CodePhrases:

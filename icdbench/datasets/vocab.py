@@ -43,6 +43,7 @@ class Vocab:
         return np.fromiter((get(t, UNK_ID) for t in tokens), dtype=np.int32, count=len(tokens))
 
     def save(self, path: Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text("\n".join(self.tokens) + "\n")
 
     @classmethod

@@ -71,9 +71,14 @@ def run_missing(registered: list[str], splits: list[str], debug: bool = False) -
     """Run every planned committed record that is missing (one model/seed at a time) and commit each record as it
     finishes; returns the failures as one line each."""
     from icdbench.results.run_index import append_run
-    from icdbench.results.sources import commit_record, missing_committed
+    from icdbench.results.sources import COMMITTED_PLAN, commit_record, missing_committed
     from icdbench.training.run import RunRequest, train
 
+    planned = sorted({entry.split for entry in COMMITTED_PLAN})
+    unplanned = [split for split in splits if split not in planned]
+    if unplanned:
+        print(f"leaderboard: --run covers the committed splits ({', '.join(planned)}); nothing is planned for "
+              f"{', '.join(unplanned)} (run those with icdbench bench)")  # fmt: skip
     todo = missing_committed(registered, splits or None)
     print(f"leaderboard: {len(todo)} committed record(s) missing", flush=True)
     failures = []

@@ -1,7 +1,9 @@
 """``icdbench regress`` (``make regress``): re-run every registered model at the ci profile on synth-tiny and
 compare every headline metric, in both settings, with ``leaderboards/ci.csv``.
 
-Tolerance — the numbers are produced with fixed seeds and deterministic algorithms:
+Each model runs in a fresh process with one torch thread (so a row equals what ``icdbench bench MODEL
+synth-tiny --profile ci --seeds 0`` gives with ``OMP_NUM_THREADS=1``), as many processes at a time as there are
+cores. Tolerance — the numbers are produced with fixed seeds and deterministic algorithms:
 
 * same machine fingerprint (torch version, CPU model, torch threads) as the row in ci.csv: the runs repeat
   bit for bit, so any difference is drift; ``SAME_MACHINE_ATOL`` = 1e-6 only absorbs printing, and ci.csv
@@ -36,6 +38,7 @@ CI_FILE = "ci.csv"
 SPLIT = "synth-tiny"
 PROFILE = "ci"
 SEED = 0
+THREADS = 1  # torch threads per run: the numbers then do not depend on how many cores a machine has
 SAME_MACHINE_ATOL = 1e-6
 # Measured: the largest difference between two fingerprints across all models and headline metrics (see the
 # issue note); set with a margin above it, well below the several points a real change moves these metrics.
@@ -55,11 +58,11 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def machine_fingerprint() -> str:
+def machine_fingerprint(threads: int = THREADS) -> str:
     """What decides whether two runs can agree bit for bit: torch version, CPU model and intra-op threads."""
     import torch
 
-    return f"torch {torch.__version__}; {cpu_model()}; {torch.get_num_threads()} threads"
+    return f"torch {torch.__version__}; {cpu_model()}; {threads} thread{'s' if threads > 1 else ''}"
 
 
 def _cell(value) -> str:
@@ -195,44 +198,76 @@ def write_ci(path: Path, rows: list[dict]) -> Path:
 
 
 @contextmanager
-def _runs_dir(path: Path) -> Iterator[None]:
-    """Point RUNS_DIR at a scratch folder for the regression runs (the user's runs/ stays untouched)."""
-    old = os.environ.get("RUNS_DIR")
-    os.environ["RUNS_DIR"] = str(path)
+def _environment(**values: str) -> Iterator[None]:
+    """Set environment variables for the worker processes started inside the block, then restore them."""
+    old = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop("RUNS_DIR", None)
-        else:
-            os.environ["RUNS_DIR"] = old
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _run_one(model: str, catch: bool = True) -> tuple[dict | None, str | None, float]:
+    """One ci run in a fresh worker process: (record, failure, cpu seconds) — what `icdbench bench MODEL
+    synth-tiny --profile ci --seeds 0` gives with one torch thread. ``catch=False`` (``--debug``) lets the
+    exception through, with the worker's traceback."""
+    import torch
+
+    from icdbench.training.run import RunRequest, train
+
+    torch.set_num_threads(THREADS)
+    cpu = time.process_time()
+    command = f"icdbench bench {model} {SPLIT} --profile {PROFILE} --seeds {SEED}"
+    try:
+        record = train(RunRequest(model, SPLIT, PROFILE, seed=SEED, command=command)).record
+        return record, None, time.process_time() - cpu
+    except Exception as exc:  # a broken model is a regression to report, not a reason to stop the others
+        if not catch:
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return None, f"{type(exc).__name__}: {first}", time.process_time() - cpu
+
+
+def workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def run_models(models: list[str], debug: bool = False) -> tuple[list[dict], dict[str, str], dict[str, float]]:
-    """Run each model once at the ci profile on synth-tiny: (records, failures, seconds per model)."""
-    from icdbench.training.run import RunRequest, ensure_split, train
+    """Run each model once at the ci profile on synth-tiny, one fresh single-threaded process per model and as
+    many at a time as there are cores: (records, failures, cpu seconds per model)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    ensure_split(SPLIT)
-    records, failed, seconds = [], {}, {}
+    from icdbench.training.run import ensure_split
+
+    ensure_split(SPLIT)  # once, before the workers need it
+    records, failed, cpu = [], {}, {}
     scratch = Path(tempfile.mkdtemp(prefix="icdbench-regress-"))
+    threads = str(THREADS)
     try:
-        with _runs_dir(scratch):
-            for model in models:
-                start, cpu = time.perf_counter(), time.process_time()
-                command = f"icdbench bench {model} {SPLIT} --profile {PROFILE} --seeds {SEED}"
-                try:
-                    records.append(train(RunRequest(model, SPLIT, PROFILE, seed=SEED, command=command)).record)
-                except Exception as exc:  # a broken model is a regression to report, not a reason to stop
-                    if debug:
-                        raise
-                    failed[model] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                seconds[model] = time.perf_counter() - start
-                status = "failed: " + failed[model] if model in failed else "ok"
-                print(f"regress: {model:<15} {seconds[model]:6.1f} s wall {time.process_time() - cpu:6.1f} s cpu  "
+        with _environment(RUNS_DIR=str(scratch), OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads), \
+                ProcessPoolExecutor(min(workers(), len(models)), mp_context=multiprocessing.get_context("spawn"),
+                                    max_tasks_per_child=1) as pool:  # fmt: skip
+            start = time.perf_counter()
+            futures = {pool.submit(_run_one, model, not debug): model for model in models}
+            for future in as_completed(futures):
+                model = futures[future]
+                record, failure, cpu[model] = future.result()
+                if failure is not None:
+                    failed[model] = failure
+                else:
+                    records.append(record)
+                status = f"failed: {failure}" if failure else "ok"
+                print(f"regress: {model:<15} {cpu[model]:6.1f} s cpu  (at {time.perf_counter() - start:5.0f} s)  "
                       f"{status}", flush=True)  # fmt: skip
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return records, failed, seconds
+    return sorted(records, key=lambda r: r["model"]), failed, cpu
 
 
 def run_regress(update: bool = False, debug: bool = False) -> int:
@@ -242,10 +277,12 @@ def run_regress(update: bool = False, debug: bool = False) -> int:
     path = leaderboards_dir() / CI_FILE
     registered = list(all_models())
     start = time.perf_counter()
-    records, failed, _ = run_models(registered, debug=debug)
+    print(f"regress: {len(registered)} models at the {PROFILE} profile on {SPLIT}, {workers()} at a time", flush=True)
+    records, failed, cpu = run_models(registered, debug=debug)
     fingerprint = machine_fingerprint()
     actual = [row for record in records for row in rows_of_record(record, fingerprint)]
-    print(f"regress: {len(registered)} models in {time.perf_counter() - start:.0f} s on {fingerprint}")
+    print(f"regress: {len(registered)} models in {time.perf_counter() - start:.0f} s ({sum(cpu.values()):.0f} s cpu) "
+          f"on {fingerprint}")  # fmt: skip
     if update:
         if failed:
             print(f"regress: not updating {path}: {len(failed)} model(s) failed: {', '.join(sorted(failed))}",

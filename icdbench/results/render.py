@@ -195,7 +195,7 @@ def json_document(board: Leaderboard) -> str:
     for table in board.tables:
         tau = {k: (None if v is None else {"tau": _num(v[0]), "p": _num(v[1]), "models": v[2]})
                for k, v in table.tau.items()}  # fmt: skip
-        rows = [r for r in table_rows(Leaderboard("", "", [table]))]
+        rows = [{k: v for k, v in row.items() if v is not None} for row in table_rows(Leaderboard("", "", [table]))]
         tables.append({"split": table.split, "profile": table.profile, "kendall_tau_full_vs_top50": tau, "rows": rows})
     document = {"title": board.title, "metrics": {key: METRICS[key].definition for key in HEADLINE_KEYS},
                 "tables": tables}  # fmt: skip

@@ -1,7 +1,7 @@
 """Inference on new text from a finished run folder: codes with scores, the tuned decision and titles.
 
 A run folder is self-contained for this: ``config.yaml``, ``record.json``, ``codes.parquet`` (the label set
-with titles), ``threshold.json``, ``model.pt`` and, for word models, ``vocab.txt``.
+with titles), ``threshold.json``, ``model.pt``; word models also need their vocabulary, kept under DATA_DIR.
 """
 
 from __future__ import annotations

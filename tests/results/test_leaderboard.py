@@ -17,6 +17,7 @@ from icdbench.models.registry import all_models
 from icdbench.results.commands import committed_board, runs_board
 from icdbench.results.leaderboard import HEADLINE_KEYS, build_tables
 from icdbench.results.render import write_leaderboard
+from icdbench.results.run_index import read_index
 from icdbench.results.sources import (
     COMMITTED_PLAN,
     LoadedRecord,
@@ -173,3 +174,31 @@ def test_the_committed_leaderboard_files_are_what_the_committed_records_build(tm
     write_leaderboard(committed_board(tmp_path, list(all_models())), tmp_path)
     for name in ("README.md", "leaderboard.csv", "leaderboard.json", "index.html"):
         assert (tmp_path / name).read_text() == (root / name).read_text(), f"{name} is stale: run make leaderboard"
+
+
+def test_run_option_runs_and_commits_each_missing_record_and_reports_failures(tmp_path, monkeypatch, capsys):
+    from icdbench.training import run as training_run
+
+    monkeypatch.setenv("ICDBENCH_LEADERBOARDS", str(tmp_path / "lb"))
+    monkeypatch.setenv("RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setattr("icdbench.models.registry.all_models", lambda: {"caml": None, "lr": None})
+    commit_all(tmp_path / "lb", [fake_record("caml", seed=0)])
+    asked = []
+
+    def fake_train(request):
+        asked.append((request.model, request.split, request.profile, request.seed))
+        if request.model == "lr" and request.split == "synth-radiology":
+            raise RuntimeError("out of memory")
+        record = fake_record(request.model, request.split, request.profile, request.seed)
+        return training_run.RunResult(tmp_path / "runs" / request.model, record)
+
+    monkeypatch.setattr(training_run, "train", fake_train)
+    assert main(["leaderboard", "--run", "synth-icd10", "synth-radiology", "mimic3-full"]) == 1
+    out, err = capsys.readouterr()
+    assert ("caml", "synth-icd10", "cpu", 0) not in asked and len(asked) == 5 + 2  # 3 + 3 - 1, and 1 + 1
+    assert "nothing is planned for mimic3-full" in out
+    assert "1 run(s) failed" in err and "lr on synth-radiology seed 0: RuntimeError: out of memory" in err
+    records = {(r.record["split"], r.record["model"], r.record["seed"]) for r in committed_records(tmp_path / "lb")}
+    assert len(records) == 1 + 6 and ("synth-radiology", "lr", 0) not in records
+    assert len(read_index(tmp_path / "runs")) == 6  # every finished run is in the run index too
+    assert "synth-icd10-50" not in {s for s, _, _ in records}  # only the splits asked for
