@@ -56,8 +56,12 @@ class OptimConfig:
     batch_size: int = 16
     accumulate: int = 1  # gradient accumulation steps
     epochs: int = 20  # maximum epochs (early stopping usually ends sooner)
-    schedule: Literal["constant", "linear"] = "constant"  # linear = warm-up then linear decay to 0
+    # linear = warm-up then linear decay to 0; plateau = constant, times plateau_factor whenever train.monitor
+    # has not improved for more than plateau_patience epochs (ReduceLROnPlateau; LAAT's published decay)
+    schedule: Literal["constant", "linear", "plateau"] = "constant"
     warmup: float = 0.0  # fraction of the optimisation steps spent warming up (linear schedule)
+    plateau_factor: float = 0.9  # plateau schedule only
+    plateau_patience: int = 5  # plateau schedule only
 
 
 @dataclass
@@ -270,6 +274,11 @@ def check_run_config(cfg: DictConfig) -> None:
             raise UserError(f"{key} must be positive, got {value}")
     if not 0.0 <= cfg.optim.warmup < 1.0:
         raise UserError(f"optim.warmup is a fraction of the training steps in [0, 1), got {cfg.optim.warmup}")
+    if not 0.0 < cfg.optim.plateau_factor < 1.0 or cfg.optim.plateau_patience < 0:
+        raise UserError(
+            f"optim.plateau_factor must be in (0, 1) and optim.plateau_patience >= 0, got "
+            f"{cfg.optim.plateau_factor} and {cfg.optim.plateau_patience}"
+        )
     if cfg.train.swa_epoch_start < 1:
         raise UserError(f"train.swa_epoch_start is a 1-based epoch, got {cfg.train.swa_epoch_start}")
     if cfg.data.permutations < 0:

@@ -124,6 +124,9 @@ def _entries() -> dict[str, MetricInfo]:
         union_micro_f1="union rule: pooled F1", union_instance_precision="union rule: mean per-document precision",
         union_instance_recall="union rule: mean per-document recall",
         union_instance_f1="union rule: mean per-document (instance-based) F1")  # fmt: skip
+    add("sentence-tagger", _COUNT,
+        n_test_sentences="test sentences the tagger classified",
+        n_test_single_code_focus_sentences="gold single-code focus sentences of the test part")  # fmt: skip
     return out
 
 

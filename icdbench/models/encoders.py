@@ -166,6 +166,9 @@ class SegmentEncoder(nn.Module):
         self.frozen = freeze
         if freeze:
             self.model.requires_grad_(False)
+        # from_pretrained returns the encoder in eval mode and Lightning keeps each submodule's mode, so without
+        # this a fine-tuned encoder would train with its dropout off
+        self.train()
 
     @property
     def hidden_size(self) -> int:

@@ -148,8 +148,13 @@ class SentenceTaggerModel(nn.Module):
     def sentence_scores(self, batch: dict, rows_mask: torch.Tensor | None = None) -> SentenceScores:
         """Both levels on the sentences where ``rows_mask`` ``[B, N]`` (default: every sentence) is True."""
         rows = (batch["sentence_mask"] if rows_mask is None else rows_mask).nonzero(as_tuple=True)
+        ids = batch["sentence_ids"][rows]
+        if ids.shape[0] == 0:  # no sentence in the whole batch (empty notes): level 2 has nothing to read
+            weights = self.classifier.output.weight
+            code_log_probs = weights.new_zeros(0, self.n_codes)
+            return SentenceScores(self.tagger(batch), rows, code_log_probs, weights.new_zeros(ids.shape))
         r4v = self.classifier.encode_r4v(batch["r4v_ids"], batch["r4v_mask"])[rows[0]]
-        code_log_probs, attention = self.classifier(batch["sentence_ids"][rows], batch["word_mask"][rows], r4v)
+        code_log_probs, attention = self.classifier(ids, batch["word_mask"][rows], r4v)
         return SentenceScores(self.tagger(batch), rows, code_log_probs, attention)
 
     def forward(self, batch: dict) -> ModelOutput:

@@ -123,7 +123,7 @@ def _summary_table(tables, splits: list[str]) -> str:
 def leaderboard(args) -> int:
     from icdbench.models.registry import all_models
     from icdbench.paths import data_dir, runs_dir
-    from icdbench.results.render import write_leaderboard
+    from icdbench.results.render import rebuild_leaderboard
     from icdbench.results.sources import leaderboards_dir, run_records
 
     splits = _check_splits(args.splits)
@@ -132,15 +132,14 @@ def leaderboard(args) -> int:
     failures = run_missing(registered, splits, debug=args.debug) if args.run else []
     shown = []
     if root.is_dir():
-        board = committed_board(root, registered)
-        written = write_leaderboard(board, root)
+        board, written = rebuild_leaderboard(root, lambda: committed_board(root, registered))
         print(f"leaderboard: wrote {len(written)} files under {root} (from {root / 'records'})")
         shown += board.tables
     elif args.run:
         raise UserError(f"--run commits records to {root}, which does not exist; run it in a repository checkout")
     if run_records(runs_dir()):
-        board = runs_board(runs_dir(), registered, data_dir())
-        written = write_leaderboard(board, runs_dir() / RUNS_LEADERBOARD)
+        board, written = rebuild_leaderboard(runs_dir() / RUNS_LEADERBOARD,
+                                             lambda: runs_board(runs_dir(), registered, data_dir()))  # fmt: skip
         print(f"leaderboard: wrote {len(written)} files under {runs_dir() / RUNS_LEADERBOARD} (your runs)")
         shown += board.tables
     if not shown:

@@ -21,23 +21,28 @@ from icdbench.results.record import atomic_write, atomic_write_text
 LOCK_TIMEOUT_S = 600.0  # a leaderboard rebuild with plots takes seconds; ten minutes means a stuck process
 
 
-def lock_path(path: Path) -> Path:
-    """The lock file guarding ``path``: a hidden sibling, so it never shows up among the outputs."""
+FOLDER_LOCK = ".icdbench.lock"  # inside a guarded folder; `.*.lock` is in .gitignore
+
+
+def lock_path(path: Path, folder: bool = False) -> Path:
+    """The lock file guarding ``path``: a hidden sibling of a file, or a hidden file inside a folder — never a
+    file next to the folder, which for ``leaderboards/`` would litter the repository root."""
     path = Path(path)
-    return path.with_name(f".{path.name}.lock")
+    return path / FOLDER_LOCK if folder else path.with_name(f".{path.name}.lock")
 
 
 @contextmanager
-def locked(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
-    """Hold the inter-process lock of ``path`` (a file or a folder) for the ``with`` block."""
+def locked(path: Path, timeout: float = LOCK_TIMEOUT_S, folder: bool = False) -> Iterator[None]:
+    """Hold the inter-process lock of the file (or, with ``folder``, the folder) ``path`` for the ``with`` block."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = lock_path(path, folder)
+    lock.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with FileLock(str(lock_path(path)), timeout=timeout):
+        with FileLock(str(lock), timeout=timeout):
             yield
     except Timeout:
         raise UserError(
-            f"another icdbench process has held {lock_path(path)} for {timeout:.0f} s; "
+            f"another icdbench process has held {lock} for {timeout:.0f} s; "
             "wait for it, or delete the lock file if no icdbench process is running"
         ) from None
 

@@ -223,9 +223,24 @@ def render_plots(board: Leaderboard) -> dict[str, bytes]:
 
 def write_leaderboard(board: Leaderboard, out_dir: Path) -> list[Path]:
     """Render ``board`` into ``out_dir``; returns the files written (README.md first)."""
+    return rebuild_leaderboard(out_dir, lambda: board)[1]
+
+
+def rebuild_leaderboard(out_dir: Path, build: Callable[[], Leaderboard]) -> tuple[Leaderboard, list[Path]]:
+    """Build a board with ``build`` (which reads the records) and write it, both under the folder's lock.
+
+    Reading inside the lock is what keeps a row from being lost: a process that read the records before
+    another one committed its record must not write after that one's rebuild.
+    """
+    out_dir = Path(out_dir)
+    with locked(out_dir, folder=True):
+        board = build()
+        return board, _write_files(board, out_dir)
+
+
+def _write_files(board: Leaderboard, out_dir: Path) -> list[Path]:
     from icdbench.results.html import html_page
 
-    out_dir = Path(out_dir)
     pngs = render_plots(board)
     plots = {name: name for name in pngs}
     files = {
@@ -234,15 +249,11 @@ def write_leaderboard(board: Leaderboard, out_dir: Path) -> list[Path]:
         "leaderboard.json": json_document(board),
         "index.html": html_page(board, plots),
     }
-    written = []
-    with locked(out_dir):
-        for name, text in files.items():
-            written.append(write_text(out_dir / name, text))
-        for name, png in sorted(pngs.items()):
-            written.append(write_bytes(out_dir / name, png))
-        plot_dir = out_dir / PLOTS_DIR
-        if plot_dir.is_dir():
-            for stale in plot_dir.glob("*.png"):
-                if f"{PLOTS_DIR}/{stale.name}" not in pngs:
-                    stale.unlink()
+    written = [write_text(out_dir / name, text) for name, text in files.items()]
+    written += [write_bytes(out_dir / name, png) for name, png in sorted(pngs.items())]
+    plot_dir = out_dir / PLOTS_DIR
+    if plot_dir.is_dir():
+        for stale in plot_dir.glob("*.png"):
+            if f"{PLOTS_DIR}/{stale.name}" not in pngs:
+                stale.unlink()
     return written

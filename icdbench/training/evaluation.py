@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 from icdbench.config import ResolvedConfig
 from icdbench.results.provenance import peak_memory, provenance
 from icdbench.results.record import SCORES_FILE, THRESHOLD_FILE, atomic_write, write_json, write_record
+from icdbench.training.evidence import evidence_keys, predicted_codes
 from icdbench.training.job import MODEL_FILE, RunJob, ScoredRun
 from icdbench.training.predict import RUN_CODES_FILE
 
@@ -59,6 +60,13 @@ def finish_run(
     metrics = evaluate_settings(
         scored.test.scores, scored.test.targets, codes=codes, top50_codes=top50, threshold=threshold, **shared
     )
+    # The family's own test metrics (the sentence tagger's tagger_*/classifier_*/union_* keys) and, on splits
+    # with gold evidence, the evidence_* keys of the saved model's attributions: full setting only.
+    extra = dict(scored.extra)
+    metrics["full"].update(extra.pop("metrics", {}))
+    if (run_dir / MODEL_FILE).is_file():
+        predicted = predicted_codes(scored.test, threshold, split.test.height)
+        metrics["full"].update(evidence_keys(job, predicted))
     cis = bootstrap_ci(
         scored.test.scores, scored.test.targets, HEADLINE, codes=codes, threshold=threshold,
         top50_codes=top50, n_boot=BOOTSTRAP_SAMPLES, seed=cfg.seed,
@@ -113,6 +121,6 @@ def finish_run(
             "codes": RUN_CODES_FILE,
             "model": MODEL_FILE if (run_dir / MODEL_FILE).exists() else None,
         },
-        **({"extra": scored.extra} if scored.extra else {}),
+        **({"extra": extra} if extra else {}),
     }
     return write_record(run_dir, record)

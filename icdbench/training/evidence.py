@@ -153,9 +153,10 @@ def evidence_keys(job, predicted: np.ndarray, model: torch.nn.Module | None = No
         return {}
     datamodule = job.datamodule()
     if model is None:
+        from icdbench.training.weights import load_model_weights
+
         model = job.spec.build(job.model_config(), datamodule.ctx)
-        state = torch.load(job.run_dir / MODEL_FILE, map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
+        load_model_weights(model, job.run_dir / MODEL_FILE)
     wanted = cases_to_explain(frame, job.split.code_list, predicted)
     attributions = collect_attributions(model, datamodule, "test", wanted)
     if attributions is None:

@@ -48,7 +48,7 @@ def explain(args) -> int:
     split_name = record["split"]
     doc = _load_document(split_name, args.doc, record)
     scorer = DocumentScorer(model, inputs, codes.height, doc)
-    scores = scorer(doc["text"])[0]
+    scores = scorer([doc["text"]])[0]
     chosen = _codes_to_explain(scores, threshold)
     if method == "lime":
         explained, html = explain_lime(scorer, doc["text"], chosen, seed=int(cfg.seed))
@@ -130,12 +130,15 @@ def _age_stats(folder: Path, record: dict) -> tuple[float, float]:
 
 class DocumentScorer:
     """Scores variants of one document's text with the run's model: ``texts -> probabilities [n, C]``.
-    Demographics are the document's own; batches of :data:`LIME_BATCH`."""
+    Demographics and reason for visit are the document's own; batches of :data:`LIME_BATCH`."""
 
     def __init__(self, model: torch.nn.Module, inputs, n_codes: int, doc: dict):
         self.model, self.inputs, self.n_codes = model, inputs, n_codes
-        self.doc = {k: doc[k] for k in ("age", "sex") if k in doc}
+        # the document's own fields besides its text: demographics, the reason for visit (sentence tagger)
+        self.doc = {k: doc[k] for k in ("age", "sex", "reason_for_visit") if k in doc}
         self.age_stats = doc["age_stats"]
+        # the split's sentence offsets hold for the unchanged note only (LIME's perturbations are re-split)
+        self.text, self.sentences = doc.get("text"), doc.get("sentences")
 
     def batch(self, texts: list[str]) -> dict:
         from icdbench.datasets.datamodule import Collator, encode_part
@@ -146,6 +149,9 @@ class DocumentScorer:
         )
         if self.doc:
             frame = frame.with_columns([pl.lit(v).alias(k) for k, v in self.doc.items()])
+        if self.sentences:
+            spans = [[dict(s) for s in self.sentences] if t == self.text else None for t in texts]
+            frame = frame.with_columns(pl.Series("sentences", spans))
         part = encode_part(frame, self.inputs, {}, self.age_stats, train=False)
         return Collator(part, self.inputs, self.n_codes)([(i, f) for i, f in enumerate(part.features)])
 

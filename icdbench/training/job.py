@@ -7,8 +7,8 @@ Three runners exist, chosen by ``ModelSpec.trainer``: ``lightning``
 uses the same machinery as the others through the job:
 
 - ``job.datamodule(kind)``: the split encoded for an input kind (cached per kind);
-- ``job.trainer(stage=..., monitor=..., max_epochs=...)``: a configured Trainer (callbacks, logger,
-  checkpoints under ``run_dir/checkpoints/<stage>``);
+- ``job.trainer(stage=..., monitor=..., max_epochs=...)``: a configured Trainer (callbacks, logger under
+  ``run_dir/logs/<stage>``, checkpoints under ``run_dir/checkpoints/<stage>``);
 - ``job.score(module, trainer, datamodule)``: whole-set validation and test scores of a ``CodingModule``-like
   module (DDP-gathered);
 - ``job.save_weights(model)``: the evaluated weights as ``model.pt`` (loadable with ``weights_only=True``).
@@ -95,6 +95,7 @@ class RunJob:
             monitor=monitor,
             checkpoint_dir=checkpoints,
             callbacks=list(self.callbacks),
+            stage=stage,
         )
 
     def score(self, module, trainer, datamodule) -> tuple[ScoredPart, ScoredPart, float]:

@@ -19,10 +19,15 @@ from icdbench.metrics.collect import ScoreCollector
 from icdbench.models.base import ModelContext, ModelOutput, as_output
 from icdbench.training.losses import CodingLoss, positive_weights
 from icdbench.training.monitor import monitor_metrics
+from icdbench.training.trainer import monitor_mode
 
 # "Predicting everything": more than half of the validation (document, code) pairs scored >= 0.9 while gold
-# pairs are rare. A confident score, not just >= 0.5: an untrained model scores every pair near 0.5.
-COLLAPSE_SCORE, COLLAPSE_SHARE = 0.9, 0.5
+# pairs are rare, AND the scores no longer tell gold pairs from the others (pooled AUC-ROC below
+# COLLAPSE_AUC). A confident score, not just >= 0.5: an untrained model scores every pair near 0.5. The AUC
+# condition keeps the guard off models whose loss lifts every score but which still rank gold pairs first:
+# class-weighted BCE (HMHAN's focal + wbce) weighs a rare code's positives by ~N/n_pos, so its scores sit
+# high on purpose; a collapsed model's saturated, document-independent scores rank at chance (0.5).
+COLLAPSE_SCORE, COLLAPSE_SHARE, COLLAPSE_AUC = 0.9, 0.5, 0.6
 
 
 class TrainingDiverged(UserError):
@@ -61,6 +66,7 @@ class CodingModule(pl.LightningModule):
         self.loss_fn = CodingLoss(
             cfg.train.loss, gamma=cfg.train.focal_gamma, alpha=cfg.train.focal_alpha, pos_weight=pos_weight
         )
+        self.monitor = cfg.train.monitor  # what the plateau schedule watches (a stage may watch its own)
         self.collectors = nn.ModuleDict({"val": ScoreCollector(), "test": ScoreCollector()})
         self.collected: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
@@ -121,13 +127,18 @@ class CodingModule(pl.LightningModule):
     def _check_collapse(self, scores: np.ndarray, targets: np.ndarray) -> None:
         rate = float((scores >= COLLAPSE_SCORE).mean()) if scores.size else 0.0
         density = float(targets.mean()) if targets.size else 0.0
-        if rate > COLLAPSE_SHARE and density < COLLAPSE_SHARE / 2:
-            raise TrainingDiverged(
-                f"the model collapsed to predicting nearly every code ({rate:.0%} of validation "
-                f"document-code pairs scored >= {COLLAPSE_SCORE}, gold density {density:.1%}) after epoch "
-                f"{self.current_epoch}; lower optim.lr (now {self.optim_cfg.lr:g}) or check the model's "
-                "attention masking"
-            )
+        if rate <= COLLAPSE_SHARE or density >= COLLAPSE_SHARE / 2:
+            return
+        auc = pooled_auc(scores, targets)  # only computed when the cheap test above fires
+        if auc >= COLLAPSE_AUC:
+            return
+        raise TrainingDiverged(
+            f"the model collapsed to predicting nearly every code ({rate:.0%} of validation "
+            f"document-code pairs scored >= {COLLAPSE_SCORE}, gold density {density:.1%}, pooled AUC-ROC "
+            f"{auc:.2f}) after epoch "
+            f"{self.current_epoch}; lower optim.lr (now {self.optim_cfg.lr:g}) or check the model's "
+            "attention masking"
+        )
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
@@ -135,10 +146,28 @@ class CodingModule(pl.LightningModule):
         optimizer = cls(params, lr=self.optim_cfg.lr, weight_decay=self.optim_cfg.weight_decay)
         if self.optim_cfg.schedule == "constant":
             return optimizer
+        if self.optim_cfg.schedule == "plateau":
+            # stepped once per epoch, after validation, with the monitored value (mode follows train.monitor)
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer,
+                mode=monitor_mode(self.train_cfg, self.monitor),
+                factor=self.optim_cfg.plateau_factor,
+                patience=self.optim_cfg.plateau_patience,
+            )
+            config = {"scheduler": scheduler, "interval": "epoch", "monitor": self.monitor}
+            return {"optimizer": optimizer, "lr_scheduler": config}
         total = int(self.trainer.estimated_stepping_batches)
         warmup = int(self.optim_cfg.warmup * total)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, LinearWarmupDecay(warmup, total))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def pooled_auc(scores: np.ndarray, targets: np.ndarray) -> float:
+    """AUC-ROC over all (document, code) pairs pooled (ties count half); 0.5 when undefined."""
+    from icdbench.metrics import evaluate
+
+    value = evaluate(scores, targets, keys=["micro_auc_roc"]).get("micro_auc_roc", float("nan"))
+    return float(value) if np.isfinite(value) else 0.5
 
 
 def _numpy(value) -> np.ndarray:

@@ -18,8 +18,9 @@ from icdbench.datasets.inputs import load_inputs
 from icdbench.errors import UserError
 from icdbench.models.base import ModelContext, as_output
 from icdbench.models.registry import get_model
-from icdbench.results.record import CONFIG_FILE, THRESHOLD_FILE, read_record
+from icdbench.results.record import CONFIG_FILE, THRESHOLD_FILE
 from icdbench.training.job import MODEL_FILE
+from icdbench.training.weights import load_model_weights, read_weights
 
 RUN_CODES_FILE = "codes.parquet"
 
@@ -36,20 +37,33 @@ def decisions(scores: np.ndarray, threshold: dict) -> np.ndarray:
 
 
 def load_run_model(run_dir: Path):
-    """``(spec, cfg, model in eval mode, inputs encoding, codes frame, threshold)`` of a finished run."""
+    """``(spec, cfg, model in eval mode, inputs encoding, codes frame, threshold)`` of a finished run.
+
+    Every neural run keeps its evaluated weights (``model.pt``), whichever runner trained it (Lightning,
+    or a family's own stages: HMHAN with SMOTE, the sentence tagger). scikit-learn runs keep none: their
+    fitted TF-IDF vocabulary is note text and is not written (``icdbench.training.sklearn_runner``)."""
+    from icdbench.results.sources import read_run
+
     run_dir = Path(run_dir)
-    record = read_record(run_dir)
+    record = read_run(run_dir)  # refuses missing, corrupt and incompatible (other schema) records
     spec = get_model(record["model"])
-    if spec.trainer != "lightning":
+    if spec.trainer == "sklearn":
         raise UserError(
             f"{spec.name} runs keep no fitted model (a TF-IDF vocabulary is note text and stays in "
-            "DATA_DIR); predict works with neural runs"
+            "DATA_DIR); predict and explain work with neural runs"
         )
     for name in (CONFIG_FILE, RUN_CODES_FILE, THRESHOLD_FILE, MODEL_FILE):
         if not (run_dir / name).is_file():
             raise UserError(f"{run_dir} lacks {name}; re-run the training to get a complete run folder")
     cfg = load_run_config(run_dir / CONFIG_FILE, spec)
-    codes = pl.read_parquet(run_dir / RUN_CODES_FILE)
+    state = read_weights(run_dir / MODEL_FILE)  # a damaged model.pt is reported before anything else loads
+    try:
+        codes = pl.read_parquet(run_dir / RUN_CODES_FILE)
+        threshold = json.loads((run_dir / THRESHOLD_FILE).read_text())
+        if not isinstance(threshold, dict) or "rule" not in threshold:
+            raise ValueError(f"{THRESHOLD_FILE} names no decision rule")
+    except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError) as exc:
+        raise UserError(f"{run_dir} has a corrupt {RUN_CODES_FILE} or {THRESHOLD_FILE} ({exc}); re-run it") from None
     ctx = ModelContext(
         codes=codes["code"].to_list(),
         kinds=codes["kind"].to_list(),
@@ -60,14 +74,19 @@ def load_run_model(run_dir: Path):
         n_train_docs=int(record.get("n_train_docs") or 1),
         n_demographics=int(record.get("n_demographics") or 0),
     )
-    inputs = load_inputs(spec.inputs, run_dir, cfg)
+    try:
+        inputs = load_inputs(spec.inputs, run_dir, cfg)
+    except FileNotFoundError as exc:  # the vocabulary lives under DATA_DIR, keyed by the run's place in RUNS_DIR
+        raise UserError(
+            f"{run_dir} needs {exc.filename}, which is missing; a word model's vocabulary stays under DATA_DIR "
+            "and is found by the run's path RUNS_DIR/<split>/<model>/<run_id>: use the run where it was trained"
+        ) from None
     inputs.fill_context(ctx)
     from omegaconf import OmegaConf
 
     model = spec.build(OmegaConf.to_object(cfg.model), ctx)
-    model.load_state_dict(torch.load(run_dir / MODEL_FILE, map_location="cpu", weights_only=True))
+    load_model_weights(model, run_dir / MODEL_FILE, state)
     model.eval()
-    threshold = json.loads((run_dir / THRESHOLD_FILE).read_text())
     return spec, cfg, model, inputs, codes, threshold
 
 

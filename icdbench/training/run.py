@@ -99,22 +99,30 @@ def new_run_dir(split: str, model: str, seed: int, profile: str) -> tuple[Path, 
     raise UserError(f"cannot create a new run folder under {parent}")
 
 
-def _resume_config(spec: ModelSpec, run_dir: Path) -> tuple[ResolvedConfig, Path, str]:
-    """The saved config of an unfinished run, its last checkpoint and its profile."""
+def _resumable_checkpoint(run_dir: Path) -> Path:
+    """The last checkpoint of an unfinished run folder, checked to be readable (a truncated checkpoint is one
+    line here, not a traceback after the data is set up)."""
     from icdbench.results.record import RECORD_FILE
+    from icdbench.training.weights import read_weights
 
     if (run_dir / RECORD_FILE).exists():
         raise UserError(f"{run_dir} is a finished run (it has {RECORD_FILE}); nothing to resume")
     last = run_dir / CHECKPOINT_DIR / LAST_CKPT
     if not (run_dir / CONFIG_FILE).is_file() or not last.is_file():
         raise UserError(f"{run_dir} has no {CONFIG_FILE} and {CHECKPOINT_DIR}/{LAST_CKPT} to resume from")
+    read_weights(last, mmap=True)
+    return last
+
+
+def _resume_config(spec: ModelSpec, run_dir: Path) -> tuple[ResolvedConfig, str]:
+    """The saved config of an unfinished run and its profile."""
     cfg = load_run_config(run_dir / CONFIG_FILE, spec)
     saved = OmegaConf.load(run_dir / LAYERS_FILE) if (run_dir / LAYERS_FILE).is_file() else {}
     layers = (
         [ConfigLayer(**layer) for layer in OmegaConf.to_container(saved).get("layers", [])] if saved else []
     )
     layers.append(ConfigLayer(f"resumed from {run_dir / CONFIG_FILE}", {}))
-    return ResolvedConfig(cfg=cfg, layers=layers), last, str(saved.get("profile", "?")) if saved else "?"
+    return ResolvedConfig(cfg=cfg, layers=layers), str(saved.get("profile", "?")) if saved else "?"
 
 
 def _runner(spec: ModelSpec):
@@ -139,9 +147,10 @@ def train(request: RunRequest) -> RunResult:
         if request.overrides or request.seed is not None:
             raise UserError("--resume continues a run with its saved config; drop the overrides and --seed")
         run_dir = Path(request.resume)
+        resume_from = _resumable_checkpoint(run_dir)  # the folder's own defects first
         if run_dir.parent.name != spec.name or run_dir.parent.parent.name != request.split:
             raise UserError(f"{run_dir} is not a run of {spec.name} on {request.split} (RUNS_DIR/SPLIT/MODEL/RUN_ID)")
-        resolved, resume_from, profile = _resume_config(spec, run_dir)
+        resolved, profile = _resume_config(spec, run_dir)
         run_id = run_dir.name
     else:
         profile = request.profile

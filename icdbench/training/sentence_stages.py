@@ -9,8 +9,9 @@ Each stage is a :class:`StageModule` (the one ``CodingModule`` with the stage's 
 frozen), runs at most ``min(<stage>_epochs, optim.epochs)`` epochs with early stopping on its own monitor, and
 keeps its best checkpoint (``checkpoints/<stage>/``). The trained pipeline is then scored on validation and test
 like every model (document scores ``max_n P(focus_n) · P(code | n)``), and the paper's own test metrics (tagger
-P/R/F1, classifier accuracy and F1, the union rule's subset accuracy and instance-based F1) go to
-``extra["metrics"]`` of the record, next to which supervision the model had (``extra["supervision"]``).
+P/R/F1, classifier accuracy and F1, the union rule's subset accuracy and instance-based F1) are handed over as
+``extra["metrics"]``; ``finish_run`` moves them into the record's ``metrics.full`` (keys listed in
+``icdbench.metrics.keys``). Which supervision the model had stays in ``extra["supervision"]``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class StageModule(CodingModule):
     def __init__(self, model: SentenceTaggerModel, cfg, ctx, stage: str):
         super().__init__(model, cfg, ctx)
         self.stage = stage
+        self.monitor = MONITORS[stage]
         model.tagger.requires_grad_(stage == "tagger")
         model.classifier.requires_grad_(stage == "classifier")
         self.stage_metric: Metric = (

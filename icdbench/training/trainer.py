@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import (
     Callback,
     EarlyStopping,
@@ -42,20 +41,25 @@ def quiet_lightning() -> None:
             logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def make_logger(cfg, run_dir: Path, run_id: str) -> Logger | None:
+def make_logger(cfg, run_dir: Path, run_id: str, stage: str = "") -> Logger | None:
+    """The run's logger, writing under ``run_dir/logs`` (``logs/<stage>`` for each fit of a multi-stage family,
+    so the stages' metrics files do not overwrite each other)."""
     kind = cfg.train.logger
     if kind == "none":
         return None
     if kind == "csv":
-        logger: Logger = CSVLogger(save_dir=run_dir, name="logs", version="")
+        logger: Logger = CSVLogger(save_dir=run_dir, name="logs", version=stage)
     elif kind == "tensorboard":
-        logger = TensorBoardLogger(save_dir=run_dir, name="logs", version="", default_hp_metric=False)
+        logger = TensorBoardLogger(save_dir=run_dir, name="logs", version=stage, default_hp_metric=False)
     else:
         from pytorch_lightning.loggers import WandbLogger
 
         # offline unless the user opted in; only config values and metrics are sent, never text
         online = os.environ.get("WANDB_MODE", "offline") == "online"
-        logger = WandbLogger(save_dir=run_dir, project="icdbench", name=run_id, offline=not online)
+        name = f"{run_id}-{stage}" if stage else run_id
+        logger = WandbLogger(save_dir=run_dir, project="icdbench", name=name, offline=not online)
+    from omegaconf import OmegaConf  # imported here so the module loads where omegaconf is absent (GPU check)
+
     logger.log_hyperparams(OmegaConf.to_container(cfg))
     return logger
 
@@ -89,13 +93,14 @@ def make_trainer(
     monitor: str | None = None,
     checkpoint_dir: Path | None = None,
     callbacks: list[Callback] | None = None,
+    stage: str = "",
 ) -> TrainerBundle:
     """A Trainer for ``cfg`` writing under ``run_dir``.
 
     ``monitor`` (default ``cfg.train.monitor``) drives checkpoint selection and early stopping;
     ``max_epochs`` defaults to ``cfg.optim.epochs``. Families with several fits (``trainer="custom"``) pass
-    their own monitor, epochs and ``checkpoint_dir`` per stage. Data sharding under DDP is done by the
-    datamodule's sampler, hence ``use_distributed_sampler=False``.
+    their own monitor, epochs, ``checkpoint_dir`` and ``stage`` (its log folder ``logs/<stage>``) per stage.
+    Data sharding under DDP is done by the datamodule's sampler, hence ``use_distributed_sampler=False``.
     """
     quiet_lightning()
     monitor = monitor or cfg.train.monitor
@@ -103,7 +108,7 @@ def make_trainer(
         dirpath=checkpoint_dir or run_dir / CHECKPOINT_DIR,
         filename=Path(BEST_CKPT).stem,
         monitor=monitor,
-        mode=cfg.train.monitor_mode if monitor == cfg.train.monitor else _mode_for(monitor),
+        mode=monitor_mode(cfg.train, monitor),
         save_top_k=1,
         save_last=True,
         enable_version_counter=False,
@@ -119,7 +124,7 @@ def make_trainer(
             annealing_epochs=1,
         )
         all_callbacks.append(swa)
-    logger = make_logger(cfg, run_dir, run_id)
+    logger = make_logger(cfg, run_dir, run_id, stage)
     if logger is not None:
         all_callbacks.append(LearningRateMonitor(logging_interval="epoch"))
     progress = not in_ci()
@@ -147,5 +152,8 @@ def make_trainer(
     return TrainerBundle(trainer, ckpt, stopper, swa, throughput, list(callbacks or []))
 
 
-def _mode_for(monitor: str) -> str:
+def monitor_mode(train_cfg, monitor: str) -> str:
+    """``max`` or ``min``: ``train.monitor_mode`` for the run's monitor, else by name (losses go down)."""
+    if monitor == train_cfg.monitor:
+        return train_cfg.monitor_mode
     return "min" if monitor.endswith("loss") else "max"

@@ -77,11 +77,12 @@ def test_attributions_are_the_guided_attention_and_zero_on_padding(ctx, make_bat
     assert weights.shape == (2, CODES, 9)
     assert (weights[1, :, 3:] == 0).all()
     torch.testing.assert_close(weights.sum(-1), torch.ones(2, CODES))
-    # logits are W_3 applied to weights @ U, with the weights built by hand
+    # logits are W_3 applied to weights @ U plus each code's bias, with the weights built by hand
     scores = queries @ states.transpose(1, 2) / D**0.5
     expected = torch.softmax(scores.masked_fill(~batch["mask"][:, None], float("-inf")), -1)
     torch.testing.assert_close(weights, expected)
-    torch.testing.assert_close(out.logits, model.output(expected @ states).squeeze(-1), atol=1e-5, rtol=1e-5)
+    by_hand = model.output(expected @ states).squeeze(-1) + model.code_bias
+    torch.testing.assert_close(out.logits, by_hand, atol=1e-5, rtol=1e-5)
     model.want_attributions = False
     assert model(batch).attributions is None
 
@@ -138,14 +139,16 @@ def test_title_embedding_is_a_copy_of_the_reader_word2vec(ctx):
 
 
 def test_codes_are_permutation_equivariant(ctx, make_batch, make_context):
-    """W_3 is shared, so reordering the code titles reorders the logits and nothing else."""
+    """W_3 is shared, so reordering the code titles (and their biases) reorders the logits and nothing else."""
     model = build(ctx)
     batch = words(make_batch, ctx, [8, 5])
     order = torch.tensor([3, 0, 6, 1, 5, 2, 4])
     shuffled = make_context(n_codes=CODES, vocab_size=40, embed_dim=D, title_len=36)
     shuffled.title_ids = ctx.title_ids[order]
     other = build(shuffled)
-    other.load_state_dict(model.state_dict())
+    state = model.state_dict()
+    state["code_bias"] = state["code_bias"][order]
+    other.load_state_dict(state)
     with torch.no_grad():
         torch.testing.assert_close(other(batch).logits, model(batch).logits[:, order])
 
@@ -158,7 +161,14 @@ def test_empty_note_gives_finite_zero_attention_output(ctx, make_batch):
         out = model(batch)
     assert torch.isfinite(out.logits).all()
     assert (out.attributions[1] == 0).all()
-    torch.testing.assert_close(out.logits[1], model.output.bias.expand(CODES))
+    torch.testing.assert_close(out.logits[1], model.code_bias)
+
+
+def test_every_code_starts_at_its_train_prevalence(ctx, make_batch):
+    # without it every score starts at 0.5 and the first updates push them down through the shared W_3
+    model = build(ctx)
+    prevalence = (torch.as_tensor(ctx.train_counts, dtype=torch.float32) + 0.5) / (ctx.n_train_docs + 1)
+    torch.testing.assert_close(torch.sigmoid(model.code_bias), prevalence.clamp(1e-6, 1 - 1e-6))
 
 
 def test_backward_reaches_every_parameter(ctx, make_batch):

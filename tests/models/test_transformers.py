@@ -106,6 +106,12 @@ def test_segment_encoder_skips_padding_segments(tiny_encoder):
     torch.testing.assert_close(states[0, 6:12], single)
 
 
+def test_a_fine_tuned_encoder_starts_in_train_mode_so_its_dropout_is_on(tiny_encoder):
+    # from_pretrained (a saved directory, as MiniLM) returns eval mode; Lightning keeps submodule modes
+    encoder = SegmentEncoder(tiny_encoder)
+    assert encoder.model.training and all(m.training for m in encoder.model.modules())
+
+
 def test_frozen_encoder_gets_no_gradient_and_stays_in_eval(tiny_encoder):
     encoder = SegmentEncoder(tiny_encoder, freeze=True).train()
     assert not encoder.model.training and not any(p.requires_grad for p in encoder.parameters())

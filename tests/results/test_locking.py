@@ -1,9 +1,11 @@
 """Shared files survive concurrent writers and crashes: no lost row with several processes appending to the
-same run index at once, and a failed write leaves the previous file whole."""
+same run index, or committing records and rebuilding the same leaderboard, at once; a failed write leaves the
+previous file whole."""
 
 from __future__ import annotations
 
 import multiprocessing
+import time
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,68 @@ def test_a_crash_while_writing_leaves_the_previous_file_whole(tmp_path):
         atomic_write(path, crash)
     assert path.read_text() == "model,micro_f1\ncaml,0.5\n"
     assert [p.name for p in tmp_path.iterdir()] == ["leaderboard.csv"]  # no temporary file left behind
+
+
+def test_a_leaderboard_folder_is_locked_from_inside_so_nothing_appears_beside_it(tmp_path, monkeypatch):
+    """The lock of ``leaderboards/`` once landed next to it (``.leaderboards.lock`` in the repository root)."""
+    from filelock import FileLock, Timeout
+
+    from icdbench.results import render
+    from icdbench.results.locking import lock_path
+
+    out = tmp_path / "lb"
+    held = []
+
+    def write_while_checking(path, text):  # the lock is held while the files are written
+        with pytest.raises(Timeout):
+            FileLock(str(lock_path(out, folder=True)), timeout=0).acquire()
+        held.append(path.name)
+        return write_text(path, text)
+
+    monkeypatch.setattr(render, "write_text", write_while_checking)
+    render.write_leaderboard(render.Leaderboard("t", "intro", []), out)
+    assert held and lock_path(out, folder=True).parent == out
+    assert [p.name for p in tmp_path.iterdir()] == ["lb"]
+
+
+def _leaderboard_writer(root: str, writer: int, rounds: int, start) -> None:
+    """What each `icdbench leaderboard --run` does per finished run: commit its record, rebuild the folder."""
+    from icdbench.results.leaderboard import build_tables
+    from icdbench.results.render import Leaderboard, rebuild_leaderboard
+    from icdbench.results.sources import commit_record, committed_records
+
+    def build():
+        records = committed_records(Path(root))
+        time.sleep(0.01)  # a real build also reads curves and draws plots: seconds between reading and writing
+        return Leaderboard("t", "", build_tables(records, []))
+
+    start.wait()
+    for i in range(rounds):
+        commit_record(fake_record(f"m{writer}-{i}"), Path(root))
+        rebuild_leaderboard(root, build)
+
+
+def test_concurrent_leaderboard_rebuilds_lose_no_row(tmp_path, monkeypatch):
+    from icdbench.results import render
+
+    def write_growing(path, text):  # a rebuild from records read before another process's commit drops its row
+        if path.name == "leaderboard.csv":
+            before = {row["model"] for row in read_csv(path)}
+            lost = before - {line.split(",")[5] for line in text.splitlines()[1:]}
+            assert not lost, f"a rebuild dropped the rows of {sorted(lost)}"
+        return write_text(path, text)
+
+    monkeypatch.setattr(render, "render_plots", lambda board: {})  # the race is in the tables; plots take seconds
+    monkeypatch.setattr(render, "write_text", write_growing)
+    context = multiprocessing.get_context("fork")  # the children inherit the patch
+    start = context.Barrier(WRITERS)
+    processes = [context.Process(target=_leaderboard_writer, args=(str(tmp_path), w, ROUNDS, start))
+                 for w in range(WRITERS)]  # fmt: skip
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=300)
+        assert process.exitcode == 0
+    rows = read_csv(tmp_path / "leaderboard.csv")
+    assert {r["model"] for r in rows} == {f"m{w}-{i}" for w in range(WRITERS) for i in range(ROUNDS)}
+    assert len(rows) == WRITERS * ROUNDS * 2  # full and top-50

@@ -1,5 +1,7 @@
 """The CI regression check on records (no training): a perturbed committed number fails it, as do a missing,
-a removed or a failing model; the tolerance depends on whether the machine fingerprint matches."""
+a removed or a failing model and another split content; the tolerance depends on whether the machine
+fingerprint matches, and across machines a change shared by every model fails even when each number is within
+the per-number tolerance."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from icdbench.models.registry import all_models
 from icdbench.results import regress
 from icdbench.results.regress import (
     CROSS_MACHINE_ATOL,
+    CROSS_MACHINE_MEAN_ATOL,
     SAME_MACHINE_ATOL,
     compare_rows,
     read_ci,
@@ -61,14 +64,79 @@ def test_a_perturbed_committed_number_fails_on_the_same_machine(tmp_path, delta,
     assert "DRIFT" in table and "p@8" in table and "1 beyond tolerance" in table
 
 
+MANY = [f"model{i:02d}" for i in range(20)]  # as many as the registry has: the mean check averages over them
+OTHER = "torch 2.13.0 AVX2; numpy 2.0; Other CPU (flags 0000); 1 thread"
+
+
+def _many(fingerprint: str = HERE) -> list[dict]:
+    records = [fake_record(m, split="synth-tiny", profile="ci", shift=0.01 * i) for i, m in enumerate(MANY)]
+    return [row for record in records for row in rows_of_record(record, fingerprint)]
+
+
 def test_another_machine_gets_the_stated_tolerance(tmp_path):
-    committed = _committed(tmp_path, _rows(fingerprint="torch 2.13.0; Other CPU; 4 threads"))
+    committed = _committed(tmp_path, _many(fingerprint=OTHER))
     small, large = copy.deepcopy(committed), copy.deepcopy(committed)
     small[0]["emr"] = repr(float(small[0]["emr"]) + CROSS_MACHINE_ATOL / 2)
     large[0]["emr"] = repr(float(large[0]["emr"]) + CROSS_MACHINE_ATOL * 2)
-    assert compare_rows(small, _rows(), MODELS, HERE).ok  # changed, within the cross-machine tolerance
-    assert len(compare_rows(small, _rows(), MODELS, HERE).differences) == 1
-    assert not compare_rows(large, _rows(), MODELS, HERE).ok
+    assert compare_rows(small, _many(), MANY, HERE).ok  # one model went another way: within tolerance
+    assert len(compare_rows(small, _many(), MANY, HERE).differences) == 1
+    assert not compare_rows(large, _many(), MANY, HERE).ok
+
+
+def test_a_change_shared_by_every_model_fails_on_another_machine_though_each_number_is_within_tolerance(tmp_path):
+    committed = _committed(tmp_path, _many(fingerprint=OTHER))
+    step = CROSS_MACHINE_MEAN_ATOL * 1.5
+    shifted, scattered = copy.deepcopy(committed), copy.deepcopy(committed)
+    for i, (a, b) in enumerate(zip(shifted, scattered)):
+        a["macro_f1"] = repr(float(a["macro_f1"]) - step)  # e.g. a metric bug: every model one way
+        b["macro_f1"] = repr(float(b["macro_f1"]) + (step if i % 2 else -step))  # rounding: either way
+    together = compare_rows(shifted, _many(), MANY, HERE)
+    assert not together.ok and not any(d.drift for d in together.differences)
+    (problem,) = together.problems
+    assert problem.startswith(f"macro_f1: changed by {step:+.4f} on average over the 40 rows")
+    assert compare_rows(scattered, _many(), MANY, HERE).ok
+    assert not compare_rows(scattered, _many(), MANY, OTHER).ok  # on the machine it was made on: exact
+
+
+def test_another_split_content_is_one_problem_per_split(tmp_path):
+    committed = _committed(tmp_path, _rows())
+    fresh = _rows()
+    for row in fresh:
+        row["split_hash"] = "0123456789ab"
+    problems = compare_rows(committed, fresh, MODELS, HERE).problems
+    assert len(problems) == 1 and "same version, other content" in problems[0] and "0123456789ab" in problems[0]
+    for row in fresh:
+        row["split_version"] = "1.1.0"
+    (problem,) = compare_rows(committed, fresh, MODELS, HERE).problems
+    assert "version 1.0.0" in problem and "1.1.0" in problem and "make regress UPDATE=1" in problem
+
+
+def test_the_fingerprint_names_what_changes_rounding():
+    import torch
+
+    fingerprint = regress.machine_fingerprint()
+    assert fingerprint.startswith(f"torch {torch.__version__} {torch.backends.cpu.get_cpu_capability()}; ")
+    assert all(f"{name} " in fingerprint for name in regress.NUMERIC_LIBRARIES) and fingerprint.endswith("1 thread")
+
+
+def test_a_worker_writes_its_output_to_its_log_and_a_failure_shows_the_tail(tmp_path, monkeypatch):
+    import multiprocessing
+    import os
+
+    monkeypatch.setenv("RUNS_DIR", str(tmp_path / "runs"))
+
+    def worker():
+        regress._output_to(regress.worker_log("caml"))
+        os.write(1, b"Epoch 0: 100%|##########| 4/4\r")  # file descriptors: what C code and tqdm write to
+        os.write(2, b"RuntimeError: shapes do not match\n")
+
+    child = multiprocessing.get_context("fork").Process(target=worker)
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    assert regress._log_tail("caml").splitlines() == ["    | Epoch 0: 100%|##########| 4/4",
+                                                      "    | RuntimeError: shapes do not match"]  # fmt: skip
+    assert regress._log_tail("lr") == ""
 
 
 def test_missing_removed_and_failing_models_fail(tmp_path):

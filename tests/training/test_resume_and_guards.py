@@ -11,7 +11,7 @@ from pytorch_lightning.callbacks import Callback
 
 from icdbench.config import resolve_config
 from icdbench.errors import UserError
-from icdbench.models.base import ModelContext
+from icdbench.models.base import ModelContext, ModelOutput, as_output
 from icdbench.models.registry import get_model
 from icdbench.training.callbacks import FailAt, SWAEvaluated
 from icdbench.training.module import CodingModule, TrainingDiverged
@@ -101,6 +101,40 @@ def test_collapse_to_every_code_stops_with_a_clear_message():
         module._check_collapse(np.full((20, 50), 0.95, dtype=np.float32), targets)
     module._check_collapse(np.full((20, 50), 0.1, dtype=np.float32), targets)  # predicting little is fine
     module._check_collapse(np.full((20, 50), 0.55, dtype=np.float32), targets)  # untrained: scores near 0.5
+
+
+def test_high_scores_that_still_rank_gold_codes_first_are_not_a_collapse():
+    """Focal + class-weighted BCE (HMHAN) lifts every score on purpose; the model is fine while gold pairs
+    outscore the others."""
+    module = _module("focal+wbce")
+    rng = np.random.default_rng(0)
+    targets = rng.random((40, 60)) < 0.05
+    scores = np.where(targets, 0.97, 0.91) + rng.uniform(-0.02, 0.02, targets.shape)
+    module._check_collapse(scores.astype(np.float32), targets)
+    scores[:, :] = 0.95 + rng.uniform(-0.02, 0.02, targets.shape)  # the same level, no ranking: collapsed
+    with pytest.raises(TrainingDiverged, match="pooled AUC-ROC 0.[45]"):
+        module._check_collapse(scores.astype(np.float32), targets)
+
+
+class _Saturate(Callback):
+    """Makes the model predict every code with certainty at validation: the label-attention failure mode."""
+
+    def on_validation_epoch_start(self, trainer, pl_module) -> None:
+        def saturate(module, inputs, output):
+            return ModelOutput(logits=torch.full_like(as_output(output).logits, 30.0))
+
+        self.handle = pl_module.model.register_forward_hook(saturate)
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        self.handle.remove()
+
+
+def test_a_collapsed_run_stops_with_the_message_and_writes_no_record(run_env):
+    overrides = ["optim.epochs=2", "train.logger=none", "data.max_train_docs=32"]
+    with pytest.raises(UserError, match="collapsed to predicting nearly every code .* after epoch 0; lower optim.lr"):
+        train(RunRequest("hmhan", "synth-tiny", "ci", overrides=overrides, callbacks=[_Saturate()]))
+    run_dir = next((run_env[1] / "synth-tiny" / "hmhan").iterdir())
+    assert not (run_dir / "record.json").exists()
 
 
 def test_class_weighted_loss_uses_train_frequencies():

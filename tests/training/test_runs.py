@@ -1,5 +1,5 @@
-"""Every registered model trains at the ci profile on synth-tiny and leaves a complete run folder; runs are
-deterministic; records carry provenance and no note text."""
+"""Every registered model trains at the ci profile on synth-tiny and leaves a complete run folder that
+``predict`` and ``explain`` can use; runs are deterministic; records carry provenance and no note text."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ import polars as pl
 import pytest
 import torch
 
+from icdbench.cli import main
+from icdbench.errors import UserError
+from icdbench.metrics.keys import METRICS
 from icdbench.models.registry import all_models
+from icdbench.training import explain as explain_module
+from icdbench.training.predict import predict_codes
 from icdbench.training.run import RunRequest, train
 
 FAST = ["optim.epochs=1", "train.logger=none", "data.max_train_docs=64"]
@@ -39,10 +44,36 @@ def test_every_model_produces_a_run_record(model, run_env):
     assert record["timing"]["wall_seconds"] > 0 and record["timing"]["inference_ms_per_doc"] > 0
     assert record["memory"]["peak_rss_mib"] > 0
     assert record["split_hashes"]["content_sha256"] and record["config_hash"]
+    assert set(record["metrics"]["full"]) | set(record["metrics"]["top50"]) <= set(METRICS)  # `list metrics`
     if all_models()[model].trainer != "sklearn":
         assert record["n_parameters"] > 0 and (run_dir / "model.pt").is_file()
         state = torch.load(run_dir / "model.pt", weights_only=True)
         assert all(isinstance(v, torch.Tensor) for v in state.values())
+    _predict_and_explain(model, run_dir, run_env)
+
+
+def _predict_and_explain(model, run_dir, run_env):
+    """Every run with a checkpoint answers ``predict`` and ``explain`` (whatever runner trained it: Lightning,
+    HMHAN's SMOTE stage, the tagger's two stages); scikit-learn runs, which keep no model, refuse in one line."""
+    note = run_env[1].parent / "note.txt"
+    note.write_text("Patient admitted with chest pain and fever. History of hypertension.")
+    doc = pl.read_parquet(run_env[0] / "synth-tiny" / "test.parquet", columns=["doc_id"])["doc_id"][0]
+    if all_models()[model].trainer == "sklearn":
+        with pytest.raises(UserError, match="keep no fitted model"):
+            predict_codes(run_dir, note.read_text())
+        return
+    rows = predict_codes(run_dir, note.read_text(), top=5)
+    assert len(rows) == 5 and all(0.0 <= r["score"] <= 1.0 and r["title"] for r in rows)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(explain_module, "LIME_SAMPLES", 16)  # the command's path, not LIME's quality
+        assert main(["explain", str(run_dir), "--doc", doc, "--method", "lime"]) == 0
+    saved = json.loads((run_dir / "explanations" / f"{doc}-lime.json").read_text())
+    assert saved["model"] == model and saved["codes"] and all(c["words"] for c in saved["codes"])
+    # explain scores the whole note as the run scored it on the test part
+    recorded = np.load(run_dir / "scores.npz")
+    row, columns = list(recorded["doc_ids"]).index(doc), list(recorded["codes"])
+    for entry in saved["codes"]:
+        assert entry["score"] == pytest.approx(float(recorded["scores"][row, columns.index(entry["code"])]), abs=1e-5)
 
 
 def test_record_holds_provenance_ci_and_threshold(run_env):
