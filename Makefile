@@ -7,14 +7,16 @@ SPLIT  ?= synth-icd10
 PROFILE ?= cpu
 SEEDS  ?= 0
 # Raw files for MIMIC splits: make bench MODEL=rac SPLIT=mimic4-icd10 MIMIC_DIR=/path/to/physionet
-SOURCE_ARG := $(if $(MIMIC_DIR),--source $(MIMIC_DIR),)
+# (other corpora: SOURCE=PATH, e.g. SPLIT=cmc2007 SOURCE=2007ChallengeTrainData.xml [FOLDS=K])
+SOURCE_ARG := $(if $(MIMIC_DIR),--source $(MIMIC_DIR),$(if $(SOURCE),--source $(SOURCE),))
 
 .PHONY: install test test-all lint bench prepare leaderboard regress clean
 
-$(VENV)/.installed: pyproject.toml
+# constraints.txt pins every dependency to the versions the committed numbers were made with
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -32,7 +34,7 @@ prepare: install
 	$(BIN)/icdbench prepare $(SPLIT) $(SOURCE_ARG)
 
 bench: install
-	@$(BIN)/icdbench bench $(MODEL) $(SPLIT) --profile $(PROFILE) --seeds $(SEEDS) $(SOURCE_ARG)
+	@$(BIN)/icdbench bench $(MODEL) $(SPLIT) --profile $(PROFILE) --seeds $(SEEDS) $(SOURCE_ARG) $(if $(FOLDS),--folds $(FOLDS),)
 
 # Rebuild leaderboards/ from the committed records; RUN=1 first runs every missing record (hours on a CPU).
 leaderboard: install

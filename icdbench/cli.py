@@ -120,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="prepare, train, evaluate and record (over seeds)")
     _add_run_options(p)
     p.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
+    p.add_argument("--folds", help="cross-validated splits (cmc2007): run the first K folds (default: all prepared); "
+                   "also accepted as folds=K")
     p.set_defaults(func=_bench)
 
     p = sub.add_parser("predict", help="codes with scores and titles for new text")

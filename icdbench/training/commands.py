@@ -40,15 +40,15 @@ def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def results_table(records: list[dict]) -> str:
-    """One row per (setting, seed) plus mean ± std over seeds when there are several."""
-    header = ["setting", "seed", *[label for _, label in TABLE_METRICS], "time (s)"]
+def results_table(records: list[dict], replicate: str = "seed") -> str:
+    """One row per (setting, seed) — or fold, with ``replicate="fold"`` — plus mean ± std when there are several."""
+    header = ["setting", replicate, *[label for _, label in TABLE_METRICS], "time (s)"]
     rows = []
     for setting in ("full", "top50"):
         for record in records:
             metrics = record["metrics"].get(setting) or {}
             cells = [_fmt(metrics.get(k)) for k, _ in TABLE_METRICS]
-            rows.append([setting, str(record["seed"]), *cells, f"{record['timing']['wall_seconds']:.1f}"])
+            rows.append([setting, str(record[replicate]), *cells, f"{record['timing']['wall_seconds']:.1f}"])
         if len(records) > 1:
             cells = []
             for key, _ in TABLE_METRICS:
@@ -65,7 +65,7 @@ def _mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.4f}±{statistics.stdev(values):.4f}"
 
 
-def _request(args, seed: int | None):
+def _request(args, seed: int | None, fold: int | None = None):
     from icdbench.training.run import RunRequest
 
     return RunRequest(
@@ -75,6 +75,7 @@ def _request(args, seed: int | None):
         seed=seed,
         overrides=list(args.overrides),
         source=args.source,
+        fold=fold,
         command=_command(),
     )
 
@@ -103,22 +104,33 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def bench(args) -> int:
+    from icdbench.training.crossval import coder_table, fold_plan, requested_folds
     from icdbench.training.run import train as run_train
 
     seeds = parse_seeds(args.seeds)
-    if len(seeds) > 1 and any(o.startswith("train.strategy=ddp") for o in args.overrides):
+    asked, args.overrides = requested_folds(getattr(args, "folds", None), list(args.overrides))
+    folds = fold_plan(args.split, asked, args.source, _command())
+    if folds is not None and len(seeds) > 1:
+        raise UserError("cross-validation runs one seed per fold (leaderboards average the folds); pass one --seeds")
+    runs = [(seed, None) for seed in seeds] if folds is None else [(seeds[0], fold) for fold in folds]
+    if len(runs) > 1 and any(o.startswith("train.strategy=ddp") for o in args.overrides):
         raise UserError("a DDP run launches copies of this command; run one seed per command with --seeds N")
     records, dirs = [], []
-    for seed in seeds:
-        result = run_train(_request(args, seed))
+    for seed, fold in runs:
+        result = run_train(_request(args, seed, fold))
         if result.record is None:  # a DDP rank other than 0
             return 0
         records.append(result.record)
         dirs.append(result.run_dir)
-    print(f"{args.model} on {args.split} (profile {args.profile}); runs:")
+    cv = f", seed {seeds[0]}, folds {folds[0]}..{folds[-1]}" if folds is not None else ""
+    print(f"{args.model} on {args.split} (profile {args.profile}{cv}); runs:")
     for path in dirs:
         print(f"  {path}")
-    print(results_table(records))
+    print(results_table(records, "fold" if folds is not None else "seed"))
+    coders = coder_table(args.split, folds) if folds is not None else None
+    if coders is not None:
+        print(f"\nhuman coders on the same test documents (mean±std over {len(folds)} folds):")
+        print(format_table(*coders, numeric=set(range(1, len(coders[0])))))
     return 0
 
 

@@ -93,6 +93,7 @@ def finish_run(
         },
         "profile": profile,
         "seed": cfg.seed,
+        **({"fold": manifest["fold"]} if manifest.get("fold") is not None else {}),  # cross-validated splits
         "command": command,
         "config": OmegaConf.to_container(cfg),
         "config_hash": resolved.hash,

@@ -38,6 +38,7 @@ class RunRequest:
     overrides: list[str] = field(default_factory=list)
     source: Path | None = None
     resume: Path | None = None  # a run folder to continue from its last checkpoint
+    fold: int | None = None  # the fold of a cross-validated split (cmc2007); None for a plain split
     callbacks: list = field(default_factory=list)  # extra Lightning callbacks (tests)
     command: str = ""  # the command line, recorded
 
@@ -80,13 +81,30 @@ def ensure_split(name: str, source: Path | None = None, command: str = "") -> Pa
     return out
 
 
-def new_run_dir(split: str, model: str, seed: int, profile: str) -> tuple[Path, str]:
+def fold_split_dir(split_dir: Path, name: str, fold: int | None) -> Path:
+    """The folder a run loads: the split itself, or fold ``fold`` of a cross-validated split."""
+    from icdbench.datasets.public.folds import fold_dirs, is_cross_validated
+
+    if not is_cross_validated(split_dir):
+        if fold is not None:
+            raise UserError(f"split {name} has fixed train/val/test parts, not folds; drop the fold option")
+        return split_dir
+    folds = fold_dirs(split_dir)
+    if fold is None:
+        raise UserError(f"split {name} is cross-validated ({len(folds)} folds); run it with "
+                        f"`icdbench bench MODEL {name}` (every fold) or `--folds K`")
+    if not 0 <= fold < len(folds):
+        raise UserError(f"fold {fold} does not exist: {split_dir} holds folds 0..{len(folds) - 1}")
+    return folds[fold]
+
+
+def new_run_dir(split: str, model: str, seed: int, profile: str, fold: int | None = None) -> tuple[Path, str]:
     """A fresh run folder; DDP ranks launched by rank 0 reuse rank 0's id (``ICDBENCH_RUN_ID``)."""
     inherited = os.environ.get(RUN_ID_ENV)
     if inherited and launched_by_rank_zero():
         return runs_dir() / split / model / inherited, inherited
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = f"{stamp}-{profile}-seed{seed}"
+    base = f"{stamp}-{profile}-seed{seed}" + ("" if fold is None else f"-fold{fold}")
     parent = runs_dir() / split / model
     parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(1000):
@@ -114,15 +132,16 @@ def _resumable_checkpoint(run_dir: Path) -> Path:
     return last
 
 
-def _resume_config(spec: ModelSpec, run_dir: Path) -> tuple[ResolvedConfig, str]:
-    """The saved config of an unfinished run and its profile."""
+def _resume_config(spec: ModelSpec, run_dir: Path) -> tuple[ResolvedConfig, str, int | None]:
+    """The saved config of an unfinished run, its profile and its fold (cross-validated splits)."""
     cfg = load_run_config(run_dir / CONFIG_FILE, spec)
     saved = OmegaConf.load(run_dir / LAYERS_FILE) if (run_dir / LAYERS_FILE).is_file() else {}
     layers = (
         [ConfigLayer(**layer) for layer in OmegaConf.to_container(saved).get("layers", [])] if saved else []
     )
     layers.append(ConfigLayer(f"resumed from {run_dir / CONFIG_FILE}", {}))
-    return ResolvedConfig(cfg=cfg, layers=layers), str(saved.get("profile", "?")) if saved else "?"
+    fold = saved.get("fold") if saved else None
+    return ResolvedConfig(cfg=cfg, layers=layers), str(saved.get("profile", "?")) if saved else "?", fold
 
 
 def _runner(spec: ModelSpec):
@@ -150,26 +169,27 @@ def train(request: RunRequest) -> RunResult:
         resume_from = _resumable_checkpoint(run_dir)  # the folder's own defects first
         if run_dir.parent.name != spec.name or run_dir.parent.parent.name != request.split:
             raise UserError(f"{run_dir} is not a run of {spec.name} on {request.split} (RUNS_DIR/SPLIT/MODEL/RUN_ID)")
-        resolved, profile = _resume_config(spec, run_dir)
+        resolved, profile, fold = _resume_config(spec, run_dir)
         run_id = run_dir.name
     else:
-        profile = request.profile
+        profile, fold = request.profile, request.fold
         resolved = resolve_config(
             spec, split=request.split, profile=profile, overrides=request.overrides, seed=request.seed
         )
     cfg = resolved.cfg
     if spec.trainer == "sklearn" and cfg.train.devices > 1:
         raise UserError(f"{spec.name} is a scikit-learn model; it runs in one process (set train.devices=1)")
-    split_dir = ensure_split(request.split, request.source, request.command)
+    split_dir = fold_split_dir(ensure_split(request.split, request.source, request.command), request.split, fold)
     if resume_from is None:
-        run_dir, run_id = new_run_dir(request.split, spec.name, cfg.seed, profile)
+        run_dir, run_id = new_run_dir(request.split, spec.name, cfg.seed, profile, fold)
 
     launcher = not launched_by_rank_zero()
     if launcher:
         os.environ[RUN_ID_ENV] = run_id  # for the DDP ranks Lightning launches from this process
         if resume_from is None:
             atomic_write_text(run_dir / CONFIG_FILE, resolved.yaml)
-            layers = {"profile": profile, "layers": [vars(layer) for layer in resolved.layers]}
+            layers = {"profile": profile, **({} if fold is None else {"fold": fold}),
+                      "layers": [vars(layer) for layer in resolved.layers]}
             atomic_write_text(run_dir / LAYERS_FILE, OmegaConf.to_yaml(layers))
     try:
         import pytorch_lightning as pl
