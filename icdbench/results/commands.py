@@ -70,7 +70,6 @@ def _record_curves(tables) -> dict:
 def run_missing(registered: list[str], splits: list[str], debug: bool = False) -> list[str]:
     """Run every planned committed record that is missing (one model/seed at a time) and commit each record as it
     finishes; returns the failures as one line each."""
-    from icdbench.results.run_index import append_run
     from icdbench.results.sources import COMMITTED_PLAN, commit_record, missing_committed
     from icdbench.training.run import RunRequest, train
 
@@ -94,7 +93,6 @@ def run_missing(registered: list[str], splits: list[str], debug: bool = False) -
             print(f"  failed: {failures[-1]}", file=sys.stderr, flush=True)
             continue
         path = commit_record(result.record)
-        append_run(result.record, result.run_dir)
         print(f"  committed {path}", flush=True)
     return failures
 

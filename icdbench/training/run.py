@@ -202,11 +202,13 @@ def train(request: RunRequest) -> RunResult:
         wall = time.perf_counter() - start
         if not job.is_global_zero:
             return RunResult(run_dir, None)
+        from icdbench.results.run_index import append_run
         from icdbench.training.evaluation import finish_run
 
         record = finish_run(
             job, scored, resolved, wall_seconds=wall, profile=profile, command=request.command
         )
+        append_run(record, run_dir)  # RUNS_DIR/runs.csv lists every finished run, whichever command ran it
         return RunResult(run_dir, record)
     finally:
         if launcher:

@@ -6,6 +6,7 @@ import pytest
 
 from icdbench.cli import main
 from icdbench.models.registry import all_models
+from icdbench.results.run_index import read_index
 
 
 def _cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -41,6 +42,9 @@ def test_bench_prints_the_results_table_over_seeds(run_env, capsys):
     assert "micro-F1" in out and "AUC-PR" in out and "P@8" in out and "EMR" in out and "Jaccard" in out
     assert out.count("mean±std") == 2  # full and top50
     assert len(list((run_env[1] / "synth-tiny" / "lr").iterdir())) == 2
+    # every finished run is listed in RUNS_DIR/runs.csv, whichever command ran it
+    index = read_index(run_env[1])
+    assert sorted((row["model"], row["seed"]) for row in index) == [("lr", "0"), ("lr", "1")]
 
 
 def test_train_then_predict_new_text(run_env, capsys, tmp_path):
