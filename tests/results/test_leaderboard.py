@@ -17,7 +17,6 @@ from icdbench.models.registry import all_models
 from icdbench.results.commands import committed_board, runs_board
 from icdbench.results.leaderboard import HEADLINE_KEYS, build_tables
 from icdbench.results.render import write_leaderboard
-from icdbench.results.run_index import read_index
 from icdbench.results.sources import (
     COMMITTED_PLAN,
     LoadedRecord,
@@ -200,5 +199,5 @@ def test_run_option_runs_and_commits_each_missing_record_and_reports_failures(tm
     assert "1 run(s) failed" in err and "lr on synth-radiology seed 0: RuntimeError: out of memory" in err
     records = {(r.record["split"], r.record["model"], r.record["seed"]) for r in committed_records(tmp_path / "lb")}
     assert len(records) == 1 + 6 and ("synth-radiology", "lr", 0) not in records
-    assert len(read_index(tmp_path / "runs")) == 6  # every finished run is in the run index too
+    # the run index is written by train itself (faked here); tests/training/test_commands.py checks it
     assert "synth-icd10-50" not in {s for s, _, _ in records}  # only the splits asked for
