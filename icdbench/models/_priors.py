@@ -1,10 +1,12 @@
-"""Output-bias initialisation from code frequencies, shared by the transformer models.
+"""Output-bias initialisation from code frequencies, shared by every neural model.
 
 Every code starts at its train prevalence instead of at probability 0.5: the output bias of code ``c`` is the
 log-odds of ``(n_c + 0.5) / (N + 1)`` (``n_c`` train documents with the code out of ``N``). With thousands of
-rare codes a zero bias makes the first updates spend themselves on pushing every score down, and a model
-fine-tuned for few steps (the ``cpu``/``ci`` profiles, lr 5e-5) would still score everything near 0.5. The
-focal-loss paper (Lin et al. 2017, §4.1) initialises its classifier bias from a prior for the same reason.
+rare codes a zero bias makes the first updates spend themselves on pushing every score down: a model
+fine-tuned for few steps (the ``cpu``/``ci`` profiles, lr 5e-5) would still score everything near 0.5, and the
+word models pushed their features there instead (a CNN's max-pooled tanh features saturated at 1 for every note,
+so nothing was left to learn from). The focal-loss paper (Lin et al. 2017, §4.1) initialises its classifier
+bias from a prior for the same reason.
 The papers' own initialisations are otherwise kept; this only sets the starting bias.
 """
 

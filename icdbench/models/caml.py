@@ -18,6 +18,7 @@ even kernel 10; here there is one state per token, so attention maps align with 
 are masked out of the attention softmax and title padding out of the title max-pool (the release relied
 on length-sorted batches); the regulariser follows the paper's squared-norm form rather than the release's
 per-element mean.
+Every code's output bias starts at its train prevalence (``icdbench.models._priors``), not at zero.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ validation P@8 with patience 10, documents truncated to 2,500 tokens.
 Departures: windows that reach into padding are left out of the max-pool, so a document's logits do not depend
 on the other documents of its batch (the release relied on length-sorted batches); a document shorter than the
 kernel is zero-padded to one window.
+Every code's output bias starts at its train prevalence (``icdbench.models._priors``), not at zero.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ Diagnosis and procedure parents are kept apart.
 
 Departures: padding is masked out of the attention softmax (the release packs the LSTM input by length but
 lets the padded positions, whose states are zero, take attention weight).
+Every code's output bias starts at its train prevalence (``icdbench.models._priors``), not at zero.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ validation P@8 with patience 10, documents truncated to 2,500 tokens.
 Departures: padded positions are zeroed between layers and masked out of the attention softmax, so a
 document's logits (in eval mode) do not depend on the other documents of its batch; batch-norm statistics
 in training still include the padded positions, as in the release.
+Every code's output bias starts at its train prevalence (``icdbench.models._priors``), not at zero.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ on validation P@8 with patience 10, documents truncated to 2,500 tokens.
 
 Departure: sequences are packed by their true lengths, so the final states are each document's own (the
 release ran the GRU over the padding of length-sorted batches).
+Every code's output bias starts at its train prevalence (``icdbench.models._priors``), not at zero.
 """
 
 from __future__ import annotations

@@ -95,6 +95,15 @@ def test_fits_a_tiny_training_set(name, make_context):
     assert losses[-1] < 0.5 * losses[0], losses[::10]
 
 
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_every_code_starts_at_its_train_prevalence(name, make_context):
+    # from probability 0.5 the first updates pushed every score down through the features, saturating them
+    ctx = make_context(n_codes=5, vocab_size=30, embed_dim=EMBED)
+    model = build(name, ctx)
+    prevalence = (torch.as_tensor(ctx.train_counts, dtype=torch.float32) + 0.5) / (ctx.n_train_docs + 1)
+    torch.testing.assert_close(torch.sigmoid(model.output.bias.detach()), prevalence.clamp(1e-6, 1 - 1e-6))
+
+
 def test_dr_caml_loss_is_the_papers_description_regulariser(make_context):
     ctx = make_context(n_codes=5, vocab_size=30, embed_dim=EMBED)
     model = build("dr-caml", ctx, description_weight=0.5).eval()
