@@ -2,7 +2,7 @@
 
 * ``global``: one threshold for every code, the exact maximiser of validation micro-F1. Only a positive's
   score can be an optimal cut (lowering the cut further adds only false positives until the next positive),
-  so every positive score is tried, with counts read from one pooled sort (:func:`ranks.pooled_ranks`).
+  so every positive score is tried, with counts read from one pooled pass (:func:`ranks.pooled_ranks`).
 * ``per_code``: each code's own F1-maximising threshold, found the same way within its column; codes with
   fewer than ``min_positives`` validation positives use the global threshold instead.
 * ``top_k``: each document gets its ``k`` top-scored codes (plus any tied with the k-th); ``k`` is given or
@@ -20,7 +20,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from icdbench.metrics.functional.ranks import code_ranks, doc_ranks, gold_scores, pooled_ranks, within_group_ties
+from icdbench.metrics.functional.ranks import (
+    code_ranks,
+    doc_ranks,
+    gold_scores,
+    largest_below,
+    pooled_ranks,
+    within_group_ties,
+)
 from icdbench.metrics.functional.sets import CodeSets
 from icdbench.metrics.validation import as_scores, as_targets
 
@@ -83,7 +90,8 @@ def _global(scores: Tensor, gold: CodeSets) -> float:
     f1 = 2 * tp / (len(gold) + predicted)
     best = f1 == f1.max()
     choice = int(torch.argmax(torch.where(best, values.double(), float("-inf"))))
-    return float(_cut(values[choice : choice + 1], ranks.below[choice : choice + 1])[0])
+    below = torch.tensor([largest_below(scores, float(values[choice]))], dtype=torch.float64)
+    return float(_cut(values[choice : choice + 1], below)[0])
 
 
 def _per_code(scores: Tensor, gold: CodeSets, fallback: float, min_positives: int) -> Tensor:

@@ -154,3 +154,29 @@ def test_keys_restrict_the_report():
     assert evaluate(scores, targets, codes=codes, keys=wanted) == {k: full[k] for k in full if k in wanted}
     with pytest.raises(ValueError, match="unknown metric keys"):
         evaluate(scores, targets, keys=["p@9"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), spread=st.sampled_from([1e-7, 1e-3, 1.0]))
+def test_pooled_ranks_match_a_full_sort(seed, spread):
+    """Bin counts give the same ranks as sorting every cell: ties, signed zeros, 1.0 and neighbours one float
+    apart (in one bin or on a bin edge) included."""
+    from icdbench.metrics.functional.ranks import largest_below, pooled_ranks
+    from icdbench.metrics.functional.sets import CodeSets
+
+    rng = np.random.default_rng(seed)
+    base = rng.choice(np.float32([0.0, -0.0, 1.0, 0.5, 1e-30, 0.25]), size=(7, 13))
+    nudged = np.nextafter(base, np.float32(2), dtype=np.float32)  # the next float up: same bin or the next
+    scores = np.where(rng.random(base.shape) < 0.5, base, nudged)
+    scores = np.where(rng.random(base.shape) < 0.5, scores, np.float32(spread) * rng.random(base.shape))
+    scores = np.clip(scores, 0, 1).astype(np.float32)
+    targets = rng.random(base.shape) < 0.3
+    targets[0, 0] = True
+    gold = CodeSets.from_mask(torch.from_numpy(targets))
+    ranks = pooled_ranks(torch.from_numpy(scores), gold)
+    everything = np.sort(scores.ravel())
+    values = scores[gold.doc.numpy(), gold.code.numpy()]
+    assert np.array_equal(ranks.n_lt.numpy(), np.searchsorted(everything, values, side="left"))
+    assert np.array_equal(ranks.n_le.numpy(), np.searchsorted(everything, values, side="right"))
+    lower = everything[everything < values[0]]
+    assert largest_below(torch.from_numpy(scores), float(values[0])) == (lower.max() if lower.size else -np.inf)

@@ -78,13 +78,6 @@ def sorted_columns(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def sorted_flat(x: np.ndarray) -> np.ndarray:
-    """All values of ``x`` as one ascending 1-D array (a copy)."""
-    out = np.array(x, order="C", copy=True).reshape(-1)
-    out.sort()
-    return out
-
-
 def row_sums(x: Tensor) -> Tensor:
     """``[R]`` float64 sums of the rows of ``x`` ``[R, L]`` (numpy's pairwise summation: deterministic and
     ~20x faster here than ``torch.sum(dtype=float64)``)."""

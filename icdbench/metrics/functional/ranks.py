@@ -3,7 +3,8 @@ threshold-free metric, done by sorting each row once.
 
 * :func:`doc_ranks` — within its document's row (ranking metrics, primary code, top-k).
 * :func:`code_ranks` — within its code's column (per-code AUC-ROC/AP, per-code thresholds).
-* :func:`pooled_ranks` — among all ``N x C`` cells (micro AUC-ROC/AP, the global threshold).
+* :func:`pooled_ranks` — among all ``N x C`` cells (micro AUC-ROC/AP, the global threshold), from bin counts
+  rather than a sort of the whole matrix.
 
 Only the gold cells (about 0.2% of the matrix) are looked up, so after the sorts the rest is cheap. Work is
 chunked (bounded memory); chunks are sorted on worker threads while the caller's thread does the lookups.
@@ -13,25 +14,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from icdbench.metrics.functional._kernels import CHUNK_ELEMENTS, SortedRows, pipeline, row_chunks, sorted_flat
+from icdbench.metrics.functional._kernels import CHUNK_ELEMENTS, SortedRows, pipeline, row_chunks
 from icdbench.metrics.functional.sets import CodeSets
 
-POOLED_CHUNK_ELEMENTS = 1 << 25  # fewer, larger sorted chunks: each costs one lookup of every gold score
+POOLED_CHUNK_ELEMENTS = 1 << 24  # each chunk's bin counts are one array of every bin, added up by the caller
+BIN_SHIFT = 8  # pooled bins: float32 keys without their 8 lowest mantissa bits
 
 
 @dataclass(frozen=True)
 class Ranks:
     """For each gold pair ``i`` (aligned with the ``CodeSets`` it was computed for), among the compared cells:
     ``n_lt[i]`` score strictly lower, ``n_le[i]`` lower or equal (``[M]`` int64). ``below[i]`` is the largest
-    compared score strictly below the gold score (``-inf`` if none; used to place thresholds between scores).
+    compared score strictly below the gold score (``-inf`` if none; used to place thresholds between scores;
+    ``None`` for pooled ranks).
     ``size`` is the number of compared cells (row length, or ``N * C`` pooled)."""
 
     n_lt: Tensor
     n_le: Tensor
-    below: Tensor
+    below: Tensor | None
     size: int
 
 
@@ -105,25 +109,58 @@ def code_ranks(scores: Tensor, gold: CodeSets) -> Ranks:
 
 
 def pooled_ranks(scores: Tensor, gold: CodeSets) -> Ranks:
-    """Rank gold cells among all ``N x C`` cells of ``scores``. Chunks of documents are sorted separately and
-    their counts added, so no copy of the whole matrix is made."""
+    """Rank gold cells among all ``N x C`` cells of ``scores`` (probabilities in [0, 1], as validated), without
+    sorting the matrix. ``below`` is left ``None``: :func:`largest_below` finds it for the one score that needs it.
+
+    Non-negative float32 values order like their bit patterns, so each cell's top bits name a narrow bin (a
+    relative width of 3e-5). One pass counts cells per bin and keeps only the cells that share a bin with some
+    gold score (~1% of a model's matrix); those few are sorted. A gold score's rank is then the count of all
+    lower bins plus its position among the kept cells of its own bin: exact, ties included.
+    """
     n_docs, n_codes = scores.shape
     matrix = scores.numpy()
-    query, order = torch.sort(gold_scores(scores, gold))  # sorted lookups are cache-friendly
-    query_np = query.numpy()
-    n_lt, n_le, below_value = _empty_ranks(len(gold), scores.dtype)
-    n_lt.zero_(), n_le.zero_()
+    gold_key = _order_keys(gold_scores(scores, gold).numpy())
+    gold_bin = gold_key >> BIN_SHIFT
+    n_bins = int(_order_keys(np.ones(1, dtype=np.float32))[0] >> BIN_SHIFT) + 1
+    shared = np.zeros(n_bins, dtype=bool)
+    shared[gold_bin] = True
+    per_bin = np.zeros(n_bins, dtype=np.int64)
+    kept: list[np.ndarray] = []
 
-    def consume(chunk: tuple[int, int], block) -> None:
-        lt = torch.from_numpy(block.searchsorted(query_np, side="left"))
-        n_lt[order] += lt
-        n_le[order] += torch.from_numpy(block.searchsorted(query_np, side="right"))
-        found = torch.from_numpy(block[(lt - 1).clamp(min=0).numpy()])
-        below_value[order] = torch.maximum(below_value[order], torch.where(lt > 0, found, float("-inf")))
+    def prepare(chunk: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        key = _order_keys(matrix[chunk[0] : chunk[1]].reshape(-1))
+        bins = key >> BIN_SHIFT
+        return np.bincount(bins, minlength=n_bins), key[shared[bins]]
 
-    chunks = row_chunks(n_docs, n_codes, POOLED_CHUNK_ELEMENTS)
-    pipeline(chunks, lambda c: sorted_flat(matrix[c[0] : c[1]]), consume)
-    return Ranks(n_lt, n_le, below_value, n_docs * n_codes)
+    def consume(chunk: tuple[int, int], block: tuple[np.ndarray, np.ndarray]) -> None:
+        per_bin.__iadd__(block[0])
+        kept.append(block[1])
+
+    pipeline(row_chunks(n_docs, n_codes, POOLED_CHUNK_ELEMENTS), prepare, consume)
+    kept_sorted = np.sort(np.concatenate(kept)) if kept else np.zeros(0, dtype=np.uint32)
+    in_lower_bins = np.cumsum(per_bin) - per_bin
+    kept_in_lower_bins = np.searchsorted(kept_sorted, gold_bin << BIN_SHIFT, side="left")
+    base = in_lower_bins[gold_bin] - kept_in_lower_bins
+    n_lt = base + np.searchsorted(kept_sorted, gold_key, side="left")
+    n_le = base + np.searchsorted(kept_sorted, gold_key, side="right")
+    return Ranks(torch.from_numpy(n_lt), torch.from_numpy(n_le), None, n_docs * n_codes)
+
+
+def largest_below(scores: Tensor, value: float) -> float:
+    """The largest cell of ``scores`` strictly below ``value`` (``-inf`` if none), in one chunked pass."""
+    matrix = scores.numpy().reshape(-1)
+    best = float("-inf")
+    for start in range(0, matrix.size, CHUNK_ELEMENTS):
+        chunk = matrix[start : start + CHUNK_ELEMENTS]
+        lower = chunk[chunk < value]
+        if lower.size:
+            best = max(best, float(lower.max()))
+    return best
+
+
+def _order_keys(values: np.ndarray) -> np.ndarray:
+    """uint32 keys that order non-negative float32 ``values`` exactly as the values (``-0.0`` maps to ``0.0``)."""
+    return np.bitwise_and(np.ascontiguousarray(values, dtype=np.float32).view(np.uint32), np.uint32(0x7FFFFFFF))
 
 
 def _empty_ranks(m: int, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor]:
