@@ -152,7 +152,6 @@ def leaderboard(args) -> int:
 
 def compare(args) -> int:
     from icdbench.datasets.storage import read_manifest
-    from icdbench.paths import data_dir
     from icdbench.results.cells import number
     from icdbench.results.curves import GoldCodes
     from icdbench.results.leaderboard import HEADLINE
@@ -168,7 +167,9 @@ def compare(args) -> int:
                         f"v{ident[1][1]}, or differently prepared); a paired test needs the same test documents")
     a = load_run_scores(args.run_a, rec_a)
     b = align(a, load_run_scores(args.run_b, rec_b))
-    split_dir = data_dir() / rec_a["split"]
+    from icdbench.training.run import recorded_split_dir
+
+    split_dir = recorded_split_dir(rec_a)  # a fold run's gold codes are in its fold folder
     gold = GoldCodes.load(split_dir, rec_a)
     if gold is None:
         state = "is not prepared" if read_manifest(split_dir, missing_ok=True) is None else "is another preparation"

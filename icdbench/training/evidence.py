@@ -176,12 +176,13 @@ def evidence_of_run(run_dir: Path) -> dict[str, float]:
     from icdbench.results.record import CONFIG_FILE, SCORES_FILE, THRESHOLD_FILE, read_record
     from icdbench.training.job import RunJob
     from icdbench.training.predict import decisions
-    from icdbench.training.run import ensure_split
+    from icdbench.training.run import ensure_split, recorded_split_dir
 
     run_dir = Path(run_dir)
     record = read_record(run_dir)
     spec = get_model(record["model"])
-    split = load_split(ensure_split(record["split"]))
+    ensure_split(record["split"])
+    split = load_split(recorded_split_dir(record))
     expected = (record.get("split_hashes") or {}).get("content_sha256")
     if expected and split.manifest.get("content_sha256") != expected:
         raise UserError(f"{split.path} is not the {split.name} that {run_dir} was trained on (content differs)")

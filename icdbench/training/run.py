@@ -98,6 +98,11 @@ def fold_split_dir(split_dir: Path, name: str, fold: int | None) -> Path:
     return folds[fold]
 
 
+def recorded_split_dir(record: dict) -> Path:
+    """The prepared folder a recorded run loaded under DATA_DIR: its split, or the fold it was trained on."""
+    return fold_split_dir(data_dir() / record["split"], record["split"], record.get("fold"))
+
+
 def new_run_dir(split: str, model: str, seed: int, profile: str, fold: int | None = None) -> tuple[Path, str]:
     """A fresh run folder; DDP ranks launched by rank 0 reuse rank 0's id (``ICDBENCH_RUN_ID``)."""
     inherited = os.environ.get(RUN_ID_ENV)

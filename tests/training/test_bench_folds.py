@@ -97,3 +97,14 @@ def test_bad_fold_requests_fail_with_one_line(argv, needle, env, capsys):
     assert code == 2
     assert err.startswith("icdbench: error: ") and err.count("\n") == 1 and needle in err, err
     assert not env.exists()  # no run folder started
+
+
+def test_compare_two_fold_runs_reads_gold_codes_from_their_fold(env, capsys):
+    for model in ("lr", "svm"):
+        code, _, err = _cli(capsys, "bench", model, "cmc2007", "--profile", "ci", "--folds", "1")
+        assert code == 0, err
+    (run_a,), (run_b,) = (sorted((env / "cmc2007" / model).iterdir()) for model in ("lr", "svm"))
+    code, out, err = _cli(capsys, "compare", str(run_a), str(run_b))
+    assert code == 0, err
+    n_test = json.loads((run_a / "record.json").read_text())["n_test_docs"]
+    assert n_test < N_DOCS // 2 and f"over {n_test} test documents of cmc2007" in out  # fold 0's test part
