@@ -1,5 +1,7 @@
-"""``icdbench regress`` (``make regress``): re-run every registered model at the ci profile on synth-tiny and
-compare every headline metric, in both settings, with ``leaderboards/ci.csv``.
+"""``icdbench regress`` (``make regress``): re-run every registered model at the ci profile on synth-tiny, plus
+``lr`` cross-validated over the folds of a CMC 2007-format file (the synthetic stand-in of
+``icdbench.datasets.synthetic.cmc_shaped``, so the fold path is checked too), and compare every headline metric,
+in both settings, with ``leaderboards/ci.csv``.
 
 Each model runs in a fresh process with one torch thread (so a row equals what ``icdbench bench MODEL
 synth-tiny --profile ci --seeds 0`` gives with ``OMP_NUM_THREADS=1``), as many processes at a time as there are
@@ -58,6 +60,9 @@ CROSS_MACHINE_ATOL = 0.15
 CROSS_MACHINE_MEAN_ATOL = 0.01
 MEAN_MIN_ROWS = 20  # below that, one model that trained down another path could move the mean on its own
 ID_FIELDS = ("model", "split", "fold", "setting")
+FOLD_MODEL, FOLD_SPLIT = "lr", "cmc2007"  # the cross-validated job: every fold of the CMC-format file
+FOLD_JOB = f"{FOLD_MODEL}@{FOLD_SPLIT}"
+CMC_DOCS = 200
 INFO_FIELDS = ("profile", "seed", "split_version", "split_hash", "config_hash", "suite_version", "fingerprint")
 FIELDS = (*ID_FIELDS, *HEADLINE_KEYS, *INFO_FIELDS)
 
@@ -123,6 +128,11 @@ def _text(value) -> str:
     return "" if value is None else str(value)
 
 
+def _job_of(row: dict) -> str:
+    """The regress job that makes a ci.csv row (the key of ``failed``)."""
+    return FOLD_JOB if row.get("split") == FOLD_SPLIT else row["model"]
+
+
 def row_id(row: dict) -> tuple[str, ...]:
     return tuple(str(row.get(field) or "") for field in ID_FIELDS)
 
@@ -175,9 +185,14 @@ def compare_rows(expected: list[dict], actual: list[dict], registered: list[str]
     for model in sorted(in_expected - set(registered)):
         problems.append(f"{model}: in {CI_FILE} but no longer registered (make regress UPDATE=1 to drop it)")
     fresh = {row_id(row): row for row in actual}
+    expected_ids = {row_id(row) for row in expected}
+    unlisted = sorted({_job_of(row) for row in actual
+                       if row_id(row) not in expected_ids and row["model"] in in_expected})  # fmt: skip
+    problems += [f"{job}: fresh results with no row in {CI_FILE} (make regress UPDATE=1, with a CHANGELOG line)"
+                 for job in unlisted]  # fmt: skip
     differences, compared, splits_changed, cross_deltas = [], 0, {}, {}
     for old in expected:
-        if old["model"] not in registered or (failed and old["model"] in failed):
+        if old["model"] not in registered or (failed and _job_of(old) in failed):
             continue
         new = fresh.get(row_id(old))
         if new is None:
@@ -255,31 +270,43 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _run_one(model: str, catch: bool = True) -> tuple[dict | None, str | None, float]:
-    """One ci run in a fresh worker process: (record, failure, cpu seconds) — what `icdbench bench MODEL
-    synth-tiny --profile ci --seeds 0` gives with one torch thread. ``catch=False`` (``--debug``) lets the
-    exception through, with the worker's traceback."""
+def _run_one(job: str, catch: bool = True) -> tuple[list[dict], str | None, float]:
+    """One ci job in a fresh worker process: (records, failure, cpu seconds). A job is a model name — what
+    `icdbench bench MODEL synth-tiny --profile ci --seeds 0` gives with one torch thread — or ``FOLD_JOB``, one
+    run per fold of the prepared cmc2007. ``catch=False`` (``--debug``) lets the exception through, with the
+    worker's traceback."""
     import torch
 
     from icdbench.training.run import RunRequest, train
 
     if catch:  # the worker's training chatter (progress bars, tips) goes to a log, shown only if the run fails
-        _output_to(worker_log(model))
+        _output_to(worker_log(job))
     torch.set_num_threads(THREADS)
     cpu = time.process_time()
-    command = f"icdbench bench {model} {SPLIT} --profile {PROFILE} --seeds {SEED}"
+    model, split, folds = (FOLD_MODEL, FOLD_SPLIT, _prepared_folds()) if job == FOLD_JOB else (job, SPLIT, [None])
     try:
-        record = train(RunRequest(model, SPLIT, PROFILE, seed=SEED, command=command)).record
-        return record, None, time.process_time() - cpu
+        records = []
+        for fold in folds:
+            command = f"icdbench bench {model} {split} --profile {PROFILE} --seeds {SEED}"
+            request = RunRequest(model, split, PROFILE, seed=SEED, fold=fold, command=command)
+            records.append(train(request).record)
+        return records, None, time.process_time() - cpu
     except Exception as exc:  # a broken model is a regression to report, not a reason to stop the others
         if not catch:
             raise
         first = str(exc).splitlines()[0] if str(exc) else ""
-        return None, f"{type(exc).__name__}: {first}", time.process_time() - cpu
+        return [], f"{type(exc).__name__}: {first}", time.process_time() - cpu
 
 
-def worker_log(model: str) -> Path:
-    return Path(os.environ["RUNS_DIR"]).parent / "logs" / f"{model}.log"
+def _prepared_folds() -> list[int]:
+    from icdbench.datasets.public.folds import fold_dirs
+    from icdbench.paths import data_dir
+
+    return list(range(len(fold_dirs(data_dir() / FOLD_SPLIT))))
+
+
+def worker_log(job: str) -> Path:
+    return Path(os.environ["RUNS_DIR"]).parent / "logs" / f"{job}.log"
 
 
 def _output_to(path: Path) -> None:
@@ -293,9 +320,9 @@ def _output_to(path: Path) -> None:
     os.close(fd)
 
 
-def _log_tail(model: str, lines: int = 25) -> str:
+def _log_tail(job: str, lines: int = 25) -> str:
     try:
-        text = worker_log(model).read_text(errors="replace").replace("\r", "\n")
+        text = worker_log(job).read_text(errors="replace").replace("\r", "\n")
     except OSError:
         return ""
     tail = [line for line in text.splitlines() if line.strip()][-lines:]
@@ -307,11 +334,12 @@ def workers() -> int:
 
 
 def run_models(models: list[str], debug: bool = False) -> tuple[list[dict], dict[str, str], dict[str, float]]:
-    """Run each model once at the ci profile on synth-tiny, one fresh single-threaded process per model and as
-    many at a time as there are cores: (records, failures, cpu seconds per model)."""
+    """Run each model once at the ci profile on synth-tiny, and ``FOLD_JOB``, one fresh single-threaded process
+    per job and as many at a time as there are cores: (records, failures, cpu seconds per job)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    from icdbench.datasets.synthetic.cmc_shaped import write_cmc_file
     from icdbench.training.run import ensure_split
 
     records, failed, cpu = [], {}, {}
@@ -322,24 +350,24 @@ def run_models(models: list[str], debug: bool = False) -> tuple[list[dict], dict
     scratch_env = {"RUNS_DIR": str(scratch / "runs"), "DATA_DIR": str(scratch / "data")}
     try:
         with _environment(**scratch_env, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads):
-            ensure_split(SPLIT)  # once, before the workers need it
+            ensure_split(SPLIT)  # once, before the workers need them
+            ensure_split(FOLD_SPLIT, write_cmc_file(scratch / "cmc2007.xml", CMC_DOCS, seed=SEED))
             with ProcessPoolExecutor(min(workers(), len(models)), mp_context=multiprocessing.get_context("spawn"),
                                      max_tasks_per_child=1) as pool:  # fmt: skip
                 start = time.perf_counter()
-                futures = {pool.submit(_run_one, model, not debug): model for model in models}
+                futures = {pool.submit(_run_one, job, not debug): job for job in [FOLD_JOB, *models]}
                 for future in as_completed(futures):
-                    model = futures[future]
-                    record, failure, cpu[model] = future.result()
+                    job = futures[future]
+                    job_records, failure, cpu[job] = future.result()
                     if failure is not None:
-                        failed[model] = failure
-                    else:
-                        records.append(record)
-                    status = "\n".join(filter(None, (f"failed: {failure}", _log_tail(model)))) if failure else "ok"
-                    print(f"regress: {model:<15} {cpu[model]:6.1f} s cpu  (at {time.perf_counter() - start:5.0f} s)  "
+                        failed[job] = failure
+                    records += job_records
+                    status = "\n".join(filter(None, (f"failed: {failure}", _log_tail(job)))) if failure else "ok"
+                    print(f"regress: {job:<15} {cpu[job]:6.1f} s cpu  (at {time.perf_counter() - start:5.0f} s)  "
                           f"{status}", flush=True)  # fmt: skip
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return sorted(records, key=lambda r: r["model"]), failed, cpu
+    return sorted(records, key=lambda r: (r["model"], r["split"], r.get("fold") or 0)), failed, cpu
 
 
 def run_regress(update: bool = False, debug: bool = False) -> int:
@@ -353,8 +381,8 @@ def run_regress(update: bool = False, debug: bool = False) -> int:
     records, failed, cpu = run_models(registered, debug=debug)
     fingerprint = machine_fingerprint()
     actual = [row for record in records for row in rows_of_record(record, fingerprint)]
-    print(f"regress: {len(registered)} models in {time.perf_counter() - start:.0f} s ({sum(cpu.values()):.0f} s cpu) "
-          f"on {fingerprint}")  # fmt: skip
+    print(f"regress: {len(registered)} models and {FOLD_JOB} in {time.perf_counter() - start:.0f} s "
+          f"({sum(cpu.values()):.0f} s cpu) on {fingerprint}")  # fmt: skip
     if update:
         if failed:
             print(f"regress: not updating {path}: {len(failed)} model(s) failed: {', '.join(sorted(failed))}",

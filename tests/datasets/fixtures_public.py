@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from xml.sax.saxutils import escape
+
+from icdbench.datasets.synthetic.cmc_shaped import cmc_report
 
 CMC_CODES = ["786.2", "780.6", "599.0", "593.70", "V13.09", "486", "518.0", "786.07", "493.90", "791.0", "788.30",
              "753.0", "786.05", "277.00", "591"]
-
-
-def cmc_report(doc_id: str, history: str, impression: str, coders: dict[str, list[str]]) -> str:
-    codes = "".join(f'<code origin="{o}" type="ICD-9-CM">{c}</code>' for o, cs in coders.items() for c in cs)
-    return (f'<doc id="{doc_id}" type="RADIOLOGY_REPORT"><codes>{codes}</codes><texts>'
-            f'<text origin="CCHMC_RADIOLOGY" type="CLINICAL_HISTORY">{escape(history)}</text>'
-            f'<text origin="CCHMC_RADIOLOGY" type="IMPRESSION">{escape(impression)}</text></texts></doc>')
 
 
 def write_cmc(path: Path, n_docs: int = 120, seed: int = 0, *, labelled: bool = True) -> Path:

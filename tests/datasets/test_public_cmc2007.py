@@ -96,3 +96,20 @@ def test_existing_folds_of_another_version_need_force(tmp_path):
         _prepare(out, source=xml)
     assert read_manifest(_prepare(out, source=xml, force=True))["split_version"] == "1.0.0"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".cv.")]  # no temporary folder left
+
+
+def test_the_synthetic_cmc_file_prepares_with_real_titles_and_all_coders(tmp_path, monkeypatch):
+    """The CMC-format stand-in that ``regress`` cross-validates on: every code is a real ICD-9-CM code with a
+    title, every report has gold codes, and the three companies' labels are kept."""
+    from icdbench.datasets.public import cmc2007
+    from icdbench.datasets.synthetic.cmc_shaped import CMC_CODES, write_cmc_file
+
+    monkeypatch.setattr(cmc2007, "FOLDS", 3)
+    xml = write_cmc_file(tmp_path / "cmc.xml", n_docs=90, seed=2)
+    assert xml.read_bytes() == write_cmc_file(tmp_path / "again.xml", n_docs=90, seed=2).read_bytes()  # seeded
+    out = _prepare(tmp_path / "cmc2007", source=xml)
+    codes = pl.read_parquet(fold_dirs(out)[0] / "codes.parquet")
+    assert set(codes["code"]) <= set(CMC_CODES) and codes["title"].str.len_chars().min() > 0
+    docs = pl.concat(load_split(d).test for d in fold_dirs(out))
+    assert docs.height == 90 and docs["codes"].list.len().min() >= 1
+    assert sorted(load_coders(out)["coder"].unique()) == ["CMC_MAJORITY", "COMPANY1", "COMPANY2", "COMPANY3"]

@@ -153,6 +153,29 @@ def test_missing_removed_and_failing_models_fail(tmp_path):
     assert not compare_rows(nan, fresh, MODELS, HERE).ok
 
 
+def test_the_cross_validated_job_must_have_its_rows_and_its_failure_is_one_problem(tmp_path):
+    """The CMC fold rows (``FOLD_JOB``) are compared like the others: fresh fold rows missing from ci.csv fail,
+    and a failed fold job is reported once, not as one missing row per fold."""
+    folds = [fake_record(regress.FOLD_MODEL, split=regress.FOLD_SPLIT, profile="ci", shift=0.01 * k) for k in range(3)]
+    for k, record in enumerate(folds):
+        record["fold"] = k
+    fold_rows = [row for record in folds for row in rows_of_record(record, HERE)]
+    assert {row["fold"] for row in fold_rows} == {"0", "1", "2"}
+    without = _committed(tmp_path, _rows())
+    missing = compare_rows(without, _rows() + fold_rows, MODELS, HERE)
+    assert missing.problems == [f"{regress.FOLD_JOB}: fresh results with no row in ci.csv (make regress UPDATE=1, "
+                                "with a CHANGELOG line)"]  # fmt: skip
+    committed = _committed(tmp_path, _rows() + fold_rows)
+    assert compare_rows(committed, _rows() + fold_rows, MODELS, HERE).ok
+    failed = compare_rows(committed, _rows(), MODELS, HERE, {regress.FOLD_JOB: "UserError: x"})
+    assert failed.problems == [f"{regress.FOLD_JOB}: the run failed (UserError: x)"]
+    perturbed = copy.deepcopy(committed)
+    row = next(r for r in perturbed if r["fold"] == "1" and r["setting"] == "full")
+    row["micro_f1"] = repr(float(row["micro_f1"]) + 1e-3)
+    (diff,) = compare_rows(perturbed, _rows() + fold_rows, MODELS, HERE).differences
+    assert diff.row == (regress.FOLD_MODEL, regress.FOLD_SPLIT, "1", "full") and diff.drift
+
+
 def test_regress_command_exits_1_on_drift_and_update_rewrites_ci_csv(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ICDBENCH_LEADERBOARDS", str(tmp_path))
     records = [fake_record(m, split="synth-tiny", profile="ci") for m in MODELS]
