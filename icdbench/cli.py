@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-ids", type=Path, help="published split id lists")
     p.add_argument("--evidence", type=Path, help="MDACE evidence annotations")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--folds", type=int, help="cross-validated corpora (cmc2007): number of folds (default 10)")
     p.set_defaults(func=_prepare)
 
     p = sub.add_parser("evaluate", help="evaluate a scores file on a prepared split's test part")

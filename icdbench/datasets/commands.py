@@ -84,8 +84,10 @@ def prepare(args) -> int:
         print(f"{spec.name} version {spec.version} is already prepared at {out}; reusing it (--force rebuilds)")
         print(card_text(out, manifest))
         return 0
+    if args.folds is not None and not spec.folds:
+        raise UserError(f"split {spec.name} has fixed train/val/test parts, not folds; drop --folds")
     options = PrepareOptions(force=args.force, source=args.source, split_ids=args.split_ids,
-                             evidence=args.evidence, seed=args.seed, command=_command(args))
+                             evidence=args.evidence, seed=args.seed, folds=args.folds, command=_command(args))
     path = spec.prepare(out, options)
     print(card_text(Path(path), verify_split(Path(path))))
     return 0

@@ -24,6 +24,7 @@ class PrepareOptions:
     split_ids: Path | None = None  # published split id lists
     evidence: Path | None = None  # MDACE annotations
     seed: int = 0
+    folds: int | None = None  # cross-validated corpora: number of folds (None = the corpus default)
     command: str = ""  # the command line recorded in the manifest
 
 

@@ -98,18 +98,35 @@ def test_existing_folds_of_another_version_need_force(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".cv.")]  # no temporary folder left
 
 
-def test_the_synthetic_cmc_file_prepares_with_real_titles_and_all_coders(tmp_path, monkeypatch):
+def test_the_synthetic_cmc_file_prepares_with_real_titles_and_all_coders(tmp_path):
     """The CMC-format stand-in that ``regress`` cross-validates on: every code is a real ICD-9-CM code with a
     title, every report has gold codes, and the three companies' labels are kept."""
-    from icdbench.datasets.public import cmc2007
     from icdbench.datasets.synthetic.cmc_shaped import CMC_CODES, write_cmc_file
 
-    monkeypatch.setattr(cmc2007, "FOLDS", 3)
     xml = write_cmc_file(tmp_path / "cmc.xml", n_docs=90, seed=2)
     assert xml.read_bytes() == write_cmc_file(tmp_path / "again.xml", n_docs=90, seed=2).read_bytes()  # seeded
-    out = _prepare(tmp_path / "cmc2007", source=xml)
+    out = _prepare(tmp_path / "cmc2007", source=xml, folds=3)
+    assert len(fold_dirs(out)) == 3 and read_manifest(fold_dirs(out)[0])["folds"] == 3
     codes = pl.read_parquet(fold_dirs(out)[0] / "codes.parquet")
     assert set(codes["code"]) <= set(CMC_CODES) and codes["title"].str.len_chars().min() > 0
     docs = pl.concat(load_split(d).test for d in fold_dirs(out))
     assert docs.height == 90 and docs["codes"].list.len().min() >= 1
     assert sorted(load_coders(out)["coder"].unique()) == ["CMC_MAJORITY", "COMPANY1", "COMPANY2", "COMPANY3"]
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["--folds", "1"], "--folds 1: cross-validation needs 2 to 40 folds"),
+    (["--folds", "41"], "--folds 41: cross-validation needs 2 to 40 folds"),
+])
+def test_prepare_folds_option_and_its_bad_values(tmp_path, capsys, argv, needle):
+    from icdbench.cli import main
+
+    xml = write_cmc(tmp_path / "cmc.xml", n_docs=40)
+    assert main(["prepare", "cmc2007", "--source", str(xml), "--out", str(tmp_path / "ok"), "--folds", "4"]) == 0
+    assert len(fold_dirs(tmp_path / "ok")) == 4
+    capsys.readouterr()
+    assert main(["prepare", "cmc2007", "--source", str(xml), "--out", str(tmp_path / "bad"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "bad").exists()
+    assert main(["prepare", "synth-tiny", "--out", str(tmp_path / "tiny"), "--folds", "3"]) == 2
+    assert "has fixed train/val/test parts, not folds" in capsys.readouterr().err

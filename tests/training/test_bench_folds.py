@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from icdbench.cli import main
-from icdbench.datasets.public import cmc2007
 from icdbench.datasets.registry import PrepareOptions, get_split
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "datasets"))
@@ -26,9 +25,7 @@ def cmc_data(tmp_path_factory) -> Path:
     """A DATA_DIR holding cmc2007 prepared with 3 folds (the corpus default is 10; 3 keeps the test short)."""
     data = tmp_path_factory.mktemp("data")
     xml = write_cmc(tmp_path_factory.mktemp("cmc") / "train.xml", n_docs=N_DOCS, seed=1)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cmc2007, "FOLDS", 3)
-        get_split("cmc2007").prepare(data / "cmc2007", PrepareOptions(source=xml, command="test"))
+    get_split("cmc2007").prepare(data / "cmc2007", PrepareOptions(source=xml, folds=3, command="test"))
     return data
 
 

@@ -115,14 +115,17 @@ def prepare(out_dir: Path, options: PrepareOptions) -> Path:
     reports = read_reports(path)
     for origin in (*COMPANIES, GOLD):
         reports, labels = _canonical(reports, f"coder_{origin}")  # the gold's codes are the label set
+    k = FOLDS if options.folds is None else options.folds
+    if not 2 <= k <= reports.height:
+        raise UserError(f"--folds {k}: cross-validation needs 2 to {reports.height} folds (one per report at most)")
     gold = reports[f"coder_{GOLD}"]
     docs = reports.select("doc_id", pl.col("doc_id").alias("subject_id"), "text", gold.alias("codes"),
                           pl.Series("code_kinds", [["dx"] * len(c) for c in gold.to_list()],
                                     dtype=pl.List(pl.String)), "sentences")
     unlabelled = docs.filter(pl.col("codes").list.len() == 0).height
-    fold_of = patient_split(docs, seed=options.seed, fractions={fold_name(i): 1 / FOLDS for i in range(FOLDS)},
+    fold_of = patient_split(docs, seed=options.seed, fractions={fold_name(i): 1 / k for i in range(k)},
                             group_col="doc_id")
-    folds = [fold_of[fold_name(i)] for i in range(FOLDS)]
+    folds = [fold_of[fold_name(i)] for i in range(k)]
     coders = reports.unpivot(on=[f"coder_{o}" for o in (GOLD, *COMPANIES)], index="doc_id",
                              variable_name="coder", value_name="codes")
     coders = coders.with_columns(pl.col("coder").str.strip_prefix("coder_")).sort("doc_id", "coder")
@@ -132,18 +135,18 @@ def prepare(out_dir: Path, options: PrepareOptions) -> Path:
         "setting": "Pestian et al. 2007; gold = CMC_MAJORITY; text = clinical history + impression",
         "preprocessing_version": "raw-1",
         "counts": {"reports": docs.height, "reports_without_gold_codes": unlabelled},
-        "split_assignment": f"{FOLDS}-fold cross-validation, iterative stratification (seed {options.seed})",
+        "split_assignment": f"{k}-fold cross-validation, iterative stratification (seed {options.seed})",
         "comparable_to_published": False,
         "split_note": "published results use the hidden official test set; cross-validation numbers differ",
     }
 
     def write_fold(index: int, folder: Path) -> None:
-        val_index = (index + 1) % FOLDS
+        val_index = (index + 1) % k
         train = pl.concat([f for i, f in enumerate(folds) if i not in (index, val_index)])
         parts = {"train": train.sort("doc_id"), "val": folds[val_index].sort("doc_id"),
                  "test": folds[index].sort("doc_id")}
-        manifest = {**base, "fold": index, "folds": FOLDS, "coders_file": f"../{CODERS_FILE}"}
+        manifest = {**base, "fold": index, "folds": k, "coders_file": f"../{CODERS_FILE}"}
         write_prepared(folder, parts, SplitOutput(NAME, VERSION, labels, manifest), options)
 
     return write_folds(out_dir, {k: base[k] for k in ("split", "split_version", "seed", "command", "source")},
-                       FOLDS, write_fold, {CODERS_FILE: coders.write_parquet}, force=options.force)
+                       k, write_fold, {CODERS_FILE: coders.write_parquet}, force=options.force)
