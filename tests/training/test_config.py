@@ -20,6 +20,18 @@ def test_every_registered_model_resolves_under_every_profile(profile):
         assert len(resolved.hash) == 64
 
 
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_profile_keeps_every_variant_of_a_family_distinct(profile):
+    """A profile shrinks sizes; it must not erase what tells apart the variants one builder registers (a
+    family-wide setting once gave rac-noperm the permutations it exists to drop: a copy of rac-noswa)."""
+    by_config: dict[str, str] = {}
+    for name, spec in all_models().items():
+        cfg = OmegaConf.to_container(resolve_config(spec, split="synth-tiny", profile=profile, seed=0).cfg)
+        key = f"{spec.build.__module__}.{spec.build.__qualname__}:{sorted(cfg.items())!r}"
+        assert key not in by_config, f"{name} resolves to the same {profile} config as {by_config[key]}"
+        by_config[key] = name
+
+
 def test_paper_profile_keeps_published_settings():
     spec = get_model("caml")
     cfg = resolve_config(spec, split="synth-icd10", profile="paper").cfg
