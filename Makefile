@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# Default model: caml, not rac yet; within the cpu profile's ten minutes RAC only starts to leave the label prior.
 MODEL  ?= caml
 SPLIT  ?= synth-icd10
 PROFILE ?= cpu
