@@ -133,7 +133,7 @@ def pooled_ranks(scores: Tensor, gold: CodeSets) -> Ranks:
         return np.bincount(bins, minlength=n_bins), key[shared[bins]]
 
     def consume(chunk: tuple[int, int], block: tuple[np.ndarray, np.ndarray]) -> None:
-        per_bin.__iadd__(block[0])
+        np.add(per_bin, block[0], out=per_bin)
         kept.append(block[1])
 
     pipeline(row_chunks(n_docs, n_codes, POOLED_CHUNK_ELEMENTS), prepare, consume)
