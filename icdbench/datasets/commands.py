@@ -80,6 +80,9 @@ def prepare(args) -> int:
             what = (f"{existing.get('split')} version {existing.get('split_version')} seed {existing.get('seed')}")
             raise UserError(f"{out} holds {what}, not {spec.name} version {spec.version} seed {args.seed}; "
                             "rerun with --force to replace it")
+        if args.folds is not None and existing.get("folds") != args.folds:
+            raise UserError(f"{out} holds {existing.get('folds')} folds, not {args.folds}; rerun with --force to "
+                            "replace it")
         manifest = verify_split(out)
         print(f"{spec.name} version {spec.version} is already prepared at {out}; reusing it (--force rebuilds)")
         print(card_text(out, manifest))

@@ -125,6 +125,10 @@ def test_prepare_folds_option_and_its_bad_values(tmp_path, capsys, argv, needle)
     assert main(["prepare", "cmc2007", "--source", str(xml), "--out", str(tmp_path / "ok"), "--folds", "4"]) == 0
     assert len(fold_dirs(tmp_path / "ok")) == 4
     capsys.readouterr()
+    assert main(["prepare", "cmc2007", "--source", str(xml), "--out", str(tmp_path / "ok"), "--folds", "5"]) == 2
+    assert "holds 4 folds, not 5; rerun with --force" in capsys.readouterr().err
+    assert main(["prepare", "cmc2007", "--source", str(xml), "--out", str(tmp_path / "ok"), "--folds", "4"]) == 0
+    capsys.readouterr()
     assert main(["prepare", "cmc2007", "--source", str(xml), "--out", str(tmp_path / "bad"), *argv]) == 2
     err = capsys.readouterr().err
     assert needle in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "bad").exists()
