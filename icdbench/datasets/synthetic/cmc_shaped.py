@@ -47,7 +47,8 @@ def write_cmc_file(path: Path, n_docs: int = 200, seed: int = 0) -> Path:
     docs = []
     for i in range(n_docs):
         gold: list[str] = []
-        while len(gold) < rng.choice((1, 1, 2, 2, 3)):
+        n_codes = rng.choice((1, 1, 2, 2, 3))
+        while len(gold) < n_codes:
             code = rng.choices(codes, weights)[0]
             if code not in gold:
                 gold.append(code)
