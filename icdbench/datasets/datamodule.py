@@ -119,8 +119,8 @@ class Collator:
         return batch
 
 
-def make_context(split: Split, train: pl.DataFrame) -> ModelContext:
-    """The model context from ``codes.parquet`` and the (possibly shrunk) train part."""
+def make_context(split: Split, train: pl.DataFrame, *, loss: str = "bce") -> ModelContext:
+    """The model context from ``codes.parquet``, the (possibly shrunk) train part and the run's loss."""
     codes = split.codes
     code_index = {c: i for i, c in enumerate(codes["code"].to_list())}
     counts = np.zeros(len(code_index), dtype=np.int64)
@@ -137,6 +137,7 @@ def make_context(split: Split, train: pl.DataFrame) -> ModelContext:
         train_counts=counts,
         n_train_docs=train.height,
         n_demographics=sum(c in train.columns for c in ("age", "sex")),
+        class_weighted_loss="wbce" in loss,
     )
 
 
@@ -149,7 +150,7 @@ class CodingDataModule(pl_lightning.LightningDataModule):
         limit = cfg.data.max_train_docs
         self.train_frame = split.train.head(limit) if limit else split.train
         self.inputs = build_inputs(kind, split, self.train_frame, cfg, cache_dir or split.path / "cache")
-        self.ctx = make_context(split, self.train_frame)
+        self.ctx = make_context(split, self.train_frame, loss=cfg.train.loss)
         self.inputs.fill_context(self.ctx)
         self.code_index = {c: i for i, c in enumerate(self.ctx.codes)}
         self.age_stats = self._age_stats()

@@ -63,6 +63,7 @@ class ModelContext:
     title_ids: torch.Tensor | None = None  # [C, Lt] word ids of "long title + short title" (0-padded)
     encoder: str | None = None  # transformer models: resolved local path of the encoder
     n_demographics: int = 0  # number of demographic features present in the split (age, sex)
+    class_weighted_loss: bool = False  # the run's loss weights positives per code (wbce): outputs start at 0
 
     @property
     def n_codes(self) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from icdbench.models._priors import init_prior_bias
+from icdbench.models._priors import init_output_bias
 from icdbench.models.base import ModelContext, ModelOutput
 from icdbench.models.encoders import EncoderConfigMixin, SegmentEncoder, token_states
 from icdbench.models.layers.attention import masked_softmax
@@ -73,7 +73,7 @@ class BertCls(nn.Module):
         self.encoder = SegmentEncoder(config.encoder)
         self.dense = DenseStack(self.encoder.hidden_size, config.hidden_dims, config.dropout)
         self.output = nn.Linear(self.dense.out_dim, ctx.n_codes)
-        init_prior_bias(self.output.bias, ctx.train_counts, ctx.n_train_docs)
+        init_output_bias(self.output.bias, ctx)
         self.want_attributions = False
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
@@ -98,7 +98,7 @@ class BertAttn(nn.Module):
         self.score = nn.Linear(hidden, 1, bias=False)
         self.dense = DenseStack(hidden, config.hidden_dims, config.dropout)
         self.output = nn.Linear(self.dense.out_dim, ctx.n_codes)
-        init_prior_bias(self.output.bias, ctx.train_counts, ctx.n_train_docs)
+        init_output_bias(self.output.bias, ctx)
         self.want_attributions = False
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:

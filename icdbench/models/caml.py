@@ -30,7 +30,7 @@ from torch import nn
 
 from icdbench.errors import UserError
 from icdbench.models._checks import require_fraction, require_positive
-from icdbench.models._priors import init_prior_bias
+from icdbench.models._priors import init_output_bias
 from icdbench.models.base import ModelContext, ModelOutput, WordEmbeddingConfig
 from icdbench.models.layers import CamlAttention, PerCodeLinear, SameConv1d, WordEmbedding, masked_max
 from icdbench.models.registry import register_model
@@ -88,7 +88,7 @@ class Caml(nn.Module):
         self.conv = SameConv1d(config.embed_dim, config.num_filters, config.kernel_size)
         self.attention = CamlAttention(config.num_filters, ctx.n_codes)
         self.output = PerCodeLinear(config.num_filters, ctx.n_codes)
-        init_prior_bias(self.output.bias, ctx.train_counts, ctx.n_train_docs)
+        init_output_bias(self.output.bias, ctx)
         self.description = DescriptionRegulariser(config, ctx) if config.description_weight > 0 else None
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:

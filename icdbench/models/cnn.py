@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from icdbench.models._checks import require_fraction, require_positive
-from icdbench.models._priors import init_prior_bias
+from icdbench.models._priors import init_output_bias
 from icdbench.models.base import ModelContext, WordEmbeddingConfig
 from icdbench.models.layers import WordEmbedding, masked_max
 from icdbench.models.registry import register_model
@@ -44,7 +44,7 @@ class ConvMaxPool(nn.Module):
         nn.init.xavier_uniform_(self.conv.weight)
         self.output = nn.Linear(config.num_filters, ctx.n_codes)
         nn.init.xavier_uniform_(self.output.weight)
-        init_prior_bias(self.output.bias, ctx.train_counts, ctx.n_train_docs)
+        init_output_bias(self.output.bias, ctx)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         input_ids, lengths = batch["input_ids"], batch["lengths"]

@@ -43,7 +43,7 @@ from torch import nn
 
 from icdbench.errors import UserError
 from icdbench.models._checks import require_positive
-from icdbench.models._priors import init_prior_bias
+from icdbench.models._priors import init_output_bias, init_prior_bias
 from icdbench.models.base import ModelContext, ModelOutput
 from icdbench.models.bert_baselines import HMHAN_TRAINING, PAPER, DenseStack
 from icdbench.models.encoders import EncoderConfigMixin, SegmentEncoder, token_states
@@ -145,7 +145,7 @@ class Hmhan(nn.Module):
         self.code_attention = MultiHeadLabelAttention(hidden, ctx.n_codes, config.heads)
         self.dense = DenseStack(2 * hidden + N_DEMOGRAPHICS, config.hidden_dims, config.dropout)
         self.output = PerCodeLinear(self.dense.out_dim, ctx.n_codes)
-        init_prior_bias(self.output.bias, ctx.train_counts, ctx.n_train_docs)
+        init_output_bias(self.output.bias, ctx)
         # a category is at least as frequent as its commonest code and at most as the sum of its codes'
         category_counts = np.zeros(len(self.categories))
         np.add.at(category_counts, code_category.numpy(), ctx.train_counts)

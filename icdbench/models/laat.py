@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from icdbench.models._checks import require_fraction, require_positive
-from icdbench.models._priors import init_prior_bias
+from icdbench.models._priors import init_output_bias, init_prior_bias
 from icdbench.models.base import ModelContext, ModelOutput, WordEmbeddingConfig
 from icdbench.models.layers import LabelAttention, PerCodeLinear, WordEmbedding
 from icdbench.models.layers.recurrent import run_packed
@@ -98,7 +98,7 @@ class Laat(nn.Module):
         width = 2 * config.hidden_size
         self.attention = LabelAttention(width, ctx.n_codes, config.attention_dim, init_std=INIT_STD)
         self.output = PerCodeLinear(width, ctx.n_codes, init_std=INIT_STD)
-        init_prior_bias(self.output.bias, ctx.train_counts, ctx.n_train_docs)
+        init_output_bias(self.output.bias, ctx)
         self.parents: ParentLevel | None = None
         if config.joint:
             index, parents = parent_index(ctx)

@@ -25,7 +25,7 @@ from torch import nn
 
 from icdbench.errors import UserError
 from icdbench.models._checks import require_fraction, require_positive
-from icdbench.models._priors import init_prior_bias
+from icdbench.models._priors import init_output_bias
 from icdbench.models.base import ModelContext, ModelOutput, WordEmbeddingConfig
 from icdbench.models.layers import CamlAttention, PerCodeLinear, SameConv1d, WordEmbedding
 from icdbench.models.registry import register_model
@@ -93,7 +93,7 @@ class MultiResCnn(nn.Module):
         width = config.num_filters * len(config.kernel_sizes)
         self.attention = CamlAttention(width, ctx.n_codes)
         self.output = PerCodeLinear(width, ctx.n_codes)
-        init_prior_bias(self.output.bias, ctx.train_counts, ctx.n_train_docs)
+        init_output_bias(self.output.bias, ctx)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
         mask = batch["mask"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from icdbench.models._priors import init_prior_bias
+from icdbench.models._priors import init_output_bias
 from icdbench.models.base import ModelContext, ModelOutput
 from icdbench.models.encoders import EncoderConfigMixin, SegmentEncoder, token_states
 from icdbench.models.layers.attention import LabelAttention, PerCodeLinear
@@ -41,7 +41,7 @@ class PlmIcd(nn.Module):
         hidden = self.encoder.hidden_size
         self.attention = LabelAttention(hidden, ctx.n_codes, config.attention_dim or hidden)
         self.output = PerCodeLinear(hidden, ctx.n_codes)
-        init_prior_bias(self.output.bias, ctx.train_counts, ctx.n_train_docs)
+        init_output_bias(self.output.bias, ctx)
         self.want_attributions = False
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:

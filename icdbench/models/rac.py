@@ -36,7 +36,7 @@ from torch import nn
 
 from icdbench.errors import UserError
 from icdbench.models._checks import require_fraction, require_positive
-from icdbench.models._priors import prior_logits
+from icdbench.models._priors import start_logits
 from icdbench.models.base import ModelContext, ModelOutput, WordEmbeddingConfig
 from icdbench.models.layers.attention import masked_softmax
 from icdbench.models.layers.embedding import WordEmbedding
@@ -226,7 +226,7 @@ class Rac(nn.Module):
             else LearnedCodeQueries(ctx.n_codes, d)
         )
         self.output = nn.Linear(d, 1, bias=False)  # W_3, shared by all codes
-        self.code_bias = nn.Parameter(prior_logits(ctx.train_counts, ctx.n_train_docs))  # see the docstring
+        self.code_bias = nn.Parameter(start_logits(ctx))  # see the docstring
         self.code_chunk = config.code_chunk
         self.want_attributions = False
 

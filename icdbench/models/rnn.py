@@ -20,7 +20,7 @@ from torch import nn
 
 from icdbench.errors import UserError
 from icdbench.models._checks import require_fraction, require_positive
-from icdbench.models._priors import init_prior_bias
+from icdbench.models._priors import init_output_bias
 from icdbench.models.base import ModelContext, WordEmbeddingConfig
 from icdbench.models.layers import WordEmbedding
 from icdbench.models.layers.recurrent import run_packed
@@ -41,7 +41,7 @@ class BiGru(nn.Module):
         self.embedding = WordEmbedding(ctx, config.embed_dim, config.dropout)
         self.gru = nn.GRU(config.embed_dim, config.hidden_size // 2, batch_first=True, bidirectional=True)
         self.output = nn.Linear(config.hidden_size, ctx.n_codes)
-        init_prior_bias(self.output.bias, ctx.train_counts, ctx.n_train_docs)
+        init_output_bias(self.output.bias, ctx)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         _, last = run_packed(self.gru, self.embedding(batch["input_ids"]), batch["lengths"])

@@ -102,6 +102,8 @@ def test_every_code_starts_at_its_train_prevalence(name, make_context):
     model = build(name, ctx)
     prevalence = (torch.as_tensor(ctx.train_counts, dtype=torch.float32) + 0.5) / (ctx.n_train_docs + 1)
     torch.testing.assert_close(torch.sigmoid(model.output.bias.detach()), prevalence.clamp(1e-6, 1 - 1e-6))
+    weighted = build(name, dataclasses.replace(ctx, class_weighted_loss=True))  # train.loss=wbce: 0.5
+    torch.testing.assert_close(weighted.output.bias.detach(), torch.zeros(5))
 
 
 def test_dr_caml_loss_is_the_papers_description_regulariser(make_context):

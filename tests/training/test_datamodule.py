@@ -34,6 +34,12 @@ def test_word_batches_follow_the_contract(run_env):
     assert dm.ctx.vocab[:2] == ["<pad>", "<unk>"] and not dm.ctx.embeddings[0].any()
 
 
+def test_the_context_says_whether_the_loss_is_class_weighted(run_env):
+    # models start their outputs at 0.5 instead of the prevalence under wbce (icdbench.models._priors)
+    assert not _datamodule(run_env[0], "caml").ctx.class_weighted_loss
+    assert _datamodule(run_env[0], "caml", "train.loss=focal+wbce").ctx.class_weighted_loss
+
+
 def test_targets_match_the_split_codes(run_env):
     dm = _datamodule(run_env[0], "caml")
     val = dm.split.val
