@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from icdbench.results.leaderboard import HEADLINE, RANK_KEY, Row, Stat, Table
+from icdbench.results.leaderboard import EVIDENCE, HEADLINE, RANK_KEY, Row, Stat, Table
 
 DIGITS = 3
 SETTING_TITLES = {"full": "Full label set", "top50": "Top-50 codes (the 50 most frequent in train)"}
@@ -68,6 +68,25 @@ def metric_grid(table: Table, setting: str) -> Grid:
         rows.append([_model_cell(row), Cell(str(row.n_runs), row.n_runs),
                      *[stat_cell(stats.get(key)) for key, _ in HEADLINE], *_resource_cells(row)])  # fmt: skip
     return Grid(header, rows, [False] + [True] * (len(header) - 1))
+
+
+EVIDENCE_TITLE = "Evidence: where in the note the models look"
+EVIDENCE_CAPTION = (
+    "Test notes with gold evidence spans, full label set, correctly predicted codes only: how much of a model's "
+    "attribution (label attention; the tagger's focus sentences) falls on the gold spans. Rows: models that "
+    "expose attributions."
+)
+
+
+def evidence_grid(table: Table) -> Grid | None:
+    """Mean ± std of the ``evidence_*`` metrics for the rows that have them; None when no row has."""
+    rows = [row for row in table.rows if any(row.value("full", key) is not None for key, _ in EVIDENCE)]
+    if not rows:
+        return None
+    header = ["model", "runs", *[label for _, label in EVIDENCE]]
+    cells = [[_model_cell(row), Cell(str(row.n_runs), row.n_runs),
+              *[stat_cell(row.stats["full"].get(key)) for key, _ in EVIDENCE]] for row in rows]  # fmt: skip
+    return Grid(header, cells, [False] + [True] * (len(header) - 1))
 
 
 def _ranks(rows: list[Row], setting: str) -> dict[str, int]:

@@ -7,15 +7,18 @@ from html import escape
 
 from icdbench.metrics.keys import METRICS
 from icdbench.results.cells import (
+    EVIDENCE_CAPTION,
+    EVIDENCE_TITLE,
     SETTING_TITLES,
     Grid,
+    evidence_grid,
     metric_grid,
     provenance_grid,
     reference_grids,
     side_by_side_grid,
     tau_grid,
 )
-from icdbench.results.leaderboard import HEADLINE, SETTINGS
+from icdbench.results.leaderboard import EVIDENCE, HEADLINE, SETTINGS
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; padding: 0 1em; color: #222; }
@@ -111,6 +114,10 @@ def html_page(board, plots: dict[str, str]) -> str:
         for setting in SETTINGS:
             parts.append(f"<h3>{escape(SETTING_TITLES[setting])}</h3>")
             parts.append(grid_html(metric_grid(table, setting)))
+        evidence = evidence_grid(table)
+        if evidence is not None:
+            parts.append(f"<h3>{escape(EVIDENCE_TITLE)}</h3>")
+            parts.append(grid_html(evidence, EVIDENCE_CAPTION))
         references = board.references.get(table.split, [])
         if references:
             parts.append("<h3>Published numbers (not our runs; shown for context, never merged)</h3>")
@@ -124,7 +131,7 @@ def html_page(board, plots: dict[str, str]) -> str:
         parts.append(grid_html(provenance_grid(table)))
     parts.append("<h2>Metrics</h2><ul>" + "".join(
         f"<li><b>{escape(label)}</b> (<code>{escape(key)}</code>): {escape(METRICS[key].definition)}</li>"
-        for key, label in HEADLINE) + "</ul>")  # fmt: skip
+        for key, label in HEADLINE + EVIDENCE) + "</ul>")  # fmt: skip
     parts.append(_markdown_section(HOW_TO_CITE))
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{escape(board.title)}</title><style>{STYLE}</style></head><body>\n"

@@ -32,6 +32,19 @@ HEADLINE: tuple[tuple[str, str], ...] = (
     ("macro_f1@[1-10]", "rare macro-F1"),
 )
 HEADLINE_KEYS = tuple(key for key, _ in HEADLINE)
+# Where in the note the evidence is (issue 7): test notes with gold spans, correctly predicted codes only;
+# full setting. A row without these keys (a model with no attributions, a split without spans) shows none.
+EVIDENCE: tuple[tuple[str, str], ...] = (
+    ("evidence_p@5", "evidence P@5"),
+    ("evidence_r@5", "evidence R@5"),
+    ("evidence_p@10", "evidence P@10"),
+    ("evidence_r@10", "evidence R@10"),
+    ("evidence_sentence_hit", "sentence hit"),
+    ("evidence_span_f1_exact", "span F1 exact"),
+    ("evidence_span_f1_pi", "span F1 pos.-indep."),
+)
+EVIDENCE_KEYS = tuple(key for key, _ in EVIDENCE)
+TABLE_KEYS = HEADLINE_KEYS + EVIDENCE_KEYS  # what a row aggregates over its runs
 SETTINGS = ("full", "top50")
 RANK_KEY = "micro_f1"  # the order of rows in rendered tables
 
@@ -94,9 +107,9 @@ def _stats(records: list[dict], setting: str) -> dict[str, Stat]:
     if not any(reports):
         return {}
     if len(records) > 1:
-        agg = aggregate_seeds([{k: report.get(k) for k in HEADLINE_KEYS} for report in reports])
+        agg = aggregate_seeds([{k: report.get(k) for k in TABLE_KEYS} for report in reports])
         out = {}
-        for key in HEADLINE_KEYS:
+        for key in TABLE_KEYS:
             a = agg.get(key, {})
             n = int(a.get("n", 0))
             out[key] = Stat(_finite(a.get("mean")), _finite(a.get("std")), _finite(a.get("low")),
@@ -104,7 +117,7 @@ def _stats(records: list[dict], setting: str) -> dict[str, Stat]:
         return out
     report, ci = reports[0], ((records[0].get("ci") or {}).get(setting) or {})
     out = {}
-    for key in HEADLINE_KEYS:
+    for key in TABLE_KEYS:
         value = _finite(report.get(key))
         interval = ci.get(key) or {}
         low, high = _finite(interval.get("low")), _finite(interval.get("high"))

@@ -16,15 +16,18 @@ from pathlib import Path
 
 from icdbench.metrics.keys import METRICS
 from icdbench.results.cells import (
+    EVIDENCE_CAPTION,
+    EVIDENCE_TITLE,
     SETTING_TITLES,
     Grid,
+    evidence_grid,
     metric_grid,
     provenance_grid,
     reference_grids,
     side_by_side_grid,
     tau_grid,
 )
-from icdbench.results.leaderboard import HEADLINE, HEADLINE_KEYS, SETTINGS, Table
+from icdbench.results.leaderboard import EVIDENCE, HEADLINE, SETTINGS, TABLE_KEYS, Table
 from icdbench.results.locking import csv_text, locked, read_csv, write_bytes, write_text
 
 PLOTS_DIR = "plots"
@@ -122,6 +125,10 @@ def markdown(board: Leaderboard, plots: dict[str, str]) -> str:
         for setting in SETTINGS:
             parts.append(f"### {SETTING_TITLES[setting]}\n")
             parts.append(markdown_grid(metric_grid(table, setting)))
+        evidence = evidence_grid(table)
+        if evidence is not None:
+            parts.append(f"### {EVIDENCE_TITLE}\n\n{EVIDENCE_CAPTION}\n")
+            parts.append(markdown_grid(evidence))
         references = board.references.get(table.split, [])
         if references:
             parts.append("### Published numbers (not our runs; shown for context, never merged)\n")
@@ -134,7 +141,8 @@ def markdown(board: Leaderboard, plots: dict[str, str]) -> str:
         parts.append("### Provenance\n")
         parts.append(markdown_grid(provenance_grid(table)))
     parts.append("## Metrics\n")
-    parts.append("\n".join(f"- **{label}** (`{key}`): {METRICS[key].definition}." for key, label in HEADLINE) + "\n")
+    parts.append("\n".join(f"- **{label}** (`{key}`): {METRICS[key].definition}."
+                           for key, label in HEADLINE + EVIDENCE) + "\n")  # fmt: skip
     parts.append(HOW_TO_CITE)
     return "\n".join(parts)
 
@@ -150,7 +158,7 @@ def csv_fields() -> list[str]:
     base = ["split", "split_version", "split_hash", "profile", "setting", "model", "label", "registered",
             "config_hash", "replicates", "n_runs", "suite_version", "git_commits", "n_parameters", "train_seconds",
             "inference_ms_per_doc"]  # fmt: skip
-    per_metric = [f"{key}{suffix}" for key in HEADLINE_KEYS for suffix in ("", "_std", "_low", "_high", "_ci")]
+    per_metric = [f"{key}{suffix}" for key in TABLE_KEYS for suffix in ("", "_std", "_low", "_high", "_ci")]
     return base + per_metric
 
 
@@ -174,7 +182,7 @@ def table_rows(board: Leaderboard) -> list[dict]:
                     "n_parameters": row.n_parameters, "train_seconds": _num(row.train_seconds, 3),
                     "inference_ms_per_doc": _num(row.inference_ms_per_doc, 4),
                 }  # fmt: skip
-                for key in HEADLINE_KEYS:
+                for key in TABLE_KEYS:
                     stat = row.stats.get(setting, {}).get(key)
                     entry[key] = _num(stat.mean) if stat else None
                     entry[f"{key}_std"] = _num(stat.std) if stat else None
@@ -197,7 +205,7 @@ def json_document(board: Leaderboard) -> str:
                for k, v in table.tau.items()}  # fmt: skip
         rows = [{k: v for k, v in row.items() if v is not None} for row in table_rows(Leaderboard("", "", [table]))]
         tables.append({"split": table.split, "profile": table.profile, "kendall_tau_full_vs_top50": tau, "rows": rows})
-    document = {"title": board.title, "metrics": {key: METRICS[key].definition for key in HEADLINE_KEYS},
+    document = {"title": board.title, "metrics": {key: METRICS[key].definition for key in TABLE_KEYS},
                 "tables": tables}  # fmt: skip
     return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 

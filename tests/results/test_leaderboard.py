@@ -15,7 +15,7 @@ from icdbench.cli import main
 from icdbench.metrics.stats import aggregate_seeds
 from icdbench.models.registry import all_models
 from icdbench.results.commands import committed_board, runs_board
-from icdbench.results.leaderboard import HEADLINE_KEYS, build_tables
+from icdbench.results.leaderboard import EVIDENCE_KEYS, HEADLINE_KEYS, build_tables
 from icdbench.results.render import write_leaderboard
 from icdbench.results.sources import (
     COMMITTED_PLAN,
@@ -125,6 +125,28 @@ def test_generated_files_carry_the_numbers_and_the_fields_that_identify_them(tmp
     html = (tmp_path / "index.html").read_text()
     assert "<script>" in html and "sortable" in html and "http" not in html.split("<script>")[1]  # no CDN
     assert 'src="plots/synth-icd10-cpu-rare-f1.png"' in html and (tmp_path / "plots/synth-icd10-cpu-pr.png").is_file()
+
+
+def test_the_evidence_table_shows_the_models_with_attributions_and_only_them(tmp_path):
+    def without_evidence(record):  # what a model without attributions records
+        record["metrics"]["full"] = {k: v for k, v in record["metrics"]["full"].items() if k not in EVIDENCE_KEYS}
+        return record
+
+    pointing = [fake_record("caml", seed=s) for s in (0, 1)]
+    for seed, record in enumerate(pointing):
+        record["metrics"]["full"].update({"evidence_p@5": 0.6 + 0.1 * seed, "evidence_sentence_hit": 0.9})
+    commit_all(tmp_path, pointing + [without_evidence(fake_record("lr", seed=0))])
+    write_leaderboard(committed_board(tmp_path, ["caml", "lr"]), tmp_path)
+    readme = (tmp_path / "README.md").read_text()
+    section = readme.split("### Evidence")[1].split("###")[0]
+    assert "| caml | 2 | 0.650 ± 0.071" in section and "| lr |" not in section
+    assert "### Evidence" in (tmp_path / "index.html").read_text().replace("<h3>", "### ")
+    rows = list(csv.DictReader((tmp_path / "leaderboard.csv").open()))
+    caml = next(r for r in rows if r["model"] == "caml" and r["setting"] == "full" and r["split"] == "synth-icd10")
+    assert float(caml["evidence_p@5"]) == pytest.approx(0.65) and caml["evidence_p@5_ci"] == "seeds"
+    commit_all(tmp_path / "none", [without_evidence(fake_record("lr", seed=0))])
+    write_leaderboard(committed_board(tmp_path / "none", ["lr"]), tmp_path / "none")
+    assert "### Evidence" not in (tmp_path / "none" / "README.md").read_text()  # no attributions: no table
 
 
 def test_published_numbers_appear_only_beside_splits_with_runs_and_are_never_merged(tmp_path, monkeypatch):
