@@ -39,8 +39,8 @@ prepare: install
 bench: install
 	@$(BIN)/icdbench bench $(MODEL) $(SPLIT) --profile $(PROFILE) --seeds $(SEEDS) $(SOURCE_ARG) $(if $(FOLDS),--folds $(FOLDS),)
 
-# Rebuild leaderboards/ from the committed records; RUN=1 first runs every missing record. The 84 committed cpu
-# records took 7.3 hours of one core (sum of their wall times); the full set of 100 needs roughly 11.
+# Rebuild leaderboards/ from the committed records; RUN=1 first runs every missing record. The 87 committed cpu
+# records took 7.7 hours of one core (sum of their wall times); the full set of 100 needs roughly 11.
 leaderboard: install
 	$(BIN)/icdbench leaderboard $(if $(RUN),--run,)
 
