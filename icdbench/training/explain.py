@@ -101,8 +101,9 @@ def _load_document(split_name: str, doc_id: str, record: dict) -> dict:
     """The test document's row (text, demographics, gold codes) from DATA_DIR, after checking that the split
     there is the one the run was trained on."""
     from icdbench.datasets.storage import read_manifest
+    from icdbench.training.run import recorded_split_dir
 
-    folder = data_dir() / split_name
+    folder = recorded_split_dir(record)  # a fold run's documents are in its fold folder
     manifest = read_manifest(folder)
     expected = (record.get("split_hashes") or {}).get("content_sha256")
     if expected and manifest.get("content_sha256") != expected:

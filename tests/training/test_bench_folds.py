@@ -105,3 +105,15 @@ def test_compare_two_fold_runs_reads_gold_codes_from_their_fold(env, capsys):
     assert code == 0, err
     n_test = json.loads((run_a / "record.json").read_text())["n_test_docs"]
     assert n_test < N_DOCS // 2 and f"over {n_test} test documents of cmc2007" in out  # fold 0's test part
+
+
+def test_explain_a_fold_run_reads_its_document_from_the_fold(env, cmc_data, capsys):
+    code, _, err = _cli(capsys, "bench", "caml", "cmc2007", "--profile", "ci", "--folds", "1")
+    assert code == 0, err
+    (run_dir,) = sorted((env / "cmc2007" / "caml").iterdir())
+    doc_id = str(np.load(run_dir / "scores.npz")["doc_ids"][0])  # a test document of fold 0 only
+    code, _, err = _cli(capsys, "explain", str(run_dir), "--doc", doc_id, "--method", "attention")
+    assert code == 0, err
+    run_id = json.loads((run_dir / "record.json").read_text())["run_id"]
+    written = json.loads((cmc_data / "cmc2007" / "explanations" / run_id / f"{doc_id}-attention.json").read_text())
+    assert written["doc_id"] == doc_id and written["split"] == "cmc2007"
