@@ -39,8 +39,9 @@ prepare: install
 bench: install
 	@$(BIN)/icdbench bench $(MODEL) $(SPLIT) --profile $(PROFILE) --seeds $(SEEDS) $(SOURCE_ARG) $(if $(FOLDS),--folds $(FOLDS),)
 
-# Rebuild leaderboards/ from the committed records; RUN=1 first runs every missing record. The 87 committed cpu
-# records took 7.7 hours of one core (sum of their wall times); the full set of 100 needs roughly 11.
+# Rebuild leaderboards/ from the committed records; RUN=1 first runs every missing record. All 100 committed cpu
+# records (20 models; 3 seeds on synth-icd10, 1 on synth-icd10-50 and synth-radiology) took 10.3 hours of one
+# core (sum of their wall times, one thread each, two runs side by side): RUN=1 from nothing needs about that.
 leaderboard: install
 	$(BIN)/icdbench leaderboard $(if $(RUN),--run,)
 
