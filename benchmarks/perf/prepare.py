@@ -141,14 +141,16 @@ def measure(which: str, source: Path, out: Path, seed: int, cores: int) -> dict:
         child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         result = {"seconds": time.perf_counter() - started, "cpu_seconds": usage.ru_utime + usage.ru_stime,
                   "peak_bytes": usage.ru_maxrss * 1024}  # ru_maxrss is in KiB on Linux
-        stdout.seek(0), stderr.seek(0)
         if child.returncode < 0:
             killer = signal.Signals(-child.returncode).name
+            starved = killer == "SIGKILL" and result["peak_bytes"] > RAM_GB * 1e9 / 2  # the kernel's OOM killer
             result["failed"] = f"killed by {killer}" + (f" (out of memory on a {RAM_GB:.0f} GB machine)"
-                                                       if killer == "SIGKILL" else "")
+                                                       if starved else "")
         elif child.returncode:
+            stderr.seek(0)
             raise SystemExit(f"{which} failed:\n{stderr.read()[-3000:]}")
         else:
+            stdout.seek(0)
             result["sizes"] = json.loads(stdout.read().strip().splitlines()[-1])["sizes"]
     return result
 
