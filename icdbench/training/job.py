@@ -49,6 +49,13 @@ class ScoredRun:
     epochs_run: int | None = None
     selection: str = "final"  # which weights were evaluated: best-checkpoint | swa-average | final | fitted
     best_monitor: float | None = None  # the monitor's value at the selected checkpoint
+    # The selection curve: one point per validated epoch ({"epoch", "monitor", "val_loss"}) or per grid value
+    # of a fitted model (e.g. {"C", "monitor"}); ``selected`` indexes the point whose weights were evaluated.
+    curve: list[dict[str, Any]] = field(default_factory=list)
+    selected: int | None = None
+    # converged (patience exhausted, or a grid searched to its end) | budget (max epochs or max time reached
+    # while the monitor still improved); "prior" is decided afterwards, in the run record
+    stop_reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # family-specific facts for the record (no text)
 
 
@@ -63,6 +70,14 @@ class RunJob:
     callbacks: list = field(default_factory=list)  # extra Lightning callbacks (tests inject crashes here)
     is_global_zero: bool = True  # updated by runners once the Trainer knows the process rank
     _datamodules: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def monitor(self) -> str:
+        """The validation metric that selects weights and stops training (``val/<key>``), ``train.monitor``
+        resolved for this split (``auto``: see :func:`icdbench.training.selection.resolve_monitor`)."""
+        from icdbench.training.selection import resolve_monitor
+
+        return resolve_monitor(self.cfg.train.monitor, self.split)
 
     def model_config(self):
         """The model's config dataclass instance (what ``spec.build`` takes)."""

@@ -1,0 +1,123 @@
+"""Which weights a run evaluates, when it stops, and why: model selection on a metric that moves.
+
+* **The monitor.** ``train.monitor: auto`` (the default) is ``val/map_doc``: threshold-free, and every
+  validation document with a gold code contributes to it, whatever the split's number of codes per document.
+  ``val/p@8`` cannot move on a split whose median document has 1–2 codes (at most 2 of the 8 can be right, and
+  the prior already ranks them there); a monitor set by a user, profile or experiment that cannot move on the
+  split is kept but warned about in one line at the start of the run (:func:`monitor_warning`).
+* **Selection with a tie-breaker.** An epoch is better than the best so far when its monitor is higher by more
+  than :data:`TIE` or, within :data:`TIE`, when its validation loss is lower: a flat monitor can never keep
+  epoch 0 over a later epoch that fits the validation set better.
+* **Stopping.** Training stops once ``train.patience`` epochs in a row brought no better epoch (``converged``);
+  a run ended by ``optim.epochs`` or ``train.max_minutes`` first is ``budget``. Every validated epoch's monitor
+  and loss is kept (:class:`SelectionCallback.curve`) for the run record.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.trainer.states import TrainerFn
+
+from icdbench.errors import UserError
+
+AUTO = "auto"
+DEFAULT_MONITOR = "val/map_doc"
+LOSS = "val/loss"
+TIE = 1e-4  # monitor differences this small are ties, broken by the validation loss
+
+
+def resolve_monitor(monitor: str, split=None) -> str:
+    """The concrete ``val/<key>`` a run selects on: ``monitor`` itself, or :data:`DEFAULT_MONITOR` for ``auto``."""
+    return DEFAULT_MONITOR if monitor == AUTO else monitor
+
+
+def median_codes_per_doc(split) -> float:
+    """The median number of gold codes of a training document (0 for an empty part)."""
+    lengths = split.train["codes"].list.len().to_numpy()
+    return float(np.median(lengths)) if len(lengths) else 0.0
+
+
+def monitor_warning(monitor: str, split) -> str | None:
+    """One line when ``monitor`` cannot move on ``split``: P@k with k above the median gold codes per document."""
+    key = monitor.removeprefix("val/")
+    if not key.startswith("p@"):
+        return None
+    k = int(key[2:])
+    median = median_codes_per_doc(split)
+    if k <= median:
+        return None
+    return (
+        f"warning: {monitor} can hardly move on {split.name} (median {median:g} gold codes per document, "
+        f"k = {k}); selection and early stopping on it may keep an early epoch. Use train.monitor=auto "
+        f"({DEFAULT_MONITOR})"
+    )
+
+
+def better(monitor: float, loss: float | None, best_monitor: float, best_loss: float | None, mode: str) -> bool:
+    """Whether (monitor, loss) beats the best so far: a higher (``mode=max``) or lower (``min``) monitor by
+    more than :data:`TIE`, or a tie on the monitor with a lower validation loss."""
+    if not math.isfinite(monitor):
+        return False
+    if not math.isfinite(best_monitor):
+        return True
+    gain = monitor - best_monitor if mode == "max" else best_monitor - monitor
+    if gain > TIE:
+        return True
+    if gain < -TIE or loss is None or best_loss is None:
+        return False
+    return loss < best_loss
+
+
+class SelectionCallback(Callback):
+    """Keeps the validation curve, saves the best epoch's checkpoint to ``best_path`` and stops training after
+    ``patience`` epochs without a better one. Its state travels in checkpoints, so a resumed run goes on with
+    the same curve and best epoch."""
+
+    def __init__(self, monitor: str, mode: str, patience: int, best_path: Path):
+        self.monitor, self.mode, self.patience, self.best_path = monitor, mode, int(patience), Path(best_path)
+        self.curve: list[dict[str, Any]] = []
+        self.best: int | None = None  # index into curve
+        self.patience_exhausted = False
+
+    @property
+    def best_point(self) -> dict[str, Any] | None:
+        return self.curve[self.best] if self.best is not None else None
+
+    @property
+    def epochs_since_best(self) -> int:
+        return len(self.curve) - 1 - self.best if self.best is not None else len(self.curve)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:
+            return
+        metrics = trainer.callback_metrics
+        if self.monitor not in metrics:
+            known = ", ".join(sorted(k for k in metrics if k.startswith("val/")))
+            raise UserError(f"train.monitor={self.monitor} was not logged this epoch; logged: {known}")
+        loss = float(metrics[LOSS]) if LOSS in metrics else None
+        point = {"epoch": int(trainer.current_epoch), "monitor": float(metrics[self.monitor]), "val_loss": loss}
+        self.curve.append(point)
+        best = self.best_point
+        if best is None or better(point["monitor"], loss, best["monitor"], best["val_loss"], self.mode):
+            self.best = len(self.curve) - 1
+            trainer.save_checkpoint(self.best_path, weights_only=True)
+        if self.epochs_since_best >= self.patience:
+            self.patience_exhausted = True
+            trainer.should_stop = True
+
+    def stop_reason(self) -> str:
+        return "converged" if self.patience_exhausted else "budget"
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"curve": list(self.curve), "best": self.best, "patience_exhausted": self.patience_exhausted}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.curve = list(state_dict.get("curve", []))
+        self.best = state_dict.get("best")
+        self.patience_exhausted = bool(state_dict.get("patience_exhausted", False))
