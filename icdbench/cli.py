@@ -140,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("leaderboard", help="build leaderboards from run records")
     p.add_argument("splits", nargs="*")
     p.add_argument("--run", action="store_true", help="run whatever record is missing first")
+    p.add_argument("--converged-only", action="store_true",
+                   help="hide rows whose runs did not all converge (budget, prior, collapse or unrecorded stop "
+                        "reason) from the summary and your runs' board; the committed files keep every row")
     p.set_defaults(func=_leaderboard)
 
     p = sub.add_parser("compare", help="paired bootstrap test between two runs")

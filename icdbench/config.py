@@ -69,9 +69,11 @@ class TrainConfig:
     loss: Literal["bce", "focal", "wbce", "focal+wbce"] = "bce"
     focal_gamma: float = 2.0
     focal_alpha: float = 0.25
-    monitor: str = "val/map_doc"
+    # "auto": a threshold-free ranking metric that moves on every split (icdbench.training.selection)
+    monitor: str = "auto"
     monitor_mode: Literal["max", "min"] = "max"
-    patience: int = 5  # epochs without improvement of the monitor before stopping
+    patience: int = 5  # epochs without a better epoch (monitor, then validation loss) before stopping
+    max_minutes: float | None = None  # wall-time budget of a fit; a run that reaches it is marked "budget"
     swa: bool = False  # stochastic weight averaging; the averaged model is the evaluated one
     swa_epoch_start: int = 1  # 1-based epoch from which weights are averaged
     swa_lrs: float | None = None  # SWA learning rate (None = keep optim.lr)
@@ -257,10 +259,12 @@ def resolve_config(
 
 def check_run_config(cfg: DictConfig) -> None:
     """Checks OmegaConf's typing cannot express."""
-    if cfg.train.monitor not in VAL_METRICS:
+    if cfg.train.monitor not in ("auto", *VAL_METRICS):
         raise UserError(
-            f"train.monitor={cfg.train.monitor!r} is not logged; choose one of {', '.join(VAL_METRICS)}"
+            f"train.monitor={cfg.train.monitor!r} is not logged; choose auto or one of {', '.join(VAL_METRICS)}"
         )
+    if cfg.train.max_minutes is not None and cfg.train.max_minutes <= 0:
+        raise UserError(f"train.max_minutes must be positive or null, got {cfg.train.max_minutes}")
     positive = {
         "optim.lr": cfg.optim.lr,
         "optim.batch_size": cfg.optim.batch_size,

@@ -30,8 +30,6 @@ HMHAN_TRAINING = {
     "train.loss": "focal+wbce",
     "train.focal_gamma": 2.0,
     "train.focal_alpha": 0.25,
-    "train.monitor": "val/micro_f1",
-    "train.monitor_mode": "max",
     "train.patience": 5,
     "data.segment_length": 512,
     "data.max_segments": 1,

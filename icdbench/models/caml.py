@@ -111,7 +111,6 @@ _CAML_TRAINING = {
     "optim.epochs": 200,
     "optim.schedule": "constant",
     "train.loss": "bce",
-    "train.monitor": "val/p@8",
     "train.patience": 10,
     "data.max_tokens": 2500,
 }

@@ -72,7 +72,6 @@ class ConvMaxPool(nn.Module):
         "optim.epochs": 100,
         "optim.schedule": "constant",
         "train.loss": "bce",
-        "train.monitor": "val/p@8",
         "train.patience": 10,
         "data.max_tokens": 2500,
     },

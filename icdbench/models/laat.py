@@ -145,7 +145,6 @@ _LAAT_TRAINING = {
     "optim.plateau_factor": 0.9,
     "optim.plateau_patience": 5,
     "train.loss": "bce",
-    "train.monitor": "val/micro_f1",
     "train.patience": 6,
     "data.max_tokens": 4000,
 }

@@ -119,7 +119,6 @@ class MultiResCnn(nn.Module):
         "optim.epochs": 500,
         "optim.schedule": "constant",
         "train.loss": "bce",
-        "train.monitor": "val/p@8",
         "train.patience": 10,
         "data.max_tokens": 2500,
     },

@@ -263,7 +263,6 @@ RAC_TRAIN = {
     "optim.lr": 8e-5,
     "optim.batch_size": 16,
     "train.loss": "bce",
-    "train.monitor": "val/p@8",
     "train.patience": 3,
     "train.swa": True,
     "train.swa_epoch_start": 1,

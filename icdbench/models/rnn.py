@@ -62,7 +62,6 @@ class BiGru(nn.Module):
         "optim.epochs": 100,
         "optim.schedule": "constant",
         "train.loss": "bce",
-        "train.monitor": "val/p@8",
         "train.patience": 10,
         "data.max_tokens": 2500,
     },

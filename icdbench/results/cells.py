@@ -3,14 +3,41 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from icdbench.results.leaderboard import EVIDENCE, HEADLINE, RANK_KEY, Row, Stat, Table
+from icdbench.results.leaderboard import (
+    CONVERGED,
+    EVIDENCE,
+    HEADLINE,
+    RANK_KEY,
+    STOP_REASONS,
+    UNRECORDED,
+    Row,
+    Stat,
+    Table,
+    stop_reason_order,
+)
 
 DIGITS = 3
 SETTING_TITLES = {"full": "Full label set", "top50": "Top-50 codes (the 50 most frequent in train)"}
 REFERENCE_FIELDS = ("model", "registry_model", "metric", "value", "published", "plus_minus", "citation", "table",
                     "definition", "note")  # fmt: skip
+# A mark after a model's name for every reason other than "converged" among its runs (issue 15), so a number that
+# is not a converged model's never passes for one; the footnote under each table says what the marks mean.
+STOP_MARKS = {"budget": "†", "prior": "‡", "collapse": "§", UNRECORDED: "?"}
+STOP_NOTES = {
+    "budget": "training stopped at its budget (max epochs or wall time) while the validation monitor still "
+              "improved; the number is not a converged model's.",
+    "prior": "the selected model did not beat the label prior on validation; the number measures the prior, not a "
+             "trained model.",
+    "collapse": "the collapse guard stopped training (the model scored nearly every code high); the number is not "
+                "a trained model's.",
+    UNRECORDED: "the record does not say why training stopped (written before icdbench recorded stop reasons, or "
+                "with a reason this version does not know), so convergence is unknown.",
+}  # fmt: skip
+STOP_LEGEND = ("A mark after a model's name (†, ‡, §, ?) says that not every run of the row converged; the footnote "
+               "under the table says why, and `stop_reason` in leaderboard.csv / .json lists the reasons of the "
+               "row's runs (\"converged/budget\" when they differ).")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -25,6 +52,7 @@ class Grid:
     header: list[str]
     rows: list[list[Cell]]
     numeric: list[bool]  # per column: right-aligned numbers
+    notes: list[str] = field(default_factory=list)  # footnotes shown under the table
 
 
 def number(value: float | None, digits: int = DIGITS) -> str:
@@ -39,15 +67,46 @@ def stat_cell(stat: Stat | None) -> Cell:
     return Cell(text, stat.mean, note)
 
 
+def _replicates(replicates: list[tuple[str, int]]) -> str:
+    kinds = sorted({kind for kind, _ in replicates})
+    return "; ".join(f"{kind}s " + ",".join(str(i) for k, i in replicates if k == kind) for kind in kinds)
+
+
 def replicates_text(row: Row) -> str:
-    if not row.replicates:
-        return "not run"
-    kinds = sorted({kind for kind, _ in row.replicates})
-    return "; ".join(f"{kind}s " + ",".join(str(i) for k, i in row.replicates if k == kind) for kind in kinds)
+    return _replicates(row.replicates) if row.replicates else "not run"
+
+
+def _mark_key(reason: str) -> str:
+    return reason if reason in STOP_MARKS else UNRECORDED  # a reason this version does not know: convergence unknown
+
+
+def stop_mark(row: Row) -> str:
+    """The marks of the row's non-converged stop reasons ("" for a converged row or one without runs)."""
+    keys = {_mark_key(reason) for reason in row.stop_reasons if reason != CONVERGED}
+    return "".join(STOP_MARKS[key] for key in STOP_REASONS if key in keys)
+
+
+def stop_footnotes(rows: list[Row]) -> list[str]:
+    """One line per mark that appears among ``rows``: the mark and what it means."""
+    keys = {_mark_key(reason) for row in rows for reason in row.stop_reasons if reason != CONVERGED}
+    return [f"{STOP_MARKS[key]} {STOP_NOTES[key]}" for key in STOP_REASONS if key in keys]
+
+
+def stop_text(row: Row) -> str:
+    """The row's stop reason, with the runs of each when they differ ("converged (seeds 0,2), budget (seeds 1)")."""
+    if not row.stop_reasons:
+        return "–"
+    reasons = sorted(set(row.stop_reasons), key=stop_reason_order)
+    if len(reasons) == 1:
+        return reasons[0]
+    runs = list(zip(row.replicates, row.stop_reasons))
+    return ", ".join(f"{reason} ({_replicates([rep for rep, r in runs if r == reason])})" for reason in reasons)
 
 
 def _model_cell(row: Row) -> Cell:
-    return Cell(row.label + ("" if row.registered else " (no longer registered)"), row.label)
+    mark = stop_mark(row)
+    text = row.label + (f" {mark}" if mark else "") + ("" if row.registered else " (no longer registered)")
+    return Cell(text, row.label)
 
 
 def _resource_cells(row: Row) -> list[Cell]:
@@ -67,7 +126,7 @@ def metric_grid(table: Table, setting: str) -> Grid:
         stats = row.stats.get(setting, {})
         rows.append([_model_cell(row), Cell(str(row.n_runs), row.n_runs),
                      *[stat_cell(stats.get(key)) for key, _ in HEADLINE], *_resource_cells(row)])  # fmt: skip
-    return Grid(header, rows, [False] + [True] * (len(header) - 1))
+    return Grid(header, rows, [False] + [True] * (len(header) - 1), stop_footnotes(table.rows))
 
 
 EVIDENCE_TITLE = "Evidence: where in the note the models look"
@@ -86,7 +145,7 @@ def evidence_grid(table: Table) -> Grid | None:
     header = ["model", "runs", *[label for _, label in EVIDENCE]]
     cells = [[_model_cell(row), Cell(str(row.n_runs), row.n_runs),
               *[stat_cell(row.stats["full"].get(key)) for key, _ in EVIDENCE]] for row in rows]  # fmt: skip
-    return Grid(header, cells, [False] + [True] * (len(header) - 1))
+    return Grid(header, cells, [False] + [True] * (len(header) - 1), stop_footnotes(rows))
 
 
 def _ranks(rows: list[Row], setting: str) -> dict[str, int]:
@@ -107,7 +166,7 @@ def side_by_side_grid(table: Table) -> Grid:
             full, top = row.value("full", key), row.value("top50", key)
             cells.append(Cell(f"{number(full)} / {number(top)}", full))
         rows.append(cells)
-    return Grid(header, rows, [False] + [True] * (len(header) - 1))
+    return Grid(header, rows, [False] + [True] * (len(header) - 1), stop_footnotes(table.rows))
 
 
 def tau_grid(table: Table) -> Grid:
@@ -124,12 +183,13 @@ def tau_grid(table: Table) -> Grid:
 
 
 def provenance_grid(table: Table) -> Grid:
-    header = ["model", "config hash", "runs", "split version", "split hash", "suite version", "git commit"]
-    rows = [[_model_cell(row), Cell(row.config_hash or "–"), Cell(replicates_text(row)),
+    header = ["model", "config hash", "runs", "stop reason", "split version", "split hash", "suite version",
+              "git commit"]  # fmt: skip
+    rows = [[_model_cell(row), Cell(row.config_hash or "–"), Cell(replicates_text(row)), Cell(stop_text(row)),
              Cell(row.split_version or "–"), Cell(row.split_hash or "–"),
              Cell(", ".join(row.suite_versions) or "–"), Cell(", ".join(row.git_commits) or "–")]
             for row in table.rows]  # fmt: skip
-    return Grid(header, rows, [False] * len(header))
+    return Grid(header, rows, [False] * len(header), stop_footnotes(table.rows))
 
 
 def reference_grids(references: list[dict]) -> list[tuple[str, Grid]]:

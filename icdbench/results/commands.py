@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 from icdbench.errors import UserError
@@ -62,6 +63,15 @@ def runs_board(runs_root: Path, registered: list[str], data_root: Path):
                        {s: refs for s, refs in references.items() if s in splits}, curves)  # fmt: skip
 
 
+def hide_unconverged(board):
+    """``board`` without the rows whose runs did not all converge (``--converged-only``); they go to ``hidden``."""
+    from icdbench.results.leaderboard import converged_only
+
+    board.tables, hidden = converged_only(board.tables)
+    board.hidden = board.hidden + hidden
+    return board
+
+
 def _record_curves(tables) -> dict:
     return {(t.split, t.profile): {row.label: [r.record["curves"] for r in row.records if r.record.get("curves")]
                                    for row in t.rows} for t in tables}  # fmt: skip
@@ -98,7 +108,7 @@ def run_missing(registered: list[str], splits: list[str], debug: bool = False) -
 
 
 def _summary_table(tables, splits: list[str]) -> str:
-    from icdbench.results.cells import number
+    from icdbench.results.cells import number, stop_footnotes, stop_mark
     from icdbench.training.commands import format_table
 
     blocks = []
@@ -112,15 +122,18 @@ def _summary_table(tables, splits: list[str]) -> str:
                 stat = row.stats.get("full", {}).get(key)
                 text = "–" if stat is None or stat.mean is None else number(stat.mean, 4)
                 cells.append(text + ("" if stat is None or stat.std is None else f" ± {number(stat.std, 4)}"))
-            rows.append([row.label, str(row.n_runs), *cells])
+            mark = stop_mark(row)
+            rows.append([row.label + (f" {mark}" if mark else ""), str(row.n_runs), *cells])
         header = ["model", "runs", *[label for _, label in SUMMARY]]
-        blocks.append(f"{table.split} ({table.profile} profile, full label set)\n{format_table(header, rows)}")
+        notes = "".join(f"\n{note}" for note in stop_footnotes(table.rows))
+        blocks.append(f"{table.split} ({table.profile} profile, full label set)\n{format_table(header, rows)}{notes}")
     return "\n\n".join(blocks)
 
 
 def leaderboard(args) -> int:
     from icdbench.models.registry import all_models
     from icdbench.paths import data_dir, runs_dir
+    from icdbench.results.leaderboard import converged_only
     from icdbench.results.render import rebuild_leaderboard
     from icdbench.results.sources import leaderboards_dir, run_records
 
@@ -128,18 +141,30 @@ def leaderboard(args) -> int:
     registered = list(all_models())
     root = leaderboards_dir()
     failures = run_missing(registered, splits, debug=args.debug) if args.run else []
-    shown = []
+    shown, hidden = [], []
     if root.is_dir():
+        # The committed files keep every row: they are a pure function of the committed records (rebuilt byte for
+        # byte by make leaderboard); --converged-only hides rows from the summary printed below.
         board, written = rebuild_leaderboard(root, lambda: committed_board(root, registered))
         print(f"leaderboard: wrote {len(written)} files under {root} (from {root / 'records'})")
-        shown += board.tables
+        tables, dropped = converged_only(board.tables) if args.converged_only else (board.tables, [])
+        shown, hidden = shown + tables, hidden + dropped
     elif args.run:
         raise UserError(f"--run commits records to {root}, which does not exist; run it in a repository checkout")
     if run_records(runs_dir()):
-        board, written = rebuild_leaderboard(runs_dir() / RUNS_LEADERBOARD,
-                                             lambda: runs_board(runs_dir(), registered, data_dir()))  # fmt: skip
+        def build():
+            board = runs_board(runs_dir(), registered, data_dir())
+            return hide_unconverged(board) if args.converged_only else board
+
+        board, written = rebuild_leaderboard(runs_dir() / RUNS_LEADERBOARD, build)
         print(f"leaderboard: wrote {len(written)} files under {runs_dir() / RUNS_LEADERBOARD} (your runs)")
-        shown += board.tables
+        shown, hidden = shown + board.tables, hidden + board.hidden
+    if args.converged_only:
+        hidden = [row for row in hidden if not splits or row.split in splits]
+        reasons = Counter(row.stop_reason for row in hidden)
+        why = " (" + ", ".join(f"{reason} {n}" for reason, n in sorted(reasons.items())) + ")" if hidden else ""
+        kept = "; the committed files under leaderboards/ keep every row" if root.is_dir() else ""
+        print(f"leaderboard: --converged-only hid {len(hidden)} row(s) whose runs did not all converge{why}{kept}")
     if not shown:
         print("leaderboard: no run records found (run `icdbench bench MODEL SPLIT` first)")
     else:

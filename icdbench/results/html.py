@@ -10,6 +10,7 @@ from icdbench.results.cells import (
     EVIDENCE_CAPTION,
     EVIDENCE_TITLE,
     SETTING_TITLES,
+    STOP_LEGEND,
     Grid,
     evidence_grid,
     metric_grid,
@@ -29,6 +30,7 @@ th.sorted-asc::after { content: " ▲"; } th.sorted-desc::after { content: " ▼
 td.num { text-align: right; white-space: nowrap; }
 td small { color: #666; display: block; }
 .wrap { overflow-x: auto; } img { max-width: 100%; } caption { text-align: left; font-size: 0.9em; }
+p.footnote { font-size: 0.85em; margin: -1em 0 1.5em; color: #444; }
 """
 
 # Click a header to sort by its column (numbers by data-v, the rest as text); click again to reverse.
@@ -72,8 +74,9 @@ def grid_html(grid: Grid, caption: str = "") -> str:
             cells.append(f'<td{css} data-v="{value}">{escape(cell.text)}{note}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption>{escape(caption)}</caption>" if caption else ""
+    notes = "".join(f'<p class="footnote">{escape(note)}</p>\n' for note in grid.notes)
     return (f'<div class="wrap"><table class="sortable">{cap}<thead><tr>{head}</tr></thead><tbody>\n'
-            + "\n".join(body) + "\n</tbody></table></div>\n")  # fmt: skip
+            + "\n".join(body) + "\n</tbody></table></div>\n" + notes)  # fmt: skip
 
 
 def _markdown_section(text: str) -> str:
@@ -99,11 +102,14 @@ def _markdown_section(text: str) -> str:
 
 
 def html_page(board, plots: dict[str, str]) -> str:
-    from icdbench.results.render import HOW_TO_CITE, PLOT_CAPTIONS, PLOT_KINDS, anchor, plot_name
+    from icdbench.results.render import HOW_TO_CITE, PLOT_CAPTIONS, PLOT_KINDS, anchor, hidden_text, plot_name
 
     parts = [f"<h1>{escape(board.title)}</h1>", f"<p>{escape(board.intro)}</p>",
              "<p>Cells: mean ± std over a row's runs; below, the 95% interval (t over runs, or bootstrap over test "
-             "documents for a single run). Click a column header to sort.</p>"]  # fmt: skip
+             "documents for a single run). Click a column header to sort.</p>",
+             f"<p>{escape(STOP_LEGEND.replace('`', ''))}</p>"]  # fmt: skip
+    if board.hidden:
+        parts.append(f"<p>{escape(hidden_text(board).replace('`', ''))}</p>")
     parts.append("<ul>" + "".join(f'<li><a href="#{anchor(t)}">{escape(t.split)} — {escape(t.profile)}</a></li>'
                                   for t in board.tables) + "</ul>")  # fmt: skip
     for table in board.tables:

@@ -5,6 +5,9 @@ The interval of a row with several runs is the t-interval of the mean over its s
 variance); a row with one run shows that run's bootstrap interval over test documents, when the record holds
 one (the test-sample variance). ``Stat.ci`` says which. Rankings of the full and top-50 settings are compared
 with Kendall's tau-b (Gan et al.: top-50 rankings do not carry over to the full label set).
+
+A row also knows why each of its runs stopped training (the record's ``stop_reason``, issue 15): a row is
+*converged* only when every one of its runs is; records written before stop reasons existed read "unrecorded".
 """
 
 from __future__ import annotations
@@ -47,6 +50,11 @@ EVIDENCE_KEYS = tuple(key for key, _ in EVIDENCE)
 TABLE_KEYS = HEADLINE_KEYS + EVIDENCE_KEYS  # what a row aggregates over its runs
 SETTINGS = ("full", "top50")
 RANK_KEY = "micro_f1"  # the order of rows in rendered tables
+# Why a run stopped (record field ``stop_reason``), in the order joined reasons are listed. "unrecorded": a record
+# from before the field existed; it is not counted as converged, since nothing says it was.
+CONVERGED = "converged"
+UNRECORDED = "unrecorded"
+STOP_REASONS = (CONVERGED, "budget", "prior", "collapse", UNRECORDED)
 
 
 @dataclass(frozen=True)
@@ -77,10 +85,21 @@ class Row:
     train_seconds: float | None = None  # mean wall time of the runs (training, scoring, evaluation)
     inference_ms_per_doc: float | None = None
     records: list[LoadedRecord] = field(default_factory=list, repr=False)
+    stop_reasons: list[str] = field(default_factory=list)  # one per run, in the order of ``replicates``
 
     @property
     def n_runs(self) -> int:
         return len(self.replicates)
+
+    @property
+    def converged(self) -> bool:
+        """Every run of the row converged (False for a row without runs: nothing converged)."""
+        return bool(self.stop_reasons) and all(reason == CONVERGED for reason in self.stop_reasons)
+
+    @property
+    def stop_reason(self) -> str:
+        """The distinct reasons of the row's runs joined with "/" ("converged/budget"); "" without runs."""
+        return "/".join(sorted(set(self.stop_reasons), key=stop_reason_order))
 
     def value(self, setting: str, key: str) -> float | None:
         stat = self.stats.get(setting, {}).get(key)
@@ -100,6 +119,16 @@ def _finite(value) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def stop_reason_of(record: dict) -> str:
+    reason = record.get("stop_reason")
+    return str(reason) if reason else UNRECORDED
+
+
+def stop_reason_order(reason: str) -> tuple[int, str]:
+    """Known reasons in ``STOP_REASONS`` order, then any other (from a newer suite) by name."""
+    return (STOP_REASONS.index(reason), "") if reason in STOP_REASONS else (len(STOP_REASONS), reason)
 
 
 def _stats(records: list[dict], setting: str) -> dict[str, Stat]:
@@ -163,6 +192,7 @@ def build_row(records: list[LoadedRecord], registered: bool = True) -> Row:
         train_seconds=_mean((r.get("timing") or {}).get("wall_seconds") for r in raw),
         inference_ms_per_doc=_mean((r.get("timing") or {}).get("inference_ms_per_doc") for r in raw),
         records=records,
+        stop_reasons=[stop_reason_of(r) for r in raw],
     )
 
 
@@ -175,6 +205,22 @@ def kendall_tau(rows: list[Row], key: str) -> tuple[float, float, int] | None:
     result = scipy_stats.kendalltau([a for a, _ in pairs], [b for _, b in pairs])
     tau, p = float(result.statistic), float(result.pvalue)
     return (tau, p, len(pairs)) if math.isfinite(tau) else None
+
+
+def _table(split: str, profile: str, rows: list[Row]) -> Table:
+    return Table(split, profile, rows, {key: kendall_tau(rows, key) for key in HEADLINE_KEYS})
+
+
+def converged_only(tables: list[Table]) -> tuple[list[Table], list[Row]]:
+    """The tables without the rows that have runs not all converged, and those rows. Rows without runs stay (they
+    show no number, and keep every registered model listed); Kendall tau is recomputed over the rows kept."""
+    kept_tables, hidden = [], []
+    for table in tables:
+        kept = []
+        for row in table.rows:
+            (kept if row.converged or not row.replicates else hidden).append(row)
+        kept_tables.append(_table(table.split, table.profile, kept))
+    return kept_tables, hidden
 
 
 def _sort_key(row: Row):
@@ -209,5 +255,5 @@ def build_tables(
             if per_model[row.model] > 1:
                 row.label = f"{row.model} [{row.config_hash[:7]}]"
         rows.sort(key=_sort_key)
-        tables.append(Table(split, profile, rows, {key: kendall_tau(rows, key) for key in HEADLINE_KEYS}))
+        tables.append(_table(split, profile, rows))
     return tables

@@ -19,6 +19,8 @@ from icdbench.results.cells import (
     EVIDENCE_CAPTION,
     EVIDENCE_TITLE,
     SETTING_TITLES,
+    STOP_LEGEND,
+    STOP_NOTES,
     Grid,
     evidence_grid,
     metric_grid,
@@ -27,7 +29,7 @@ from icdbench.results.cells import (
     side_by_side_grid,
     tau_grid,
 )
-from icdbench.results.leaderboard import EVIDENCE, HEADLINE, SETTINGS, TABLE_KEYS, Table
+from icdbench.results.leaderboard import EVIDENCE, HEADLINE, SETTINGS, TABLE_KEYS, Row, Table
 from icdbench.results.locking import csv_text, locked, read_csv, write_bytes, write_text
 
 PLOTS_DIR = "plots"
@@ -68,6 +70,16 @@ class Leaderboard:
     references: dict[str, list[dict]] = field(default_factory=dict)  # split -> published numbers
     # (split, profile) -> row label -> the curves of its runs
     curves: dict[tuple[str, str], dict[str, list[dict]]] = field(default_factory=dict)
+    hidden: list[Row] = field(default_factory=list)  # rows left out by --converged-only (said under the intro)
+
+
+def hidden_text(board: Leaderboard) -> str:
+    """One sentence naming the rows ``--converged-only`` hid; "" when none was."""
+    if not board.hidden:
+        return ""
+    names = ", ".join(f"{row.label} ({row.split}, {row.profile}: {row.stop_reason})" for row in board.hidden)
+    return (f"Built with `--converged-only`: {len(board.hidden)} row(s) whose runs did not all converge are "
+            f"hidden: {names}.")  # fmt: skip
 
 
 def load_references(path: Path) -> dict[str, list[dict]]:
@@ -94,7 +106,9 @@ def markdown_grid(grid: Grid) -> str:
     lines = ["| " + " | ".join(grid.header) + " |",
              "|" + "|".join("---:" if numeric else "---" for numeric in grid.numeric) + "|"]  # fmt: skip
     lines += ["| " + " | ".join(cell_text(cell) for cell in row) + " |" for row in grid.rows]
-    return "\n".join(lines) + "\n"
+    # a blank line ends the table (a text line right under it would be read as one more row)
+    notes = "".join(f"\n{note}\n" for note in grid.notes)
+    return "\n".join(lines) + "\n" + notes
 
 
 def _split_line(table: Table) -> str:
@@ -111,8 +125,10 @@ def markdown(board: Leaderboard, plots: dict[str, str]) -> str:
         "t-interval over the runs when there are several, else the run's bootstrap interval over test documents "
         "(1,000 resamples). Rows are sorted by full-setting micro-F1. *Top-50* scores the same runs on the 50 "
         "codes with most training documents (documents with at least one of them), so both settings come from one "
-        "run; Kendall τ compares the two rankings of models.\n"
+        f"run; Kendall τ compares the two rankings of models. {STOP_LEGEND}\n"
     )
+    if board.hidden:
+        parts.append(hidden_text(board) + "\n")
     if not board.tables:
         parts.append("No run records yet.\n")
     parts.append("\n".join(f"- [{t.split} — {t.profile} profile](#{anchor(t)})" for t in board.tables) + "\n")
@@ -148,6 +164,14 @@ def markdown(board: Leaderboard, plots: dict[str, str]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- csv / json
+# What a row's ``stop_reason`` field says; several reasons are joined with "/" in STOP_REASONS order.
+STOP_REASON_DEFINITIONS = {
+    "converged": "every run stopped because its validation monitor stopped improving (patience exhausted), or a "
+                 "fitted model's grid was searched",
+    **{reason: note.rstrip(".") for reason, note in STOP_NOTES.items()},
+}  # fmt: skip
+
+
 def _num(value, digits: int = 6):
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return None
@@ -156,8 +180,8 @@ def _num(value, digits: int = 6):
 
 def csv_fields() -> list[str]:
     base = ["split", "split_version", "split_hash", "profile", "setting", "model", "label", "registered",
-            "config_hash", "replicates", "n_runs", "suite_version", "git_commits", "n_parameters", "train_seconds",
-            "inference_ms_per_doc"]  # fmt: skip
+            "config_hash", "replicates", "n_runs", "stop_reason", "suite_version", "git_commits", "n_parameters",
+            "train_seconds", "inference_ms_per_doc"]  # fmt: skip
     per_metric = [f"{key}{suffix}" for key in TABLE_KEYS for suffix in ("", "_std", "_low", "_high", "_ci")]
     return base + per_metric
 
@@ -178,6 +202,7 @@ def table_rows(board: Leaderboard) -> list[dict]:
                     "profile": table.profile, "setting": setting, "model": row.model, "label": row.label,
                     "registered": row.registered, "config_hash": row.config_hash,
                     "replicates": replicates_text(row), "n_runs": row.n_runs,
+                    "stop_reason": row.stop_reason or None,  # "converged", or e.g. "converged/budget"
                     "suite_version": " ".join(row.suite_versions), "git_commits": " ".join(row.git_commits),
                     "n_parameters": row.n_parameters, "train_seconds": _num(row.train_seconds, 3),
                     "inference_ms_per_doc": _num(row.inference_ms_per_doc, 4),
@@ -206,7 +231,7 @@ def json_document(board: Leaderboard) -> str:
         rows = [{k: v for k, v in row.items() if v is not None} for row in table_rows(Leaderboard("", "", [table]))]
         tables.append({"split": table.split, "profile": table.profile, "kendall_tau_full_vs_top50": tau, "rows": rows})
     document = {"title": board.title, "metrics": {key: METRICS[key].definition for key in TABLE_KEYS},
-                "tables": tables}  # fmt: skip
+                "stop_reasons": STOP_REASON_DEFINITIONS, "tables": tables}  # fmt: skip
     return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 

@@ -29,6 +29,66 @@ def threshold_summary(rule: str, threshold) -> dict:
     return {"rule": rule, "value": array.tolist(), "top_k": None, "summary": summary}
 
 
+def prior_scores(split, n_docs: int) -> np.ndarray:
+    """``[n_docs, C]``: every code scored at its training prevalence, the label prior (what the ``prior``
+    baseline predicts); a model whose ranking is no better than this has learnt nothing from the text."""
+    counts = np.asarray(split.codes["train_count"].to_list(), dtype=np.float64)
+    prevalence = (counts / max(1, split.train.height)).astype(np.float32)
+    return np.broadcast_to(prevalence, (n_docs, len(prevalence)))
+
+
+PRIOR_KEY = "map_doc"  # threshold-free and defined on every split: "left the prior" means ranks codes better
+
+
+def convergence(job: RunJob, scored: ScoredRun) -> tuple[str, dict]:
+    """The run's stop reason and the ``convergence`` block of its record.
+
+    ``converged`` or ``budget`` come from training (patience exhausted, or stopped by ``optim.epochs`` /
+    ``train.max_minutes`` while still improving); ``prior`` overrides either when the evaluated weights rank
+    the validation codes no better (within the selection tie) than the training prevalence does."""
+    from icdbench.training.monitor import monitor_metrics
+    from icdbench.training.selection import TIE
+
+    val = scored.val
+    model_value = monitor_metrics(val.scores, val.targets).get(PRIOR_KEY, float("nan"))
+    prior_value = monitor_metrics(prior_scores(job.split, len(val.targets)), val.targets).get(PRIOR_KEY)
+    reason = scored.stop_reason or "converged"
+    # the prior baseline is the yardstick itself, not a model that failed to leave it
+    if job.spec.family != "prior" and not model_value > prior_value + TIE:
+        reason = "prior"
+    selected = scored.curve[scored.selected] if scored.selected is not None else {}
+    block = {
+        "monitor": job.monitor,
+        "selected": scored.selected,
+        "selected_epoch": selected.get("epoch"),
+        "curve": scored.curve,
+        f"val_{PRIOR_KEY}": model_value,
+        f"prior_val_{PRIOR_KEY}": prior_value,
+        "max_epochs": int(job.cfg.optim.epochs),
+        "max_minutes": job.cfg.train.max_minutes,
+    }
+    return reason, block
+
+
+def stop_note(record: dict) -> str | None:
+    """One line for a run whose numbers are not a converged model's (printed at the end of the run)."""
+    block, name = record["convergence"], f"{record['model']} on {record['split']}"
+    if record["stop_reason"] == "prior":
+        return (
+            f"note: {name} did not leave the label prior (validation mAP {block[f'val_{PRIOR_KEY}']:.4f}, "
+            f"the prior's {block[f'prior_val_{PRIOR_KEY}']:.4f}): its numbers measure no learning; give it more "
+            "epochs (optim.epochs, train.max_minutes) or check optim.lr"
+        )
+    if record["stop_reason"] == "budget":
+        return (
+            f"note: {name} stopped at its budget ({record['epochs_run']} of {block['max_epochs']} epochs"
+            + (f", {block['max_minutes']:g} min" if block["max_minutes"] else "")
+            + f") while {block['monitor']} still improved: not a converged model; raise optim.epochs or "
+            "train.max_minutes"
+        )
+    return None
+
+
 def finish_run(
     job: RunJob,
     scored: ScoredRun,
@@ -78,6 +138,7 @@ def finish_run(
     if "summary" in threshold_file:
         threshold_file = {k: v for k, v in threshold_file.items() if k != "value"}
     manifest = split.manifest
+    stop_reason, converged = convergence(job, scored)
     record = {
         "run_id": job.run_id,
         "model": job.spec.name,
@@ -111,7 +172,9 @@ def finish_run(
         "n_test_docs": len(doc_ids),
         "epochs_run": scored.epochs_run,
         "selection": scored.selection,
-        "best_monitor": {"name": cfg.train.monitor, "value": scored.best_monitor},
+        "best_monitor": {"name": job.monitor, "value": scored.best_monitor},
+        "stop_reason": stop_reason,
+        "convergence": converged,
         "threshold": threshold_file,
         "metrics": metrics,
         "ci": cis,

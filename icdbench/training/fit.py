@@ -2,8 +2,8 @@
 
 Which weights are evaluated (``ScoredRun.selection``):
 - ``swa-average`` when ``train.swa`` is on and an average exists (see ``icdbench.training.callbacks``);
-- otherwise ``best-checkpoint``: the checkpoint with the best ``train.monitor`` value, reloaded with
-  ``torch.load(weights_only=True)``;
+- otherwise ``best-checkpoint``: the best epoch by ``train.monitor`` with the validation loss as tie-breaker
+  (``icdbench.training.selection``), reloaded with ``torch.load(weights_only=True)``;
 - ``final`` only if no checkpoint was written (no validation ran).
 
 Checkpoints are loaded with ``weights_only=True`` (resume included): they hold only tensors and plain
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import dataclass
 
 import torch
 
@@ -43,6 +44,32 @@ def score_parts(module: CodingModule, trainer, datamodule) -> tuple[ScoredPart, 
     return val, test, 1000.0 * seconds / max(1, len(test.doc_index))
 
 
+@dataclass
+class Selected:
+    """What :func:`select_weights` loaded into the module, and the facts the run record keeps about it."""
+
+    selection: str  # swa-average | best-checkpoint | final
+    best_monitor: float | None
+    curve: list[dict]
+    selected: int | None  # index into curve of the evaluated epoch (None for an SWA average or final weights)
+    stop_reason: str  # converged | budget
+
+    def scored_fields(self) -> dict:
+        return {name: getattr(self, name) for name in ("selection", "best_monitor", "curve", "selected", "stop_reason")}
+
+
+def select_weights(bundle, module: torch.nn.Module) -> Selected:
+    """After ``trainer.fit``: put the evaluated weights into ``module`` (the SWA average is already there)."""
+    chosen = bundle.selection
+    best = chosen.best_point
+    if bundle.swa is not None and bundle.swa.averaged:
+        return Selected("swa-average", None, chosen.curve, None, chosen.stop_reason())
+    if best is not None and chosen.best_path.is_file():
+        load_checkpoint_weights(module, chosen.best_path)
+        return Selected("best-checkpoint", best["monitor"], chosen.curve, chosen.best, chosen.stop_reason())
+    return Selected("final", None, chosen.curve, None, chosen.stop_reason())
+
+
 def fit_lightning(job: RunJob) -> ScoredRun:
     datamodule = job.datamodule()
     model = job.spec.build(job.model_config(), datamodule.ctx)
@@ -52,15 +79,7 @@ def fit_lightning(job: RunJob) -> ScoredRun:
     trainer.fit(module, datamodule=datamodule, ckpt_path=job.resume_from, weights_only=True)
     job.is_global_zero = trainer.is_global_zero
 
-    best = bundle.checkpoint.best_model_path if bundle.checkpoint else ""
-    best_score = bundle.checkpoint.best_model_score if bundle.checkpoint else None
-    if bundle.swa is not None and bundle.swa.averaged:
-        selection = "swa-average"
-    elif best:
-        load_checkpoint_weights(module, best)
-        selection = "best-checkpoint"
-    else:
-        selection = "final"
+    chosen = select_weights(bundle, module)
     job.save_weights(module.model)
     if job.is_global_zero:
         datamodule.inputs.save(job.run_dir)  # what predict needs to encode new text (e.g. the vocabulary)
@@ -74,7 +93,5 @@ def fit_lightning(job: RunJob) -> ScoredRun:
         train_docs_per_s=bundle.throughput.docs_per_second,
         inference_ms_per_doc=ms_per_doc,
         epochs_run=trainer.current_epoch,
-        selection=selection,
-        best_monitor=float(best_score) if best_score is not None and selection == "best-checkpoint" else None,
-        extra={"stopped_early": bool(bundle.early_stopping and bundle.early_stopping.stopped_epoch > 0)},
+        **chosen.scored_fields(),
     )

@@ -239,7 +239,7 @@ def smote_training_set(features: TokenFeatures, part, n_codes: int, k: int, seed
 def fit_hmhan(job: RunJob) -> ScoredRun:
     """HMHAN's runner (``trainer="custom"``): the SMOTE stage above when ``smote`` is on, else the standard
     Lightning fit with the encoder fine-tuned."""
-    from icdbench.training.fit import count_parameters, fit_lightning, load_checkpoint_weights
+    from icdbench.training.fit import count_parameters, fit_lightning, select_weights
     from icdbench.training.module import CodingModule
     from icdbench.training.trainer import CHECKPOINT_DIR
 
@@ -265,10 +265,7 @@ def fit_hmhan(job: RunJob) -> ScoredRun:
     trainer = bundle.trainer
     trainer.fit(module, datamodule=features, ckpt_path=job.resume_from, weights_only=True)
     job.is_global_zero = trainer.is_global_zero
-    best = bundle.checkpoint.best_model_path if bundle.checkpoint else ""
-    best_score = bundle.checkpoint.best_model_score if bundle.checkpoint else None
-    if best:
-        load_checkpoint_weights(module, best)
+    chosen = select_weights(bundle, module)
     job.save_weights(module.model)
     val, test, ms_per_doc = job.score(module, trainer, datamodule)  # online encoder: as at inference
     if job.is_global_zero and not job.cfg.train.keep_checkpoints:
@@ -281,10 +278,8 @@ def fit_hmhan(job: RunJob) -> ScoredRun:
         train_docs_per_s=bundle.throughput.docs_per_second,
         inference_ms_per_doc=ms_per_doc,
         epochs_run=trainer.current_epoch,
-        selection="best-checkpoint" if best else "final",
-        best_monitor=float(best_score) if best and best_score is not None else None,
+        **chosen.scored_fields(),
         extra={
-            "stopped_early": bool(bundle.early_stopping and bundle.early_stopping.stopped_epoch > 0),
             "smote": {
                 **plan.summary(),
                 "method": "MLSMOTE (Charte et al. 2015), ranking labels, on frozen encoder token states",

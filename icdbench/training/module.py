@@ -19,6 +19,7 @@ from icdbench.metrics.collect import ScoreCollector
 from icdbench.models.base import ModelContext, ModelOutput, as_output
 from icdbench.training.losses import CodingLoss, positive_weights
 from icdbench.training.monitor import monitor_metrics
+from icdbench.training.selection import resolve_monitor
 from icdbench.training.trainer import monitor_mode
 
 # "Predicting everything": more than half of the validation (document, code) pairs scored >= 0.9 while gold
@@ -66,7 +67,8 @@ class CodingModule(pl.LightningModule):
         self.loss_fn = CodingLoss(
             cfg.train.loss, gamma=cfg.train.focal_gamma, alpha=cfg.train.focal_alpha, pos_weight=pos_weight
         )
-        self.monitor = cfg.train.monitor  # what the plateau schedule watches (a stage may watch its own)
+        # what the plateau schedule watches (a stage may watch its own)
+        self.monitor = resolve_monitor(cfg.train.monitor)
         self.collectors = nn.ModuleDict({"val": ScoreCollector(), "test": ScoreCollector()})
         self.collected: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 

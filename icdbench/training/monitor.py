@@ -15,5 +15,5 @@ def monitor_metrics(scores: np.ndarray, targets: np.ndarray) -> dict[str, float]
     """``scores`` ``[N, C]`` float probabilities, ``targets`` ``[N, C]`` bool → the monitored metrics."""
     from icdbench.metrics import evaluate
 
-    report = evaluate(scores, targets, threshold=0.5)
+    report = evaluate(scores, targets, threshold=0.5, keys=MONITORED)
     return {name: float(report[name]) for name in MONITORED if name in report}

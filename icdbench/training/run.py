@@ -8,6 +8,7 @@ run folder through ``ICDBENCH_RUN_ID`` and only global rank 0 writes files.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +25,7 @@ from icdbench.models.registry import ModelSpec, get_model
 from icdbench.paths import data_dir, runs_dir
 from icdbench.results.record import CONFIG_FILE, LAYERS_FILE, atomic_write_text
 from icdbench.training.job import RunJob, ScoredRun
+from icdbench.training.selection import monitor_warning
 from icdbench.training.trainer import CHECKPOINT_DIR, LAST_CKPT
 
 RUN_ID_ENV = "ICDBENCH_RUN_ID"
@@ -202,17 +204,21 @@ def train(request: RunRequest) -> RunResult:
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
         split = load_split(split_dir)
         job = RunJob(spec, split, cfg, run_dir, run_id, resume_from, list(request.callbacks))
+        if launcher and (warning := monitor_warning(job.monitor, split)):
+            print(warning, file=sys.stderr)
         start = time.perf_counter()
         scored: ScoredRun = _runner(spec)(job)
         wall = time.perf_counter() - start
         if not job.is_global_zero:
             return RunResult(run_dir, None)
         from icdbench.results.run_index import append_run
-        from icdbench.training.evaluation import finish_run
+        from icdbench.training.evaluation import finish_run, stop_note
 
         record = finish_run(
             job, scored, resolved, wall_seconds=wall, profile=profile, command=request.command
         )
+        if note := stop_note(record):
+            print(note, file=sys.stderr)
         append_run(record, run_dir)  # RUNS_DIR/runs.csv lists every finished run, whichever command ran it
         return RunResult(run_dir, record)
     finally:

@@ -11,6 +11,9 @@
 * **Stopping.** Training stops once ``train.patience`` epochs in a row brought no better epoch (``converged``);
   a run ended by ``optim.epochs`` or ``train.max_minutes`` first is ``budget``. Every validated epoch's monitor
   and loss is kept (:class:`SelectionCallback.curve`) for the run record.
+
+The models' published monitors (P@8 for CAML on MIMIC-III full, micro-F1 for LAAT) are no model defaults: they
+belong to the split they were published on (``benchmarks/experiments/<split>/<model>.yaml``), where they move.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from icdbench.errors import UserError
 from icdbench.models.sentence_tagger import SentenceTaggerModel, union_codes
-from icdbench.training.fit import count_parameters, load_checkpoint_weights
+from icdbench.training.fit import count_parameters, select_weights
 from icdbench.training.job import RunJob, ScoredRun
 from icdbench.training.module import CodingModule
 from icdbench.training.trainer import CHECKPOINT_DIR
@@ -163,17 +163,16 @@ def _fit_stage(job: RunJob, module: StageModule, datamodule, train_loader=None):
     else:
         bundle.trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=datamodule.val_dataloader())
     job.is_global_zero = bundle.trainer.is_global_zero
-    best = bundle.checkpoint.best_model_path if bundle.checkpoint else ""
-    if best:
-        load_checkpoint_weights(module, best)
-    score = bundle.checkpoint.best_model_score if best else None
+    chosen = select_weights(bundle, module)
     return bundle, {
         "epochs_run": int(bundle.trainer.current_epoch),
         "max_epochs": int(epochs),
         "monitor": MONITORS[stage],
-        "best": float(score) if score is not None else None,
-        "selection": "best-checkpoint" if best else "final",
-        "stopped_early": bool(bundle.early_stopping and bundle.early_stopping.stopped_epoch > 0),
+        "best": chosen.best_monitor,
+        "selection": chosen.selection,
+        "stop_reason": chosen.stop_reason,
+        "curve": chosen.curve,
+        "selected": chosen.selected,
         "train_items_per_s": bundle.throughput.docs_per_second,  # reports (tagger) or sentences (classifier)
     }
 
@@ -217,6 +216,10 @@ def run_sentence_tagger(job: RunJob) -> ScoredRun:
         inference_ms_per_doc=ms_per_doc,
         epochs_run=sum(s["epochs_run"] for s in stages.values()),
         selection="best-checkpoint",
-        best_monitor=None,  # each stage has its own monitor: extra["stages"]
+        best_monitor=None,  # each stage has its own monitor and curve: extra["stages"]
+        # the run converged when both stages did; the record's curve is the classifier's (it scores codes)
+        stop_reason="converged" if all(s["stop_reason"] == "converged" for s in stages.values()) else "budget",
+        curve=classifier_facts["curve"],
+        selected=classifier_facts["selected"],
         extra=extra,
     )

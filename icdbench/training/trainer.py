@@ -10,16 +10,11 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import (
-    Callback,
-    EarlyStopping,
-    LearningRateMonitor,
-    ModelCheckpoint,
-    TQDMProgressBar,
-)
+from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from icdbench.training.callbacks import BatchSeeder, SWAEvaluated, ThroughputMeter
+from icdbench.training.selection import SelectionCallback, resolve_monitor
 
 CHECKPOINT_DIR = "checkpoints"
 BEST_CKPT = "best.ckpt"
@@ -77,8 +72,7 @@ def _deterministic(cfg) -> bool | str:
 @dataclass
 class TrainerBundle:
     trainer: pl.Trainer
-    checkpoint: ModelCheckpoint | None
-    early_stopping: EarlyStopping | None
+    selection: SelectionCallback  # validation curve, best epoch (its checkpoint) and early stopping
     swa: SWAEvaluated | None
     throughput: ThroughputMeter
     extra: list[Callback] = field(default_factory=list)
@@ -97,25 +91,26 @@ def make_trainer(
 ) -> TrainerBundle:
     """A Trainer for ``cfg`` writing under ``run_dir``.
 
-    ``monitor`` (default ``cfg.train.monitor``) drives checkpoint selection and early stopping;
-    ``max_epochs`` defaults to ``cfg.optim.epochs``. Families with several fits (``trainer="custom"``) pass
-    their own monitor, epochs, ``checkpoint_dir`` and ``stage`` (its log folder ``logs/<stage>``) per stage.
+    ``monitor`` (default ``cfg.train.monitor``, ``auto`` resolved) drives checkpoint selection and early
+    stopping (:class:`SelectionCallback`); ``max_epochs`` defaults to ``cfg.optim.epochs`` and
+    ``train.max_minutes`` caps the wall time of the fit (Lightning's ``max_time``). Families with several fits
+    (``trainer="custom"``) pass their own monitor, epochs, ``checkpoint_dir`` and ``stage`` (its log folder
+    ``logs/<stage>``) per stage.
     Data sharding under DDP is done by the datamodule's sampler, hence ``use_distributed_sampler=False``.
     """
     quiet_lightning()
-    monitor = monitor or cfg.train.monitor
-    ckpt = ModelCheckpoint(
-        dirpath=checkpoint_dir or run_dir / CHECKPOINT_DIR,
-        filename=Path(BEST_CKPT).stem,
-        monitor=monitor,
-        mode=monitor_mode(cfg.train, monitor),
-        save_top_k=1,
-        save_last=True,
-        enable_version_counter=False,
+    monitor = resolve_monitor(monitor or cfg.train.monitor)
+    directory = checkpoint_dir or run_dir / CHECKPOINT_DIR
+    # Lightning's checkpoint keeps last.ckpt for --resume; the best epoch is the selection callback's
+    # (the newest epoch, overwritten: save_top_k=1 without a monitor keeps the latest checkpoint)
+    last = ModelCheckpoint(
+        dirpath=directory, filename=Path(LAST_CKPT).stem, save_top_k=1, enable_version_counter=False
     )
-    stopper = EarlyStopping(monitor=monitor, mode=ckpt.mode, patience=cfg.train.patience, check_finite=True)
+    selection = SelectionCallback(
+        monitor, monitor_mode(cfg.train, monitor), cfg.train.patience, directory / BEST_CKPT
+    )
     throughput = ThroughputMeter()
-    all_callbacks: list[Callback] = [ckpt, stopper, throughput, BatchSeeder(cfg.seed)]
+    all_callbacks: list[Callback] = [last, selection, throughput, BatchSeeder(cfg.seed)]
     swa = None
     if cfg.train.swa:
         swa = SWAEvaluated(
@@ -131,8 +126,10 @@ def make_trainer(
     if progress:
         all_callbacks.append(TQDMProgressBar(refresh_rate=10))
     all_callbacks += list(callbacks or [])
+    max_time = {"minutes": float(cfg.train.max_minutes)} if cfg.train.max_minutes else None
     trainer = pl.Trainer(
         max_epochs=max_epochs or cfg.optim.epochs,
+        max_time=max_time,
         accelerator=cfg.train.accelerator,
         devices=cfg.train.devices,
         strategy=cfg.train.strategy,
@@ -149,11 +146,11 @@ def make_trainer(
         default_root_dir=run_dir,
         log_every_n_steps=50,
     )
-    return TrainerBundle(trainer, ckpt, stopper, swa, throughput, list(callbacks or []))
+    return TrainerBundle(trainer, selection, swa, throughput, list(callbacks or []))
 
 
 def monitor_mode(train_cfg, monitor: str) -> str:
     """``max`` or ``min``: ``train.monitor_mode`` for the run's monitor, else by name (losses go down)."""
-    if monitor == train_cfg.monitor:
+    if monitor == resolve_monitor(train_cfg.monitor):
         return train_cfg.monitor_mode
     return "min" if monitor.endswith("loss") else "max"

@@ -18,9 +18,11 @@ KEYS = [key for key, info in METRICS.items() if info.higher_is_better is not Non
 
 
 def fake_record(model: str, split: str = "synth-icd10", profile: str = "cpu", seed: int = 0, *, base: float = 0.5,
-                shift: float = 0.0, top50_shift: float = 0.1, curves: bool = True, fold: int | None = None) -> dict:
+                shift: float = 0.0, top50_shift: float = 0.1, curves: bool = True, fold: int | None = None,
+                stop_reason: str | None = "converged") -> dict:
     """A finished run's record: every metric key in both settings (``base + shift``, jittered per key and seed),
-    bootstrap CIs for the record's headline keys, config, provenance and timing."""
+    bootstrap CIs for the record's headline keys, config, provenance and timing, and why training stopped
+    (``stop_reason`` with its ``convergence`` block; None: a record from before they existed, with neither)."""
     rng = random.Random(f"{model}/{split}/{seed}")
     full = {key: round(min(1.0, base + shift + rng.uniform(-0.01, 0.01)), 6) for key in KEYS}
     top50 = {key: round(min(1.0, value + top50_shift), 6) for key, value in full.items()}
@@ -49,6 +51,15 @@ def fake_record(model: str, split: str = "synth-icd10", profile: str = "cpu", se
     }  # fmt: skip
     if fold is not None:
         record["fold"] = fold
+    if stop_reason is not None:
+        improving = stop_reason == "budget"  # a budget stop ends while the monitor still rises
+        curve = [{"epoch": e, "monitor": round(base * (0.6 + 0.1 * e) if improving or e < 3 else base * 0.8, 6),
+                  "val_loss": round(0.2 - 0.01 * e, 6)} for e in range(5)]  # fmt: skip
+        selected = 4 if improving else 2
+        record["stop_reason"] = stop_reason
+        record["convergence"] = {"monitor": "val/map_doc", "selected": selected, "selected_epoch": selected,
+                                 "curve": curve, "prior_monitor": 0.3, "max_epochs": 5 if improving else 8,
+                                 "max_minutes": 15.0}  # fmt: skip
     if curves:
         record["curves"] = {
             "automation": {"coverage": [0.5, 1.0], "emr": [base, base / 2], "jaccard": [base + 0.1, base]},

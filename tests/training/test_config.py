@@ -60,7 +60,8 @@ def test_layers_apply_in_order_and_are_kept(tmp_path, monkeypatch):
     assert cfg.optim.epochs == 11  # experiment beats profile
     assert cfg.data.max_tokens == 50  # command line beats profile and train_defaults
     assert cfg.model.num_filters == 9 and cfg.model.kernel_size == 3
-    assert cfg.train.monitor == "val/p@8"  # from caml's train_defaults, untouched by later layers
+    assert cfg.train.patience == 10  # from caml's train_defaults, untouched by later layers
+    assert cfg.train.monitor == "auto"  # no model fixes its monitor: it is chosen for the split
     assert cfg.seed == 4
     assert [layer.source for layer in resolved.layers] == [
         "caml defaults",
