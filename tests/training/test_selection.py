@@ -1,0 +1,86 @@
+"""Model selection on a metric that moves: a flat monitor never keeps epoch 0 over a later epoch with a lower
+validation loss; a monitor that cannot move on the split is warned about; every record says why it stopped."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from pytorch_lightning.trainer.states import TrainerFn
+
+from icdbench.datasets.registry import PrepareOptions, get_split
+from icdbench.datasets.synthetic.cmc_shaped import write_cmc_file
+from icdbench.training.run import RunRequest, train
+from icdbench.training.selection import SelectionCallback, better, resolve_monitor
+
+
+class _Trainer(SimpleNamespace):
+    """What SelectionCallback reads from a Lightning Trainer."""
+
+    def save_checkpoint(self, path, weights_only=False):
+        self.saved.append((self.current_epoch, Path(path).name))
+
+
+def _epochs(callback: SelectionCallback, points: list[tuple[float, float]]) -> _Trainer:
+    trainer = _Trainer(state=SimpleNamespace(fn=TrainerFn.FITTING), sanity_checking=False, should_stop=False,
+                       saved=[], current_epoch=0, callback_metrics={})
+    for epoch, (monitor, loss) in enumerate(points):
+        trainer.current_epoch = epoch
+        trainer.callback_metrics = {"val/p@8": monitor, "val/loss": loss}
+        callback.on_validation_end(trainer, None)
+        if trainer.should_stop:
+            break
+    return trainer
+
+
+def test_a_flat_monitor_selects_the_epoch_with_the_lowest_validation_loss(tmp_path):
+    callback = SelectionCallback("val/p@8", "max", patience=3, best_path=tmp_path / "best.ckpt")
+    trainer = _epochs(callback, [(0.1084, 0.40), (0.1084, 0.31), (0.1084, 0.25), (0.1084, 0.26)])
+    assert callback.best == 2 and trainer.saved == [(0, "best.ckpt"), (1, "best.ckpt"), (2, "best.ckpt")]
+    assert not trainer.should_stop and callback.stop_reason() == "budget"  # still improving when epochs ran out
+
+
+def test_patience_counts_epochs_without_a_better_one_and_the_run_converges(tmp_path):
+    callback = SelectionCallback("val/p@8", "max", patience=2, best_path=tmp_path / "best.ckpt")
+    trainer = _epochs(callback, [(0.2, 0.5), (0.3, 0.6), (0.3, 0.7), (0.29, 0.4), (0.5, 0.1)])
+    assert trainer.should_stop and callback.stop_reason() == "converged"
+    assert callback.best == 1 and len(callback.curve) == 4  # the fifth epoch never ran
+    assert callback.state_dict()["curve"][1] == {"epoch": 1, "monitor": 0.3, "val_loss": 0.6}
+
+
+def test_better_is_lexicographic_on_monitor_then_loss():
+    assert better(0.50, 0.9, 0.40, 0.1, "max")  # a clearly higher monitor wins whatever the loss
+    assert not better(0.40, 0.01, 0.50, 0.9, "max")
+    assert better(0.40, 0.2, 0.40, 0.3, "max") and not better(0.40, 0.3, 0.40, 0.2, "max")  # ties: lower loss
+    assert better(0.2, None, 0.3, None, "min") and not better(float("nan"), 0.1, 0.3, 0.2, "max")
+    assert resolve_monitor("auto") == "val/map_doc" and resolve_monitor("val/p@8") == "val/p@8"
+
+
+@pytest.fixture(scope="module")
+def cmc_shaped(tmp_path_factory) -> Path:
+    """DATA_DIR with cmc2007 prepared from the CMC-shaped synthetic corpus (1–3 codes per report), 3 folds."""
+    data = tmp_path_factory.mktemp("data")
+    xml = write_cmc_file(tmp_path_factory.mktemp("cmc") / "cmc.xml", n_docs=200, seed=0)
+    get_split("cmc2007").prepare(data / "cmc2007", PrepareOptions(source=xml, folds=3, command="test"))
+    return data
+
+
+def test_p_at_8_on_a_one_or_two_code_corpus_is_warned_about_and_does_not_select_epoch_0(
+    cmc_shaped, tmp_path, monkeypatch, capfd
+):
+    """The issue's CMC case: P@8 cannot move when reports carry 1–3 codes. Selection on it used to keep
+    epoch 0; with the validation loss as tie-breaker it keeps the epoch that fits validation best."""
+    monkeypatch.setenv("DATA_DIR", str(cmc_shaped))
+    monkeypatch.setenv("RUNS_DIR", str(tmp_path / "runs"))
+    overrides = ["train.monitor=val/p@8", "optim.epochs=5", "train.patience=5", "train.logger=none"]
+    record = train(RunRequest("caml", "cmc2007", "ci", seed=0, fold=0, overrides=overrides)).record
+    assert "warning: val/p@8 can hardly move on cmc2007" in capfd.readouterr().err
+    curve = record["convergence"]["curve"]
+    assert len({round(p["monitor"], 4) for p in curve}) == 1  # flat: every epoch ties
+    selected = record["convergence"]["selected"]
+    assert selected > 0 and curve[selected]["val_loss"] == min(p["val_loss"] for p in curve)
+    assert record["convergence"]["selected_epoch"] == selected
+    saved = json.loads((tmp_path / "runs" / "cmc2007" / "caml" / record["run_id"] / "record.json").read_text())
+    assert saved["stop_reason"] == record["stop_reason"] in {"budget", "converged", "prior"}
