@@ -20,9 +20,25 @@ CHECKPOINT_DIR = "checkpoints"
 BEST_CKPT = "best.ckpt"
 LAST_CKPT = "last.ckpt"
 
-# Lightning hints that do not apply to these runs (tiny synthetic epochs, in-process data loading).
-for _message in (".*number of training batches.*", ".*does not have many workers.*", ".*sync_dist=True.*"):
+# Lightning hints that do not apply to these runs (tiny synthetic epochs, in-process data loading), and a
+# deprecation inside Lightning itself (its pytree helper) that a user can do nothing about.
+for _message in (
+    ".*number of training batches.*",
+    ".*does not have many workers.*",
+    ".*sync_dist=True.*",
+    ".*isinstance\\(treespec, LeafSpec\\)` is deprecated.*",
+):
     warnings.filterwarnings("ignore", message=_message)
+
+
+class _NoAdvertising(logging.Filter):
+    """Drops Lightning's "💡 Tip: ... try installing ..." lines, which advertise cloud services."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Tip: For seamless" not in record.getMessage()
+
+
+logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_NoAdvertising())
 
 
 def in_ci() -> bool:
