@@ -35,10 +35,28 @@ class BatchSeeder(Callback):
 
 
 class SWAEvaluated(StochasticWeightAveraging):
-    """Lightning's SWA, plus: when training ends before the scheduled last epoch (early stopping), the running
-    average still replaces the live weights. ``averaged`` tells whether an average was swapped in."""
+    """Lightning's SWA, with two changes:
+
+    * the average holds the weights *after* each epoch from ``swa_epoch_start`` (1-based) on, the last one
+      included. Lightning updates it at the start of each epoch, which averages in the weights before the start
+      epoch (the random initialisation when it is 1) and leaves out the last epoch's;
+    * when training ends before the scheduled last epoch (early stopping), the running average still replaces
+      the live weights. ``averaged`` tells whether an average was swapped in.
+    """
 
     averaged = False
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_fit_start(trainer, pl_module)
+        # no epoch-start update at the start epoch (a restored checkpoint's later value is kept)
+        self._latest_update_epoch = max(self._latest_update_epoch, self.swa_start)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, *args) -> None:
+        super().on_train_epoch_end(trainer, *args)
+        epoch = trainer.current_epoch
+        if self.swa_start <= epoch <= self.swa_end and self._average_model is not None:
+            self.update_parameters(self._average_model, trainer.lightning_module, self.n_averaged, self._avg_fn)
+            self._latest_update_epoch = epoch + 1  # the next epoch's start sees these weights: skip it
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         reached_end = trainer.current_epoch - 1 >= self.swa_end

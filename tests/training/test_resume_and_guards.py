@@ -73,6 +73,32 @@ def test_swa_average_replaces_live_weights_after_an_early_stop():
         torch.testing.assert_close(live, averaged)
 
 
+class _EndOfEpochWeights(Callback):
+    def __init__(self):
+        self.weights: list[list[torch.Tensor]] = []
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.weights.append([p.detach().clone() for p in pl_module.parameters()])
+
+
+@pytest.mark.parametrize("start, stop_after", [(1, None), (2, None), (1, 2)])
+def test_swa_averages_the_weights_after_each_epoch_from_its_start_epoch(start, stop_after):
+    """The average is the mean of the weights at the end of epochs start..last (1-based): the initial weights
+    are not in it and the last epoch is (Lightning's own callback updates at epoch starts: the reverse)."""
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(32, 3)), batch_size=8)
+    module, seen = _Tiny(), _EndOfEpochWeights()
+    swa = SWAEvaluated(swa_lrs=0.05, swa_epoch_start=start, annealing_epochs=1)
+    stops = [_StopAfter(stop_after)] if stop_after is not None else []
+    trainer = pl.Trainer(max_epochs=4, callbacks=[seen, swa, *stops], logger=False, enable_progress_bar=False,
+                         enable_checkpointing=False, enable_model_summary=False)  # fmt: skip
+    trainer.fit(module, data)
+    averaged_epochs = seen.weights[start - 1 :]
+    assert swa.averaged and int(swa.n_averaged) == len(averaged_epochs)
+    for index, live in enumerate(module.parameters()):
+        expected = torch.stack([epoch[index] for epoch in averaged_epochs]).mean(0)
+        torch.testing.assert_close(live, expected)
+
+
 class _Passthrough(torch.nn.Module):
     def forward(self, batch):
         return batch["input_ids"]
