@@ -59,6 +59,36 @@ def results_table(records: list[dict], replicate: str = "seed") -> str:
     return format_table(header, rows, numeric=set(range(2, len(header))))
 
 
+YARDSTICK_MODELS = ("prior", "lr")  # the rows a newcomer compares a run with: no learning, a tuned linear model
+YARDSTICK_METRICS = (("micro_f1", "micro-F1"), ("macro_auc_pr", "AUC-PR"), ("p@8", "P@8"))
+
+
+def yardstick(split: str, profile: str, model: str) -> str | None:
+    """The committed board's ``prior`` and ``lr`` rows (and ``model``'s own) for the same split and profile, so a
+    run's numbers are read against a baseline; None when the board has none of them."""
+    from icdbench.results.sources import committed_records
+
+    by_model: dict[str, list[dict]] = {}
+    for loaded in committed_records():
+        record = loaded.record
+        if record["split"] == split and record["profile"] == profile and record["model"] in {*YARDSTICK_MODELS, model}:
+            by_model.setdefault(record["model"], []).append(record)
+    if not by_model:
+        return None
+    rows = []
+    for name in sorted(by_model, key=lambda m: (m == model, m)):
+        records = by_model[name]
+        cells = []
+        for key, _ in YARDSTICK_METRICS:
+            values = [r["metrics"]["full"].get(key) for r in records]
+            cells.append(_fmt(statistics.mean(values)) if None not in values else "n/a")
+        reasons = "/".join(sorted({r.get("stop_reason") or "unrecorded" for r in records}))
+        rows.append([name, str(len(records)), reasons, *cells])
+    header = ["committed board", "runs", "stop reason", *[label for _, label in YARDSTICK_METRICS]]
+    table = format_table(header, rows, numeric=set(range(3, len(header))))
+    return f"the committed {split} board at profile {profile} (leaderboards/README.md), full label set:\n{table}"
+
+
 def _mean_std(values: list[float]) -> str:
     if len(values) < 2:
         return "n/a"
@@ -127,6 +157,9 @@ def bench(args) -> int:
     for path in dirs:
         print(f"  {path}")
     print(results_table(records, "fold" if folds is not None else "seed"))
+    board = yardstick(args.split, args.profile, args.model) if folds is None else None
+    if board is not None:
+        print(f"\n{board}")
     coders = coder_table(args.split, folds) if folds is not None else None
     if coders is not None:
         print(f"\nhuman coders on the same test documents (mean±std over {len(folds)} folds):")

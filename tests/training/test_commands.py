@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
 from icdbench.cli import main
@@ -45,6 +48,22 @@ def test_bench_prints_the_results_table_over_seeds(run_env, capsys):
     # every finished run is listed in RUNS_DIR/runs.csv, whichever command ran it
     index = read_index(run_env[1])
     assert sorted((row["model"], row["seed"]) for row in index) == [("lr", "0"), ("lr", "1")]
+
+
+def test_bench_places_its_result_beside_the_committed_prior_and_lr_rows(run_env, capsys, tmp_path, monkeypatch):
+    sys.path.insert(0, str(Path(__file__).parents[1] / "results"))
+    from fake_records import fake_record
+
+    from icdbench.results.sources import commit_record
+
+    monkeypatch.setenv("ICDBENCH_LEADERBOARDS", str(tmp_path / "boards"))
+    for model, base in (("prior", 0.1), ("lr", 0.4), ("svm", 0.5)):
+        commit_record(fake_record(model, "synth-tiny", "ci", base=base), root=tmp_path / "boards")
+    code, out, _ = _cli(capsys, "bench", "lr", "synth-tiny", "--profile", "ci")
+    board = out[out.index("the committed synth-tiny board at profile ci"):]
+    rows = {line.split()[0]: line.split() for line in board.splitlines()[3:]}
+    assert code == 0 and set(rows) == {"prior", "lr"}  # svm is not a yardstick row
+    assert rows["prior"][2] == "converged" and 0.09 <= float(rows["prior"][3]) <= 0.11
 
 
 def test_train_then_predict_new_text(run_env, capsys, tmp_path):
