@@ -53,8 +53,8 @@ def convergence(job: RunJob, scored: ScoredRun) -> tuple[str, dict]:
     model_value = monitor_metrics(val.scores, val.targets).get(PRIOR_KEY, float("nan"))
     prior_value = monitor_metrics(prior_scores(job.split, len(val.targets)), val.targets).get(PRIOR_KEY)
     reason = scored.stop_reason or "converged"
-    # the prior baseline is the yardstick itself, not a model that failed to leave it
-    if job.spec.family != "prior" and not model_value > prior_value + TIE:
+    # the prior baseline is the yardstick itself, not a model that failed to leave it; a collapse says more
+    if reason != "collapse" and job.spec.family != "prior" and not model_value > prior_value + TIE:
         reason = "prior"
     selected = scored.curve[scored.selected] if scored.selected is not None else {}
     block = {
@@ -79,6 +79,8 @@ def stop_note(record: dict) -> str | None:
             f"the prior's {block[f'prior_val_{PRIOR_KEY}']:.4f}): its numbers measure no learning; give it more "
             "epochs (optim.epochs, train.max_minutes) or check optim.lr"
         )
+    if record["stop_reason"] == "collapse":
+        return f"note: {name} collapsed during training (see the warning above): not a trained model's numbers"
     if record["stop_reason"] == "budget":
         return (
             f"note: {name} stopped at its budget ({record['epochs_run']} of {block['max_epochs']} epochs"

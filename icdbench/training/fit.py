@@ -52,22 +52,23 @@ class Selected:
     best_monitor: float | None
     curve: list[dict]
     selected: int | None  # index into curve of the evaluated epoch (None for an SWA average or final weights)
-    stop_reason: str  # converged | budget
+    stop_reason: str  # converged | budget | collapse
 
     def scored_fields(self) -> dict:
         return {name: getattr(self, name) for name in ("selection", "best_monitor", "curve", "selected", "stop_reason")}
 
 
-def select_weights(bundle, module: torch.nn.Module) -> Selected:
+def select_weights(bundle, module: CodingModule) -> Selected:
     """After ``trainer.fit``: put the evaluated weights into ``module`` (the SWA average is already there)."""
     chosen = bundle.selection
     best = chosen.best_point
+    reason = "collapse" if module.collapsed else chosen.stop_reason()
     if bundle.swa is not None and bundle.swa.averaged:
-        return Selected("swa-average", None, chosen.curve, None, chosen.stop_reason())
+        return Selected("swa-average", None, chosen.curve, None, reason)
     if best is not None and chosen.best_path.is_file():
         load_checkpoint_weights(module, chosen.best_path)
-        return Selected("best-checkpoint", best["monitor"], chosen.curve, chosen.best, chosen.stop_reason())
-    return Selected("final", None, chosen.curve, None, chosen.stop_reason())
+        return Selected("best-checkpoint", best["monitor"], chosen.curve, chosen.best, reason)
+    return Selected("final", None, chosen.curve, None, reason)
 
 
 def fit_lightning(job: RunJob) -> ScoredRun:

@@ -3,10 +3,14 @@
 It owns the loss (configurable, plus the model's auxiliary loss), the optimiser and schedule, whole-set score
 collection for validation and test (DDP-correct: scores are gathered across ranks and de-duplicated by
 ``doc_index``) and two guards: a non-finite loss and a collapse to predicting every code stop the run with a
-clear message instead of producing meaningless numbers.
+clear message instead of producing meaningless numbers: a non-finite loss ends the run with an error; a collapse
+ends training (``collapsed`` holds the one-line reason), and the run is scored and recorded with
+``stop_reason: collapse``, so the collapse is a marked row, not a silent one.
 """
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 import pytorch_lightning as pl
@@ -32,7 +36,7 @@ COLLAPSE_SCORE, COLLAPSE_SHARE, COLLAPSE_AUC = 0.9, 0.5, 0.6
 
 
 class TrainingDiverged(UserError):
-    """The loss became NaN/inf or the model collapsed; the message says where and what to try."""
+    """The loss became NaN/inf; the message says where and what to try."""
 
 
 class LinearWarmupDecay:
@@ -71,6 +75,7 @@ class CodingModule(pl.LightningModule):
         self.monitor = resolve_monitor(cfg.train.monitor)
         self.collectors = nn.ModuleDict({"val": ScoreCollector(), "test": ScoreCollector()})
         self.collected: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.collapsed: str | None = None  # why training was stopped by the collapse guard
 
     def forward(self, batch: dict) -> ModelOutput:
         return as_output(self.model(batch))
@@ -120,27 +125,16 @@ class CodingModule(pl.LightningModule):
         metrics = monitor_metrics(scores, targets)
         # identical on every rank (computed from the gathered set), so no further reduction is needed
         self.log_dict({f"val/{k}": float(v) for k, v in metrics.items()}, prog_bar=True, sync_dist=False)
-        if self.trainer.state.fn == TrainerFn.FITTING:
-            self._check_collapse(scores, targets)
+        if self.trainer.state.fn == TrainerFn.FITTING and (reason := collapse_reason(scores, targets)):
+            self.collapsed = (
+                f"the model collapsed to predicting nearly every code ({reason}) after epoch {self.current_epoch}; "
+                f"training stopped. Lower optim.lr (now {self.optim_cfg.lr:g}) or check the model's attention masking"
+            )
+            print(f"warning: {self.collapsed}", file=sys.stderr)
+            self.trainer.should_stop = True
 
     def on_test_epoch_end(self) -> None:
         self._gather("test")
-
-    def _check_collapse(self, scores: np.ndarray, targets: np.ndarray) -> None:
-        rate = float((scores >= COLLAPSE_SCORE).mean()) if scores.size else 0.0
-        density = float(targets.mean()) if targets.size else 0.0
-        if rate <= COLLAPSE_SHARE or density >= COLLAPSE_SHARE / 2:
-            return
-        auc = pooled_auc(scores, targets)  # only computed when the cheap test above fires
-        if auc >= COLLAPSE_AUC:
-            return
-        raise TrainingDiverged(
-            f"the model collapsed to predicting nearly every code ({rate:.0%} of validation "
-            f"document-code pairs scored >= {COLLAPSE_SCORE}, gold density {density:.1%}, pooled AUC-ROC "
-            f"{auc:.2f}) after epoch "
-            f"{self.current_epoch}; lower optim.lr (now {self.optim_cfg.lr:g}) or check the model's "
-            "attention masking"
-        )
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
@@ -162,6 +156,21 @@ class CodingModule(pl.LightningModule):
         warmup = int(self.optim_cfg.warmup * total)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, LinearWarmupDecay(warmup, total))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def collapse_reason(scores: np.ndarray, targets: np.ndarray) -> str | None:
+    """What the collapse guard saw (see ``COLLAPSE_*``), or None when the scores have not collapsed."""
+    rate = float((scores >= COLLAPSE_SCORE).mean()) if scores.size else 0.0
+    density = float(targets.mean()) if targets.size else 0.0
+    if rate <= COLLAPSE_SHARE or density >= COLLAPSE_SHARE / 2:
+        return None
+    auc = pooled_auc(scores, targets)  # only computed when the cheap test above fires
+    if auc >= COLLAPSE_AUC:
+        return None
+    return (
+        f"{rate:.0%} of validation document-code pairs scored >= {COLLAPSE_SCORE}, gold density {density:.1%}, "
+        f"pooled AUC-ROC {auc:.2f}"
+    )
 
 
 def pooled_auc(scores: np.ndarray, targets: np.ndarray) -> float:

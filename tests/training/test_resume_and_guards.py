@@ -14,7 +14,7 @@ from icdbench.errors import UserError
 from icdbench.models.base import ModelContext, ModelOutput, as_output
 from icdbench.models.registry import get_model
 from icdbench.training.callbacks import FailAt, SWAEvaluated
-from icdbench.training.module import CodingModule, TrainingDiverged
+from icdbench.training.module import CodingModule, TrainingDiverged, collapse_reason
 from icdbench.training.run import RunRequest, train
 
 RESUME = ["optim.epochs=3", "train.patience=5", "train.logger=none", "data.max_train_docs=96"]
@@ -119,27 +119,23 @@ def test_nan_loss_stops_with_a_clear_message():
         module.training_step(batch, 0)
 
 
-def test_collapse_to_every_code_stops_with_a_clear_message():
-    module = _module()
+def test_collapse_to_every_code_is_recognised():
     targets = np.zeros((20, 50), dtype=bool)
     targets[:, 0] = True
-    with pytest.raises(TrainingDiverged, match="collapsed to predicting nearly every code"):
-        module._check_collapse(np.full((20, 50), 0.95, dtype=np.float32), targets)
-    module._check_collapse(np.full((20, 50), 0.1, dtype=np.float32), targets)  # predicting little is fine
-    module._check_collapse(np.full((20, 50), 0.55, dtype=np.float32), targets)  # untrained: scores near 0.5
+    assert "pooled AUC-ROC 0.50" in collapse_reason(np.full((20, 50), 0.95, dtype=np.float32), targets)
+    assert collapse_reason(np.full((20, 50), 0.1, dtype=np.float32), targets) is None  # predicting little is fine
+    assert collapse_reason(np.full((20, 50), 0.55, dtype=np.float32), targets) is None  # untrained: near 0.5
 
 
 def test_high_scores_that_still_rank_gold_codes_first_are_not_a_collapse():
     """Focal + class-weighted BCE (HMHAN) lifts every score on purpose; the model is fine while gold pairs
     outscore the others."""
-    module = _module("focal+wbce")
     rng = np.random.default_rng(0)
     targets = rng.random((40, 60)) < 0.05
     scores = np.where(targets, 0.97, 0.91) + rng.uniform(-0.02, 0.02, targets.shape)
-    module._check_collapse(scores.astype(np.float32), targets)
+    assert collapse_reason(scores.astype(np.float32), targets) is None
     scores[:, :] = 0.95 + rng.uniform(-0.02, 0.02, targets.shape)  # the same level, no ranking: collapsed
-    with pytest.raises(TrainingDiverged, match="pooled AUC-ROC 0.[45]"):
-        module._check_collapse(scores.astype(np.float32), targets)
+    assert "pooled AUC-ROC 0.4" in collapse_reason(scores.astype(np.float32), targets)  # chance: 0.49
 
 
 class _Saturate(Callback):
@@ -155,12 +151,15 @@ class _Saturate(Callback):
         self.handle.remove()
 
 
-def test_a_collapsed_run_stops_with_the_message_and_writes_no_record(run_env):
-    overrides = ["optim.epochs=2", "train.logger=none", "data.max_train_docs=32"]
-    with pytest.raises(UserError, match="collapsed to predicting nearly every code .* after epoch 0; lower optim.lr"):
-        train(RunRequest("hmhan", "synth-tiny", "ci", overrides=overrides, callbacks=[_Saturate()]))
-    run_dir = next((run_env[1] / "synth-tiny" / "hmhan").iterdir())
-    assert not (run_dir / "record.json").exists()
+def test_a_collapse_stops_training_and_the_record_says_so(run_env, capfd):
+    """The guard ends training after the epoch it fires in; the run is still scored and recorded as
+    ``collapse`` (a marked row on the boards, never a silent one), and says so in one line."""
+    overrides = ["optim.epochs=3", "train.patience=3", "train.logger=none", "data.max_train_docs=32"]
+    record = train(RunRequest("hmhan", "synth-tiny", "ci", overrides=overrides, callbacks=[_Saturate()])).record
+    assert record["stop_reason"] == "collapse" and record["epochs_run"] == 1
+    err = capfd.readouterr().err
+    assert "warning: the model collapsed to predicting nearly every code" in err and "after epoch 0" in err
+    assert "note: hmhan on synth-tiny collapsed during training" in err
 
 
 def test_class_weighted_loss_uses_train_frequencies():
