@@ -57,6 +57,12 @@ def convergence(job: RunJob, scored: ScoredRun) -> tuple[str, dict]:
     if reason != "collapse" and job.spec.family != "prior" and not model_value > prior_value + TIE:
         reason = "prior"
     selected = scored.curve[scored.selected] if scored.selected is not None else {}
+    max_epochs = int(job.cfg.optim.epochs)
+    # A time budget depends on the machine and its load: the same seed elsewhere may train more or fewer epochs.
+    budget_hit = None
+    if scored.stop_reason == "budget":  # training's own reason: also kept when "prior" overrides it
+        timed = (scored.epochs_run or 0) < max_epochs and job.cfg.train.max_minutes
+        budget_hit = "max_minutes" if timed else "max_epochs"
     block = {
         "monitor": job.monitor,
         "selected": scored.selected,
@@ -64,8 +70,9 @@ def convergence(job: RunJob, scored: ScoredRun) -> tuple[str, dict]:
         "curve": scored.curve,
         f"val_{PRIOR_KEY}": model_value,
         f"prior_val_{PRIOR_KEY}": prior_value,
-        "max_epochs": int(job.cfg.optim.epochs),
+        "max_epochs": max_epochs,
         "max_minutes": job.cfg.train.max_minutes,
+        "budget_hit": budget_hit,  # which budget ended a "budget" run: max_epochs or max_minutes
     }
     return reason, block
 
@@ -82,11 +89,12 @@ def stop_note(record: dict) -> str | None:
     if record["stop_reason"] == "collapse":
         return f"note: {name} collapsed during training (see the warning above): not a trained model's numbers"
     if record["stop_reason"] == "budget":
+        timed = block.get("budget_hit") == "max_minutes"
+        budget = f"the {block['max_minutes']:g}-minute time budget" if timed else f"{block['max_epochs']} epochs"
         return (
-            f"note: {name} stopped at its budget ({record['epochs_run']} of {block['max_epochs']} epochs"
-            + (f", {block['max_minutes']:g} min" if block["max_minutes"] else "")
-            + f") while {block['monitor']} still improved: not a converged model; raise optim.epochs or "
-            "train.max_minutes"
+            f"note: {name} stopped at {budget} after {record['epochs_run']} epochs while {block['monitor']} still "
+            "improved: not a converged model; raise optim.epochs or train.max_minutes"
+            + (" (a time budget depends on the machine: the epoch count may differ elsewhere)" if timed else "")
         )
     return None
 

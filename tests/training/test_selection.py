@@ -84,3 +84,12 @@ def test_p_at_8_on_a_one_or_two_code_corpus_is_warned_about_and_does_not_select_
     assert record["convergence"]["selected_epoch"] == selected
     saved = json.loads((tmp_path / "runs" / "cmc2007" / "caml" / record["run_id"] / "record.json").read_text())
     assert saved["stop_reason"] == record["stop_reason"] in {"budget", "converged", "prior"}
+
+
+def test_a_run_stopped_by_its_time_budget_says_which_budget(run_env, capfd):
+    """A time budget ends the run before its epochs (here before the first one ends: the run then also never
+    left the prior, which is the reason it reports)."""
+    overrides = ["optim.epochs=30", "train.patience=30", "train.max_minutes=0.0001", "train.logger=none"]
+    record = train(RunRequest("cnn", "synth-tiny", "ci", seed=0, overrides=overrides)).record
+    assert record["convergence"]["budget_hit"] == "max_minutes" and record["epochs_run"] < 30
+    assert record["stop_reason"] in {"budget", "prior"} and "note: cnn on synth-tiny" in capfd.readouterr().err
