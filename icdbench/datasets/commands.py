@@ -66,7 +66,7 @@ def _command(args) -> str:
 
 def prepare(args) -> int:
     """Prepare a split (or reuse one already prepared with the same version and seed) and print its card."""
-    from icdbench.datasets.registry import PrepareOptions, get_split
+    from icdbench.datasets.registry import PrepareOptions, check_source, get_split
     from icdbench.datasets.storage import read_manifest, verify_split
 
     spec = get_split(args.split)
@@ -83,6 +83,7 @@ def prepare(args) -> int:
         if args.folds is not None and existing.get("folds") != args.folds:
             raise UserError(f"{out} holds {existing.get('folds')} folds, not {args.folds}; rerun with --force to "
                             "replace it")
+        check_source(out, existing, args.source, "rerun with --force to re-prepare it from the new folder")
         manifest = verify_split(out)
         print(f"{spec.name} version {spec.version} is already prepared at {out}; reusing it (--force rebuilds)")
         print(card_text(out, manifest))

@@ -51,6 +51,19 @@ def register_split(name: str, version: str, description: str, needs_source: str 
     return decorator
 
 
+def check_source(split_dir: Path, manifest: dict, source: Path | None, hint: str) -> None:
+    """Refuse to reuse a split prepared from another ``--source`` folder. Only splits whose manifest records
+    ``source.path`` (the resolved folder) are checked; comparing paths, not contents, keeps this free for
+    multi-GB sources."""
+    recorded = manifest.get("source")
+    recorded = recorded.get("path") if isinstance(recorded, dict) else None  # synthetic splits: a string
+    if source is None or recorded is None:
+        return
+    given = str(Path(source).expanduser().resolve())
+    if given != recorded:
+        raise UserError(f"{split_dir} was prepared from {recorded}, not from --source {given}; {hint}")
+
+
 def all_splits() -> dict[str, SplitSpec]:
     import icdbench.datasets  # noqa: F401  (registers every split module)
 

@@ -18,7 +18,7 @@ from filelock import FileLock
 from omegaconf import OmegaConf
 
 from icdbench.config import ConfigLayer, ResolvedConfig, load_run_config, resolve_config
-from icdbench.datasets.registry import PrepareOptions, get_split
+from icdbench.datasets.registry import PrepareOptions, check_source, get_split
 from icdbench.datasets.storage import load_split, read_manifest
 from icdbench.errors import UserError
 from icdbench.models.registry import ModelSpec, get_model
@@ -75,6 +75,7 @@ def ensure_split(name: str, source: Path | None = None, command: str = "") -> Pa
                     out, PrepareOptions(source=source, command=command or f"icdbench prepare {name}")
                 )
         manifest = read_manifest(out)
+    check_source(out, manifest, source, f"run `icdbench prepare {name} --source {source} --force` to re-prepare it")
     if manifest.get("split_version") != spec.version:
         raise UserError(
             f"{out} holds {name} version {manifest.get('split_version')}, the code expects {spec.version}; "

@@ -11,7 +11,13 @@ Users download the corpus (Zenodo, "CodiEsp corpus" v4) and pass its root with `
     DIR/background/                                unlabelled texts (not used here; usable for word2vec)
 
 The published train/dev/test parts are kept (dev = val). Codes keep their granularity (3-character categories,
-truncated PCS codes) and are normalised in case and dots; codes unknown to the tables are kept and reported. The
+truncated PCS codes) and are normalised in case and dots. Every code must be well-formed for its system (ICD-10-CM:
+a letter, a digit, a letter or digit, then optionally a dot and 1-4 letters or digits; ICD-10-PCS: 7 characters,
+or the 4-character truncation CodiEsp-P uses, from 0-9 and A-Z without I and O); a malformed or empty code stops
+preparation with its file and line. A well-formed code absent from the package tables (CodiEsp's placeholder forms
+such as ``s02.0xx`` without a 7th character, truncated PCS codes such as ``bw24``) is kept and listed in the
+manifest's ``unknown_codes``: the official scorer scores every gold code, listed or not. The resolved source folder
+is recorded (``source.path``) so a later ``--source`` naming another folder is refused rather than ignored. The
 Spanish variants get gold ``evidence`` from the X file (a discontinuous reference gives one span per piece). The
 official ranking metric was MAP over each document's ranked codes (``map_doc``).
 """
@@ -19,6 +25,7 @@ official ranking metric was MAP over each document's ranked codes (``map_doc``).
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -38,12 +45,23 @@ VERSION = "1.0.0"
 PARTS = {"train": "train", "val": "dev", "test": "test"}
 KINDS = {"d": ("D", "DIAGNOSTICO", "icd10cm", "dx"), "p": ("P", "PROCEDIMIENTO", "icd10pcs", "proc")}
 LAYOUT = "DIR/{train,dev,test}/{text_files,text_files_en}/*.txt and DIR/<part>/<part>{D,P,X}.tsv (CodiEsp v4)"
+# What a well-formed code of each system looks like (checked on the raw code, any case).
+SHAPES = {
+    "icd10cm": (re.compile(r"[a-z][0-9][0-9a-z](\.?[0-9a-z]{1,4})?", re.I),
+                "an ICD-10-CM code (letter, digit, letter or digit, then optionally a dot and 1-4 letters or digits, "
+                "e.g. r52, n28.89)"),
+    "icd10pcs": (re.compile(r"[0-9a-hj-np-z]{4}([0-9a-hj-np-z]{3})?", re.I),
+                 "an ICD-10-PCS code (7 characters from 0-9 and A-Z without I and O, e.g. bw03zzz, or the "
+                 "4-character truncation CodiEsp-P uses, e.g. bw24)"),
+}
+FORMS = {2: "articleID<TAB>code", 5: "articleID<TAB>label<TAB>code<TAB>reference<TAB>offsets"}
 SPANS = pl.List(pl.Struct({"start": pl.Int64, "end": pl.Int64}))
 EVIDENCE = pl.List(pl.Struct({"code": pl.String, "start": pl.Int64, "end": pl.Int64}))
 
 
 def read_tsv(path: Path, n_fields: int) -> list[tuple[int, list[str]]]:
-    """(line number, fields) of every non-empty line; a line with fewer fields is a one-line error."""
+    """(line number, fields) of every non-empty line; a line with another number of fields is a one-line error
+    (extra fields are not dropped silently: they usually mean a shifted column or an editor's trailing tab)."""
     if not path.is_file():
         raise UserError(f"{path} not found; expected layout: {LAYOUT}")
     rows = []
@@ -51,10 +69,21 @@ def read_tsv(path: Path, n_fields: int) -> list[tuple[int, list[str]]]:
         if not line.strip():
             continue
         fields = line.split("\t")
-        if len(fields) < n_fields:
-            raise UserError(f"{path} line {number}: expected {n_fields} tab-separated fields, found {len(fields)}")
+        if len(fields) != n_fields:
+            hint = "; remove the trailing tab" if len(fields) > n_fields and line.endswith("\t") else ""
+            raise UserError(f"{path} line {number}: expected {n_fields} tab-separated fields ({FORMS[n_fields]}), "
+                            f"found {len(fields)}{hint}")
         rows.append((number, [f.strip() for f in fields]))
     return rows
+
+
+def check_code(raw: str, system: str, path: Path, number: int) -> None:
+    """An empty code, or one not shaped like a code of ``system``, is a one-line error (unknown codes are not)."""
+    shape, what = SHAPES[system]
+    if not raw:
+        raise UserError(f"{path} line {number}: the code field is empty; expected {what}")
+    if not shape.fullmatch(raw):
+        raise UserError(f"{path} line {number}: {raw!r} is not {what}")
 
 
 def parse_offsets(value: str, path: Path, number: int) -> list[tuple[int, int]]:
@@ -77,17 +106,24 @@ def read_part(root: Path, part: str, kind: str, english: bool, stats: Counter) -
         raise UserError(f"{text_dir} not found; expected layout: {LAYOUT}")
     texts = {p.stem: p.read_text(encoding="utf-8") for p in sorted(text_dir.glob("*.txt"))}
     codes: dict[str, list[str]] = {doc: [] for doc in texts}
-    for number, (doc, raw) in read_tsv(folder / f"{part}{letter}.tsv", 2):
+    tsv = folder / f"{part}{letter}.tsv"
+    for number, (doc, raw) in read_tsv(tsv, 2):
         if doc not in texts:
-            raise UserError(f"{folder / f'{part}{letter}.tsv'} line {number}: no text file for article {doc!r}")
+            raise UserError(f"{tsv} line {number}: no text file for article {doc!r}")
+        check_code(raw, system, tsv, number)
         if raw not in codes[doc]:
             codes[doc].append(raw)
     evidence: dict[str, list[dict]] = {doc: [] for doc in texts}
     if not english:
         x_path = folder / f"{part}X.tsv"
-        for number, (doc, label, raw, reference, offsets) in ((n, f[:5]) for n, f in read_tsv(x_path, 5)):
+        x_labels = {x for _, x, _, _ in KINDS.values()}
+        for number, (doc, label, raw, reference, offsets) in read_tsv(x_path, 5):
+            if label.upper() not in x_labels:
+                raise UserError(f"{x_path} line {number}: label {label!r} is not "
+                                f"{' or '.join(sorted(x_labels))}")
             if label.upper() != x_label or doc not in texts:
                 continue
+            check_code(raw, system, x_path, number)
             pieces = parse_offsets(offsets, x_path, number)
             if any(not 0 <= s < e <= len(texts[doc]) for s, e in pieces):
                 stats["evidence_offset_outside_text"] += 1
@@ -140,6 +176,10 @@ def prepare_codiesp(name: str, kind: str, english: bool, out_dir: Path, options:
     if options.source is None:
         raise UserError(f"{name} needs --source DIR, the CodiEsp v4 folder ({LAYOUT})")
     root = Path(options.source)
+    if root.is_file():
+        unpack = " (unpack it first)" if root.name.endswith((".zip", ".tar.gz", ".tgz", ".tar")) else ""
+        raise UserError(f"--source {root} is a file{unpack}; {name} needs the CodiEsp v4 folder holding train/, "
+                        f"dev/ and test/ ({LAYOUT})")
     if not root.is_dir():
         raise UserError(f"source folder {root} does not exist; expected layout: {LAYOUT}")
     stats: Counter = Counter()
@@ -155,7 +195,7 @@ def prepare_codiesp(name: str, kind: str, english: bool, out_dir: Path, options:
     files = {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.glob("*/*.tsv"))}
     manifest = {
         "source": {"dataset": "CodiEsp v4 (CLEF eHealth 2020)", "language": "en (machine translation)" if english
-                   else "es", "files": files},
+                   else "es", "files": files, "path": str(root.resolve())},  # path: see registry.check_source
         "setting": "Miranda-Escalada et al. 2020, CodiEsp-" + KINDS[kind][0],
         "preprocessing_version": "raw-1",
         "counts": dict(sorted(stats.items())),
