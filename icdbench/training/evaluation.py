@@ -29,11 +29,16 @@ def threshold_summary(rule: str, threshold) -> dict:
     return {"rule": rule, "value": array.tolist(), "top_k": None, "summary": summary}
 
 
-def prior_scores(split, n_docs: int) -> np.ndarray:
-    """``[n_docs, C]``: every code scored at its training prevalence, the label prior (what the ``prior``
-    baseline predicts); a model whose ranking is no better than this has learnt nothing from the text."""
-    counts = np.asarray(split.codes["train_count"].to_list(), dtype=np.float64)
-    prevalence = (counts / max(1, split.train.height)).astype(np.float32)
+def prior_scores(job: RunJob, n_docs: int) -> np.ndarray:
+    """``[n_docs, C]``: every code scored at its prevalence in the run's training documents (a profile may train
+    on the first N), the label prior the ``prior`` baseline predicts; a model whose ranking is no better than
+    this has learnt nothing from the text."""
+    context = job.context
+    if context is not None:
+        counts, n_train = np.asarray(context.train_counts, dtype=np.float64), context.n_train_docs
+    else:  # a runner that built no datamodule: the split's whole training part
+        counts, n_train = np.asarray(job.split.codes["train_count"].to_list(), dtype=np.float64), job.split.train.height
+    prevalence = (counts / max(1, n_train)).astype(np.float32)
     return np.broadcast_to(prevalence, (n_docs, len(prevalence)))
 
 
@@ -51,7 +56,7 @@ def convergence(job: RunJob, scored: ScoredRun) -> tuple[str, dict]:
 
     val = scored.val
     model_value = monitor_metrics(val.scores, val.targets).get(PRIOR_KEY, float("nan"))
-    prior_value = monitor_metrics(prior_scores(job.split, len(val.targets)), val.targets).get(PRIOR_KEY)
+    prior_value = monitor_metrics(prior_scores(job, len(val.targets)), val.targets).get(PRIOR_KEY)
     reason = scored.stop_reason or "converged"
     # the prior baseline is the yardstick itself, not a model that failed to leave it; a collapse says more
     if reason != "collapse" and job.spec.family != "prior" and not model_value > prior_value + TIE:

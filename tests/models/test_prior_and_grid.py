@@ -125,3 +125,11 @@ def test_the_prior_runs_like_every_model_with_no_curve(run_env, monkeypatch):
     assert np.ptp(run.test.scores, axis=0).max() == 0.0  # every test document gets the same row
     assert run.test.scores[0] == pytest.approx(run.val.scores[0])
     assert 0.0 <= result.record["metrics"]["full"]["micro_f1"] <= 1.0
+
+
+def test_the_prior_a_run_is_checked_against_is_the_prior_of_its_own_training_documents(run_env):
+    """With a profile that trains on the first N notes, the record's prior is that of those N notes: the prior
+    baseline's own validation mAP equals it."""
+    record = train(RunRequest("prior", "synth-tiny", "ci", seed=0, overrides=["data.max_train_docs=40"])).record
+    block = record["convergence"]
+    assert record["n_train_docs"] == 40 and block["val_map_doc"] == pytest.approx(block["prior_val_map_doc"])
