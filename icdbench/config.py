@@ -8,7 +8,9 @@ model's own config dataclass. It is resolved in this order, each layer overridin
 3. ``ModelSpec.train_defaults`` (published optimisation settings, dotted keys),
 4. ``benchmarks/profiles/<profile>.yaml``: its ``default:`` section, then ``inputs: {<input kind>: ...}``,
    ``family: {<family>: ...}`` and ``model: {<model name>: ...}`` sections (more specific wins),
-5. ``benchmarks/experiments/<split>/<model>.yaml`` (per-split published settings),
+5. ``benchmarks/experiments/<split>/<model>.yaml`` (per-split published settings), only under a profile
+   that says ``experiments: true`` (``paper``): the shrunken profiles (``cpu``, ``ci``) never read them, so a
+   published per-split size cannot undo a profile's shrinking,
 6. command-line ``key=value`` overrides, then ``--seed``.
 
 Every layer is kept (``ResolvedConfig.layers``) and saved with the run. An unknown key or a value of the wrong
@@ -77,7 +79,8 @@ class TrainConfig:
     swa: bool = False  # stochastic weight averaging; the averaged model is the evaluated one
     swa_epoch_start: int = 1  # 1-based epoch from which weights are averaged
     swa_lrs: float | None = None  # SWA learning rate (None = keep optim.lr)
-    threshold: Literal["global", "per_code", "top_k"] = "global"  # tuned on validation at the end
+    # global/per_code/top_k: tuned on validation at the end; fixed: 0.5 (CAML's and MultiResCNN's releases)
+    threshold: Literal["global", "per_code", "top_k", "fixed"] = "global"
     top_k: int | None = 8  # for threshold=top_k (None = k tuned on validation)
     precision: str = "32-true"  # Lightning precision ("bf16-mixed" on GPU)
     accelerator: str = "auto"
@@ -214,15 +217,29 @@ def _read_yaml(path: Path) -> dict:
 
 
 PROFILE_SECTIONS = ("default", "inputs", "family", "model")
+READS_EXPERIMENTS = "experiments"  # top-level ``experiments: true``: the profile reads the per-split settings
+
+
+def _profile_data(profile: str) -> dict:
+    path = profile_path(profile)
+    data = _read_yaml(path)
+    unknown = [k for k in data if k not in (*PROFILE_SECTIONS, READS_EXPERIMENTS)]
+    if unknown:
+        allowed = ", ".join((*PROFILE_SECTIONS, READS_EXPERIMENTS))
+        raise UserError(f"{path}: unknown sections {unknown}; allowed: {allowed}")
+    if not isinstance(data.get(READS_EXPERIMENTS, False), bool):
+        raise UserError(f"{path}: {READS_EXPERIMENTS} must be true or false, got {data[READS_EXPERIMENTS]!r}")
+    return data
+
+
+def reads_experiments(profile: str) -> bool:
+    """Whether ``profile`` applies ``benchmarks/experiments/<split>/<model>.yaml`` (the published settings)."""
+    return _profile_data(profile).get(READS_EXPERIMENTS, False)
 
 
 def profile_layers(profile: str, spec) -> list[ConfigLayer]:
     """The layers a profile contributes for ``spec``: default, then inputs/family/model sections."""
-    path = profile_path(profile)
-    data = _read_yaml(path)
-    unknown = [k for k in data if k not in PROFILE_SECTIONS]
-    if unknown:
-        raise UserError(f"{path}: unknown sections {unknown}; allowed: {', '.join(PROFILE_SECTIONS)}")
+    data = _profile_data(profile)
     layers = [ConfigLayer(f"profile {profile} (default)", data.get("default") or {})]
     for section, key in (("inputs", spec.inputs), ("family", spec.family), ("model", spec.name)):
         values = (data.get(section) or {}).get(key)
@@ -245,7 +262,7 @@ def resolve_config(
         layers.append(ConfigLayer(f"{spec.name} train_defaults", nest(spec.train_defaults)))
     layers += profile_layers(profile, spec)
     experiment = experiment_path(split, spec.name)
-    if experiment.is_file():
+    if reads_experiments(profile) and experiment.is_file():
         layers.append(ConfigLayer(f"experiment {split}/{spec.name}", _read_yaml(experiment)))
     if overrides:
         layers.append(ConfigLayer("command line", parse_overrides(overrides)))

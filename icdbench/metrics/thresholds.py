@@ -7,6 +7,8 @@
   fewer than ``min_positives`` validation positives use the global threshold instead.
 * ``top_k``: each document gets its ``k`` top-scored codes (plus any tied with the k-th); ``k`` is given or
   chosen to maximise validation micro-F1.
+* ``fixed``: :data:`FIXED_THRESHOLD` (0.5) for every code, nothing tuned: the rule behind the published micro-F1
+  of CAML's and MultiResCNN's releases and of Edin et al.'s MIMIC-III full/50 replications.
 
 A tuned threshold sits halfway between the chosen positive score and the next lower validation score, so
 ``score >= threshold`` reproduces the validation decisions exactly and generalises symmetrically. Ties
@@ -31,7 +33,8 @@ from icdbench.metrics.functional.ranks import (
 from icdbench.metrics.functional.sets import CodeSets
 from icdbench.metrics.validation import as_scores, as_targets
 
-RULES = ("global", "per_code", "top_k")
+RULES = ("global", "per_code", "top_k", "fixed")
+FIXED_THRESHOLD = 0.5
 MAX_TUNED_K = 50
 
 
@@ -56,11 +59,14 @@ def tune_threshold(
 ) -> float | Tensor | TopK:
     """Tune a decision rule on validation ``scores`` ``[N, C]`` and ``targets`` ``[N, C]``.
 
-    Returns a float (``global``), a ``[C]`` float64 tensor (``per_code``) or a :class:`TopK` (``top_k``);
-    each is accepted as ``threshold`` by :func:`icdbench.metrics.evaluate`. ``k`` is only read by ``top_k``.
+    Returns a float (``global``, ``fixed``), a ``[C]`` float64 tensor (``per_code``) or a :class:`TopK`
+    (``top_k``); each is accepted as ``threshold`` by :func:`icdbench.metrics.evaluate`. ``k`` is only read by
+    ``top_k``; ``fixed`` reads neither scores nor targets.
     """
     if rule not in RULES:
         raise ValueError(f"threshold rule must be one of {RULES}, got {rule!r}")
+    if rule == "fixed":
+        return FIXED_THRESHOLD
     scores = as_scores(scores)
     gold = CodeSets.from_mask(as_targets(targets, tuple(scores.shape)))
     if len(gold) == 0:

@@ -48,6 +48,7 @@ def test_layers_apply_in_order_and_are_kept(tmp_path, monkeypatch):
     profiles.mkdir()
     experiments.mkdir(parents=True)
     (profiles / "p.yaml").write_text(
+        "experiments: true\n"
         "default: {optim: {lr: 0.5, epochs: 7}, data: {max_tokens: 100}}\n"
         "family: {caml: {optim: {lr: 0.25}, model: {num_filters: 9}}}\n"
     )
@@ -72,6 +73,21 @@ def test_layers_apply_in_order_and_are_kept(tmp_path, monkeypatch):
         "command line",
         "--seed",
     ]
+
+
+def test_only_a_profile_that_says_so_reads_the_experiments(tmp_path, monkeypatch):
+    """The shrunken profiles keep their sizes on a split with published settings; ``paper`` reads them."""
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "experiments" / "synth-x").mkdir(parents=True)
+    (tmp_path / "profiles" / "small.yaml").write_text("default: {optim: {epochs: 2}}\n")
+    (tmp_path / "profiles" / "bad.yaml").write_text("experiments: sometimes\n")
+    (tmp_path / "experiments" / "synth-x" / "caml.yaml").write_text("optim: {epochs: 11}\n")
+    monkeypatch.setenv("ICDBENCH_BENCHMARKS", str(tmp_path))
+    resolved = resolve_config(get_model("caml"), split="synth-x", profile="small")
+    assert resolved.cfg.optim.epochs == 2
+    assert not any(layer.source.startswith("experiment") for layer in resolved.layers)
+    with pytest.raises(UserError, match="experiments must be true or false"):
+        resolve_config(get_model("caml"), split="synth-x", profile="bad")
 
 
 def test_profile_sections_select_by_input_family_and_name():
