@@ -106,4 +106,5 @@ def card_text(split_dir: Path, manifest: dict) -> str:
     if not card:
         split = load_split(split_dir, verify=False, columns=["subject_id", "codes", "text"])
         card = split_card({p: split.part(p) for p in ("train", "val", "test")}, split.codes)
-    return format_card(manifest["split"], manifest["split_version"], card, split_dir)
+    notes = [f"  {name:<17} {note}" for name, note in manifest.get("card_notes", {}).items()]
+    return "\n".join([format_card(manifest["split"], manifest["split_version"], card, split_dir), *notes])

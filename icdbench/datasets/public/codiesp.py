@@ -18,7 +18,10 @@ preparation with its file and line. A well-formed code absent from the package t
 such as ``s02.0xx`` without a 7th character, truncated PCS codes such as ``bw24``) is kept and listed in the
 manifest's ``unknown_codes``: the official scorer scores every gold code, listed or not. The resolved source folder
 is recorded (``source.path``) so a later ``--source`` naming another folder is refused rather than ignored. The
-Spanish variants get gold ``evidence`` from the X file (a discontinuous reference gives one span per piece). The
+Spanish variants get gold ``evidence`` from the X file (a discontinuous reference gives one span per piece): the
+attribution models' ``evidence_*`` keys and the sentence tagger's focus sentences come from it. The English
+translation has no offsets, so its variants have no evidence. Code titles are the package's English ones for both
+languages (the corpus ships no Spanish descriptions); the statistics card says all this (``card_notes``). The
 official ranking metric was MAP over each document's ranked codes (``map_doc``).
 """
 
@@ -193,6 +196,7 @@ def prepare_codiesp(name: str, kind: str, english: bool, out_dir: Path, options:
         log.warning("%s: %d evidence span(s) lie outside their text and were skipped", name,
                     stats["evidence_offset_outside_text"])
     files = {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.glob("*/*.tsv"))}
+    spans = {part: int(frame["evidence"].list.len().sum()) for part, frame in parts.items() if not english}
     manifest = {
         "source": {"dataset": "CodiEsp v4 (CLEF eHealth 2020)", "language": "en (machine translation)" if english
                    else "es", "files": files, "path": str(root.resolve())},  # path: see registry.check_source
@@ -201,8 +205,25 @@ def prepare_codiesp(name: str, kind: str, english: bool, out_dir: Path, options:
         "counts": dict(sorted(stats.items())),
         "split_assignment": "published", "comparable_to_published": True,
         "split_note": "the published train/dev/test parts (dev = val); official metric: MAP (map_doc)",
+        "card_notes": card_notes(kind, english, spans),
     }
     return write_prepared(out_dir, parts, SplitOutput(name, VERSION, labels, manifest), options)
+
+
+def card_notes(kind: str, english: bool, spans: dict[str, int]) -> dict[str, str]:
+    """What the statistics card says about this variant's evidence, code titles and official metric."""
+    if english:
+        evidence = ("none: the English machine translation has no offsets (CodiEsp-X points into the Spanish "
+                    "text), so runs get no evidence_* keys; use the Spanish variant for evidence")
+    else:
+        evidence = (f"gold, from {KINDS[kind][0]} rows of <part>X.tsv (train {spans['train']:,} | val "
+                    f"{spans['val']:,} | test {spans['test']:,} spans; a discontinuous reference is one span per "
+                    "piece)")
+    system = "ICD-10-CM" if kind == "d" else "ICD-10-PCS"
+    titles = (f"English {system} titles from the package tables"
+              + ("" if english else ", for Spanish text too: the corpus ships no Spanish descriptions"))
+    return {"evidence": evidence, "code titles": titles,
+            "official metric": f"MAP of CodiEsp-{KINDS[kind][0]} (map_doc)"}
 
 
 def _register(name: str, kind: str, english: bool) -> None:
