@@ -99,6 +99,7 @@ class WordInputs:
         self.max_tokens = max_tokens
         self.embeddings = embeddings
         self._fit_tokens: list | None = None
+        self.train_docs_under_2_sentences: int | None = None  # set when train features are built (the record)
 
     @classmethod
     def fit(cls, split: Split, train: pl.DataFrame, cfg, cache_dir: Path) -> WordInputs:
@@ -137,6 +138,8 @@ class WordInputs:
             if not train:
                 ids, starts = ids[: self.max_tokens], starts[starts < self.max_tokens]
             out.append(WordFeature(ids, starts))
+        if train:  # sentence permutation leaves these notes as they are
+            self.train_docs_under_2_sentences = sum(len(f.starts) < 2 for f in out)
         return out
 
     def length(self, feature: WordFeature) -> int:

@@ -158,3 +158,27 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
             lead = len(segment) - len(segment.lstrip())
             spans.append((start + lead, start + lead + len(stripped)))
     return spans
+
+
+def clean_sentence_spans(text: str) -> list[tuple[int, int]]:
+    """The sentences of raw ``text`` (:func:`split_sentences`) as [start, end) offsets into ``clean_text(text)``.
+
+    Cleaning drops the punctuation and line breaks that mark sentence ends, so the boundaries are found on the
+    raw text and carried over: a sentence is the run of kept words whose first character lies in it, from its
+    first word's start to its last word's end in the cleaned text. Sentences left without a word are dropped.
+    No sentence cut falls inside a word (every cut is next to whitespace or punctuation), so the sentences tile
+    the cleaned text's words in order: joined with single spaces they are the cleaned text.
+    """
+    lowered, origin = _lower_with_origin(text)
+    words, starts, ends = _kept_words(lowered)
+    if not words:
+        return []
+    lengths = ends - starts
+    clean_starts = np.zeros(len(words), dtype=np.int64)
+    clean_starts[1:] = np.cumsum(lengths[:-1] + 1)
+    raw_starts = origin[starts]
+    bounds = np.asarray(split_sentences(text), dtype=np.int64).reshape(-1, 2)
+    first, after = np.searchsorted(raw_starts, bounds[:, 0]), np.searchsorted(raw_starts, bounds[:, 1])
+    kept = after > first
+    first, last = first[kept], after[kept] - 1
+    return list(zip(clean_starts[first].tolist(), (clean_starts[last] + lengths[last]).tolist()))

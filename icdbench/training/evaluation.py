@@ -185,6 +185,7 @@ def finish_run(
         "n_train_docs": job.context.n_train_docs if job.context else None,
         "n_demographics": job.context.n_demographics if job.context else None,
         "n_test_docs": len(doc_ids),
+        **({"sentence_permutation": permuted} if (permuted := job.permutation_summary()) else {}),
         "epochs_run": scored.epochs_run,
         "selection": scored.selection,
         "best_monitor": {"name": job.monitor, "value": scored.best_monitor},

@@ -93,6 +93,16 @@ class RunJob:
             self._datamodules[kind] = CodingDataModule(self.split, self.cfg, kind)
         return self._datamodules[kind]
 
+    def permutation_summary(self) -> dict:
+        """Sentence permutation (RAC) for the record: copies added per train note and how many train notes it
+        cannot shuffle (fewer than two sentences); empty when ``data.permutations`` is 0 (only word inputs
+        permute, and only they count sentences)."""
+        counts = [getattr(dm.inputs, "train_docs_under_2_sentences", None) for dm in self._datamodules.values()]
+        counts = [n for n in counts if n is not None]
+        if not self.cfg.data.permutations or not counts:
+            return {}
+        return {"copies": int(self.cfg.data.permutations), "train_docs_under_2_sentences": int(counts[0])}
+
     @property
     def context(self):
         """The ModelContext of the first datamodule built (None if the runner built none)."""

@@ -37,6 +37,8 @@ def test_swa_run_evaluates_the_average(run_env):
     overrides = ["optim.epochs=2", "train.logger=none", "data.max_train_docs=48"]
     record = train(RunRequest("rac", "synth-tiny", "ci", overrides=overrides)).record
     assert record["config"]["train"]["swa"] is True and record["selection"] == "swa-average"
+    # the ci profile adds one permuted copy per note; every synthetic note has several sentences
+    assert record["sentence_permutation"] == {"copies": 1, "train_docs_under_2_sentences": 0}
 
 
 class _StopAfter(Callback):

@@ -21,7 +21,13 @@ from pathlib import Path
 import polars as pl
 
 from icdbench.datasets.mimic import mdace, reading, schema
-from icdbench.datasets.mimic.cleaning import CLEANING, clean_expr, reason_for_visit_expr
+from icdbench.datasets.mimic.cleaning import (
+    CLEANING,
+    SENTENCE_RULE,
+    clean_expr,
+    reason_for_visit_expr,
+    sentences_expr,
+)
 from icdbench.datasets.mimic.labels import normalise
 from icdbench.datasets.mimic.pipeline import (
     SplitOutput,
@@ -36,7 +42,7 @@ from icdbench.datasets.splitting import restrict_labels
 from icdbench.errors import UserError
 
 VERSION = "1.0.0"
-PREPROCESSING_VERSION = "mimic3-1"
+PREPROCESSING_VERSION = "mimic3-2"  # 2: sentence offsets stored
 NOTE_SEPARATOR = "\n"  # between an admission's notes in the raw concatenation (MDACE offsets rely on it)
 
 # Mullenbach et al. 2018's 50 most frequent MIMIC-III codes (CAML, TOP_50_CODES), most frequent first.
@@ -121,6 +127,7 @@ def discharge_summaries(root: Path, hadm_ids: pl.DataFrame, *, drop_duplicates: 
         .select(
             "hadm_id", "_duplicates", pl.col("subject_id").cast(pl.String), "row_ids", "note_lengths",
             clean_expr(pl.col("raw")).alias("text"),
+            sentences_expr(pl.col("raw")).alias("sentences"),
             reason_for_visit_expr(pl.col("raw")).alias("reason_for_visit"),
             pl.when(pl.col("hadm_id").is_in(keep_ids)).then("raw").alias("raw"),
         )
@@ -178,6 +185,7 @@ def prepare_mimic3(name: str, out_dir: Path, options: PrepareOptions) -> Path:
         "setting": SETTINGS[split.setting],
         "preprocessing_version": PREPROCESSING_VERSION,
         "rules": {"min_code_count": 10 if split.setting == "edin" else None, "text": CLEANING,
+                  "sentences": SENTENCE_RULE,
                   "label_set": LABEL_SETS[name],
                   "label_set_note": label_note, "drop_duplicate_notes": split.setting == "edin",
                   "code_order": "diagnoses by SEQ_NUM, then procedures by SEQ_NUM"},

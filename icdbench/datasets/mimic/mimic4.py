@@ -20,7 +20,13 @@ from pathlib import Path
 import polars as pl
 
 from icdbench.datasets.mimic import reading, schema
-from icdbench.datasets.mimic.cleaning import CLEANING, clean_expr, reason_for_visit_expr
+from icdbench.datasets.mimic.cleaning import (
+    CLEANING,
+    SENTENCE_RULE,
+    clean_expr,
+    reason_for_visit_expr,
+    sentences_expr,
+)
 from icdbench.datasets.mimic.labels import normalise
 from icdbench.datasets.mimic.pipeline import (
     SplitOutput,
@@ -35,7 +41,7 @@ from icdbench.datasets.registry import PrepareOptions, register_split
 from icdbench.errors import UserError
 
 VERSION = "1.0.0"
-PREPROCESSING_VERSION = "edin2023-1"
+PREPROCESSING_VERSION = "edin2023-2"  # 2: sentence offsets stored
 MIN_COUNT = 10
 SETTING = "Edin et al. 2023 (SIGIR), MIMIC-IV discharge summaries"
 EDIN_FILES = "mimiciv_icd{9,10}_split.feather (github.com/JoakimEdin/medical-coding-reproducibility)"
@@ -111,17 +117,19 @@ def source_titles(root: Path, rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def discharge_notes(root: Path, hadm_ids: pl.DataFrame, patients: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
-    """One cleaned document per admission in ``hadm_ids``, with reason for visit, age and sex.
+    """One cleaned document per admission in ``hadm_ids``, with sentence offsets, reason for visit, age and sex.
 
     Each note is cleaned as it streams in, so the raw text is never held whole: cleaning the joined notes
     equals joining the cleaned notes with spaces (the newline between notes is a separator, no token spans it).
+    Sentences are found per note on its raw text and shifted by the note's place in the joined text.
     A duplicate is the same raw text twice in one admission (compared by hash); the first by note_seq stays.
     """
     notes = (
         reading.scan(root, schema.M4_DISCHARGE).filter(pl.col("text").is_not_null())
         .join(hadm_ids.lazy(), on="hadm_id", how="semi")
         .select("hadm_id", "subject_id", "note_seq", "charttime", pl.col("text").hash(7).alias("_hash"),
-                clean_expr(pl.col("text")).alias("text"), reason_for_visit_expr(pl.col("text")).alias("reason"))
+                clean_expr(pl.col("text")).alias("text"), sentences_expr(pl.col("text")).alias("sentences"),
+                reason_for_visit_expr(pl.col("text")).alias("reason"))
     )
     with reading.reading(root, schema.M4_DISCHARGE):
         notes = notes.collect(engine="streaming").sort("hadm_id", "note_seq")
@@ -130,10 +138,12 @@ def discharge_notes(root: Path, hadm_ids: pl.DataFrame, patients: pl.DataFrame) 
     joined = (unique.filter(several).group_by("hadm_id", maintain_order=True)  # few admissions have several notes
               .agg(pl.col("subject_id").first(), pl.col("charttime").min(),
                    pl.col("text").filter(pl.col("text") != "").str.join(" "), pl.col("reason").drop_nulls().first()))
-    columns = ["hadm_id", "subject_id", "charttime", "text", "reason"]
+    joined = joined.join(joined_sentences(unique.filter(several)), on="hadm_id", how="left")
+    columns = ["hadm_id", "subject_id", "charttime", "text", "sentences", "reason"]
     docs = pl.concat([unique.filter(~several).select(columns), joined.select(columns)]).sort("hadm_id")
     docs = docs.join(patients, on="subject_id", how="left", maintain_order="left").select(
-        "hadm_id", pl.col("subject_id").cast(pl.String), "text", pl.col("reason").alias("reason_for_visit"),
+        "hadm_id", pl.col("subject_id").cast(pl.String), "text", "sentences",
+        pl.col("reason").alias("reason_for_visit"),
         (pl.col("anchor_age") + pl.col("charttime").str.slice(0, 4).cast(pl.Int64, strict=False)
          - pl.col("anchor_year")).cast(pl.Float64).alias("age"),
         pl.col("gender").alias("sex"),
@@ -141,6 +151,19 @@ def discharge_notes(root: Path, hadm_ids: pl.DataFrame, patients: pl.DataFrame) 
     counts = {"admissions_with_notes": docs.height, "notes_kept": unique.height,
               "duplicate_notes_dropped": notes.height - unique.height}
     return docs, counts
+
+
+def joined_sentences(notes: pl.DataFrame) -> pl.DataFrame:
+    """``hadm_id`` and the sentences of its notes (in note_seq order) moved into their joined cleaned text: each
+    note's offsets shift by the lengths of the non-empty notes before it plus one space after each."""
+    notes = notes.filter(pl.col("text") != "")
+    width = pl.col("text").str.len_chars() + 1
+    shifted = (notes.with_columns((width.cum_sum() - width).over("hadm_id").alias("_shift"))
+               .select("hadm_id", "_shift", pl.col("sentences").alias("s")).explode("s").drop_nulls("s")
+               .select("hadm_id", pl.struct((pl.col("s").struct.field("start") + pl.col("_shift")).alias("start"),
+                                            (pl.col("s").struct.field("end") + pl.col("_shift")).alias("end"))
+                       .alias("sentences")))
+    return shifted.group_by("hadm_id", maintain_order=True).agg("sentences")
 
 
 def prepare_mimic4(requests: dict[str, Path], options: PrepareOptions) -> dict[str, Path]:
@@ -178,7 +201,7 @@ def prepare_mimic4(requests: dict[str, Path], options: PrepareOptions) -> dict[s
                 "setting": SETTING,
                 "preprocessing_version": PREPROCESSING_VERSION,
                 "rules": {"icd_version": version, "min_code_count": MIN_COUNT, "top_k": split.top_k,
-                          "top_k_from": "train" if split.top_k else None, "text": CLEANING,
+                          "top_k_from": "train" if split.top_k else None, "text": CLEANING, "sentences": SENTENCE_RULE,
                           "code_order": "diagnoses by seq_num, then procedures by seq_num"},
                 "counts": {**note_counts, **code_stats},
                 **assignment_fields(assignment, EDIN_FILES),
