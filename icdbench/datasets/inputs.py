@@ -110,7 +110,10 @@ class WordInputs:
         is_w2v = "w2v_min_count" in model_cfg  # the WordEmbeddingConfig mixin
         tokenized = tokenize_frame(train)
         documents = [tokens for tokens, _ in tokenized]
-        vocab = Vocab.build(documents, min_count=model_cfg.w2v_min_count if is_w2v else 1)
+        if is_w2v:
+            vocab = Vocab.build(documents, min_count=model_cfg.w2v_min_count, min_docs=model_cfg.vocab_min_docs)
+        else:
+            vocab = Vocab.build(documents, min_count=1)
         embeddings = None
         if is_w2v:
             settings = w2v_settings(model_cfg)

@@ -29,12 +29,20 @@ class Vocab:
         return len(self.tokens)
 
     @classmethod
-    def build(cls, documents: Iterable[Iterable[str]], min_count: int) -> Vocab:
-        """Tokens occurring at least ``min_count`` times over ``documents`` (the train part)."""
+    def build(cls, documents: Iterable[Iterable[str]], min_count: int, min_docs: int = 1) -> Vocab:
+        """Tokens occurring at least ``min_count`` times over ``documents`` (the train part) and in at least
+        ``min_docs`` of them (document frequency: CAML's and Edin et al.'s vocabularies keep the words of at
+        least 3 train documents)."""
         counts: Counter[str] = Counter()
+        doc_counts: Counter[str] = Counter()
         for tokens in documents:
+            tokens = list(tokens)
             counts.update(tokens)
-        kept = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
+            doc_counts.update(set(tokens))
+        kept = sorted(
+            (t for t, c in counts.items() if c >= min_count and doc_counts[t] >= min_docs),
+            key=lambda t: (-counts[t], t),
+        )
         return cls([PAD, UNK, *kept])
 
     def encode(self, tokens: list[str]) -> np.ndarray:

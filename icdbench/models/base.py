@@ -28,13 +28,28 @@ import torch
 @dataclass
 class WordEmbeddingConfig:
     """Mixin for word-level model configs: the datamodule trains gensim word2vec with these settings on the
-    split's train text (cached by split fingerprint) and passes the matrix as ``ModelContext.embeddings``."""
+    split's train text (cached by split fingerprint) and passes the matrix as ``ModelContext.embeddings``.
+
+    The vocabulary holds the train words seen at least ``w2v_min_count`` times (word2vec has no vector for
+    the others) in at least ``vocab_min_docs`` train documents; the rest map to ``<unk>``."""
 
     embed_dim: int = 100
     w2v_sg: bool = False  # True = skip-gram, False = CBOW
     w2v_window: int = 5
     w2v_min_count: int = 3
     w2v_epochs: int = 5
+    vocab_min_docs: int = 1
+
+
+@dataclass
+class CamlVocabularyConfig(WordEmbeddingConfig):
+    """CAML's vocabulary (its ``dataproc/build_vocab.py``, ``vocab_min = 3``; Edin et al.'s
+    ``min_document_count: 3``): the words of at least 3 train documents (document frequency, not
+    occurrences), with word2vec trained on every word (both use word2vec ``min_count`` 0). CAML's CNN and
+    Bi-GRU baselines and MultiResCNN (which reuses CAML's preprocessing) share it."""
+
+    w2v_min_count: int = 1
+    vocab_min_docs: int = 3
 
 
 @dataclass

@@ -13,12 +13,19 @@ passed through tanh, max-pooled, and projected by a linear layer to ``z_c``; the
 ``λ · (1/|y|) Σ_{c: y_c = 1} ||z_c − β_c||²`` per document, averaged over the documents with at least one
 code. Titles are the code's long + short title (``ModelContext.title_ids``).
 
-Departures: the convolution pads "same" (the release's ``floor(k/2)`` padding gives T + 1 outputs for the
-even kernel 10; here there is one state per token, so attention maps align with tokens); padded positions
-are masked out of the attention softmax and title padding out of the title max-pool (the release relied
-on length-sorted batches); the regulariser follows the paper's squared-norm form rather than the release's
-per-element mean.
-Every code's output bias starts at its train prevalence (``icdbench.models._priors``), not at zero.
+Departures, each deliberate and each with a switch that restores the release (the equivalence test against
+Edin et al.'s CAML, ``tests/models/test_reference_equivalence.py``, turns them off):
+
+- the convolution pads "same" (4 left, 5 right), one state per token, so attention maps align with tokens;
+  the release pads ``floor(k/2) = 5`` on both sides, which gives T + 1 states for the even kernel 10, the
+  first a window that starts five positions before the text (``pad_both_sides=true``);
+- padded positions are masked out of the attention softmax, so a document's logits do not depend on its
+  batch mates (the release relied on length-sorted batches; ``mask_padding=false``); title padding is
+  always masked out of DR-CAML's title max-pool;
+- every code's output bias starts at its train prevalence (``icdbench.models._priors``), not at PyTorch's
+  default initialisation (``prior_bias=false``).
+
+DR-CAML's regulariser follows the paper's squared-norm form rather than the release's per-element mean.
 """
 
 from __future__ import annotations
@@ -26,22 +33,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from icdbench.errors import UserError
 from icdbench.models._checks import require_fraction, require_positive
 from icdbench.models._priors import init_output_bias
-from icdbench.models.base import ModelContext, ModelOutput, WordEmbeddingConfig
+from icdbench.models.base import CamlVocabularyConfig, ModelContext, ModelOutput
 from icdbench.models.layers import CamlAttention, PerCodeLinear, SameConv1d, WordEmbedding, masked_max
 from icdbench.models.registry import register_model
 
 
 @dataclass
-class CamlConfig(WordEmbeddingConfig):
+class CamlConfig(CamlVocabularyConfig):
     kernel_size: int = 10
     num_filters: int = 50
     dropout: float = 0.2  # on the word embeddings
     description_weight: float = 0.0  # λ of DR-CAML's description regulariser; 0 = plain CAML
+    pad_both_sides: bool = False  # True: the release's floor(k/2) padding on each side (T + 1 states)
+    mask_padding: bool = True  # False: padded positions take attention weight, as in the release
+    prior_bias: bool = True  # False: output biases keep PyTorch's initialisation, as in the release
 
 
 class DescriptionRegulariser(nn.Module):
@@ -85,21 +96,27 @@ class Caml(nn.Module):
         super().__init__()
         self.want_attributions = False
         self.embedding = WordEmbedding(ctx, config.embed_dim, config.dropout)
-        self.conv = SameConv1d(config.embed_dim, config.num_filters, config.kernel_size)
+        self.conv = SameConv1d(
+            config.embed_dim, config.num_filters, config.kernel_size, pad_both_sides=config.pad_both_sides
+        )
+        self.mask_padding = config.mask_padding
         self.attention = CamlAttention(config.num_filters, ctx.n_codes)
         self.output = PerCodeLinear(config.num_filters, ctx.n_codes)
-        init_output_bias(self.output.bias, ctx)
+        if config.prior_bias:
+            init_output_bias(self.output.bias, ctx)
         self.description = DescriptionRegulariser(config, ctx) if config.description_weight > 0 else None
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
         x = self.embedding(batch["input_ids"]).transpose(1, 2)  # [B, E, T]
-        states = torch.tanh(self.conv(x)).transpose(1, 2)  # [B, T, F]
-        per_code, weights = self.attention(states, batch["mask"])
+        states = torch.tanh(self.conv(x)).transpose(1, 2)  # [B, extra + T, F]
+        extra = self.conv.extra_outputs  # states before the first token's (pad_both_sides, even kernel)
+        mask = F.pad(batch["mask"], (extra, 0), value=True) if self.mask_padding else None
+        per_code, weights = self.attention(states, mask)
         logits = self.output(per_code)
         aux = None
         if self.description is not None and "targets" in batch:
             aux = self.description(self.output.weight, batch["targets"])
-        attributions = weights if self.want_attributions else None
+        attributions = weights[..., extra:] if self.want_attributions else None  # one weight per token
         return ModelOutput(logits=logits, aux_loss=aux, attributions=attributions)
 
 

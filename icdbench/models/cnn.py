@@ -5,10 +5,12 @@ one 1-D convolution (kernel 4, 500 filters, no padding, Xavier init) â†’ tanh â†
 layer with one logit per code. Optimisation: Adam, lr 0.003, batch 16, up to 100 epochs, early stopping on
 validation P@8 with patience 10, documents truncated to 2,500 tokens.
 
-Departures: windows that reach into padding are left out of the max-pool, so a document's logits do not depend
-on the other documents of its batch (the release relied on length-sorted batches); a document shorter than the
-kernel is zero-padded to one window.
-Every code's output bias starts at its train prevalence (``icdbench.models._priors``), not at zero.
+Departures, deliberate, each with a switch that restores the release (the equivalence test against Edin et
+al.'s CNN turns them off): windows that reach into padding are left out of the max-pool, so a document's
+logits do not depend on the other documents of its batch (the release relied on length-sorted batches;
+``mask_padding=false``); every code's output bias starts at its train prevalence
+(``icdbench.models._priors``), not at PyTorch's default initialisation (``prior_bias=false``). A document
+shorter than the kernel is zero-padded to one window.
 """
 
 from __future__ import annotations
@@ -21,16 +23,18 @@ from torch import nn
 
 from icdbench.models._checks import require_fraction, require_positive
 from icdbench.models._priors import init_output_bias
-from icdbench.models.base import ModelContext, WordEmbeddingConfig
+from icdbench.models.base import CamlVocabularyConfig, ModelContext
 from icdbench.models.layers import WordEmbedding, masked_max
 from icdbench.models.registry import register_model
 
 
 @dataclass
-class CnnConfig(WordEmbeddingConfig):
+class CnnConfig(CamlVocabularyConfig):
     num_filters: int = 500
     kernel_size: int = 4
     dropout: float = 0.2  # on the word embeddings
+    mask_padding: bool = True  # False: windows over padding take part in the max-pool, as in the release
+    prior_bias: bool = True  # False: output biases keep PyTorch's initialisation, as in the release
 
 
 class ConvMaxPool(nn.Module):
@@ -44,7 +48,9 @@ class ConvMaxPool(nn.Module):
         nn.init.xavier_uniform_(self.conv.weight)
         self.output = nn.Linear(config.num_filters, ctx.n_codes)
         nn.init.xavier_uniform_(self.output.weight)
-        init_output_bias(self.output.bias, ctx)
+        if config.prior_bias:
+            init_output_bias(self.output.bias, ctx)
+        self.mask_padding = config.mask_padding
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         input_ids, lengths = batch["input_ids"], batch["lengths"]
@@ -53,6 +59,8 @@ class ConvMaxPool(nn.Module):
             input_ids = F.pad(input_ids, (0, missing))
         x = self.embedding(input_ids).transpose(1, 2)  # [B, E, T]
         windows = torch.tanh(self.conv(x)).transpose(1, 2)  # [B, T - k + 1, F]
+        if not self.mask_padding:
+            return self.output(windows.amax(dim=1))
         n_valid = (lengths - self.kernel_size + 1).clamp(min=1)
         valid = torch.arange(windows.shape[1], device=windows.device) < n_valid.unsqueeze(1)
         return self.output(masked_max(windows, valid))

@@ -13,16 +13,21 @@ With the shorter early-stopping patience of the cpu and ci profiles (2) the deca
 ``jointlaat`` (the paper's hierarchical joint learning): a first level predicts the 3-character parent
 codes with its own label attention over the same H; its sigmoid outputs are projected to 128 dimensions
 (``sigmoid(P · sigmoid(ŷ_parent))``) and concatenated to every code's attended vector at the second level.
-The parent-level binary cross-entropy (targets: a parent is positive when any of its codes is) is returned
-as ``aux_loss`` and summed with the code-level loss, as in the paper. A code's parent is the first of the
-code itself and its ancestors (nearest first) that has three characters once the dot is removed
-(``J10.1`` → ``J10``, ``I10`` → ``I10``, ICD-9 ``36.15`` → ``361``); failing that (e.g. ICD-9 E-codes),
-the part before the dot, else the first three characters (ICD-10-PCS ``0DTJ4ZZ`` → ``0DT``).
-Diagnosis and procedure parents are kept apart.
+The parent-level binary cross-entropy (targets: a parent is positive when any of its codes is) is weighted
+as the release weights its levels: the release's loss is ``(P·L_parent + C·L_code) / (P + C)`` with ``P``
+and ``C`` the parents and codes seen in train; here ``aux_loss = (P / C)·L_parent`` is added to the
+code-level loss, which is the release's loss times the constant ``(P + C) / C`` (a scale Adam's updates do
+not see). A code's parent is its ICD category as the release cuts it: ICD-9 procedures (``36.15``) the two
+digits before the dot (``36``); other codes the first of the code itself and its ancestors (nearest first)
+that has three characters once the dot is removed (``J10.1`` → ``J10``, ``I10`` → ``I10``); failing that
+(e.g. ICD-9 E-codes) the part before the dot (``E880.1`` → ``E880``), else the first three characters
+(ICD-10-PCS ``0DTJ4ZZ`` → ``0DT``). Diagnosis and procedure parents are kept apart.
 
-Departures: padding is masked out of the attention softmax (the release packs the LSTM input by length but
-lets the padded positions, whose states are zero, take attention weight).
-Every code's output bias starts at its train prevalence (``icdbench.models._priors``), not at zero.
+Departures, deliberate, each with a switch that restores the release (the equivalence test against Edin et
+al.'s LAAT turns them off): padding is masked out of the attention softmax (the release packs the LSTM
+input by length but lets the padded positions, whose states are zero, take attention weight;
+``mask_padding=false``); every code's output bias starts at its train prevalence
+(``icdbench.models._priors``), not at PyTorch's default initialisation (``prior_bias=false``).
 """
 
 from __future__ import annotations
@@ -49,12 +54,19 @@ class LaatConfig(WordEmbeddingConfig):
     hidden_size: int = 512  # per direction
     attention_dim: int = 512  # d_a
     dropout: float = 0.3  # on the word embeddings
+    # the release's vocabulary: every train word (min_word_frequency -1); Edin et al.'s LAAT uses CAML's (3 docs)
+    w2v_min_count: int = 1
+    vocab_min_docs: int = 1
     joint: bool = False  # JointLAAT: predict the 3-character parents first and feed them to the code level
     parent_projection: int = 128
+    mask_padding: bool = True  # False: padded positions take attention weight, as in the release
+    prior_bias: bool = True  # False: output biases keep PyTorch's initialisation, as in the release
 
 
 def parent_key(code: str, kind: str, ancestors: list[str]) -> tuple[str, str]:
-    """The 3-character parent of ``code`` as ``(kind, parent)``; see the module docstring for the rule."""
+    """The parent category of ``code`` as ``(kind, parent)``; see the module docstring for the rule."""
+    if kind == "proc" and "." in code:  # ICD-9 procedures (ICD-10-PCS codes carry no dot)
+        return kind, code.split(".", 1)[0]
     for candidate in [code, *ancestors]:
         if "-" not in candidate and len(candidate.replace(".", "")) == 3:
             return kind, candidate.replace(".", "")
@@ -67,6 +79,13 @@ def parent_index(ctx: ModelContext) -> tuple[torch.Tensor, list[tuple[str, str]]
     parents = sorted(set(keys))
     position = {key: i for i, key in enumerate(parents)}
     return torch.tensor([position[key] for key in keys], dtype=torch.long), parents
+
+
+def parent_loss_weight(code_counts: np.ndarray, parent_counts: np.ndarray) -> float:
+    """``P / C``: parents over codes with train positives, the release's relative weight of the parent level
+    (its loss weights each level by the number of its labels seen in train)."""
+    n_codes = int(np.count_nonzero(np.asarray(code_counts) > 0))
+    return int(np.count_nonzero(np.asarray(parent_counts) > 0)) / max(n_codes, 1)
 
 
 class ParentLevel(nn.Module):
@@ -98,7 +117,9 @@ class Laat(nn.Module):
         width = 2 * config.hidden_size
         self.attention = LabelAttention(width, ctx.n_codes, config.attention_dim, init_std=INIT_STD)
         self.output = PerCodeLinear(width, ctx.n_codes, init_std=INIT_STD)
-        init_output_bias(self.output.bias, ctx)
+        self.mask_padding = config.mask_padding
+        if config.prior_bias:
+            init_output_bias(self.output.bias, ctx)
         self.parents: ParentLevel | None = None
         if config.joint:
             index, parents = parent_index(ctx)
@@ -106,14 +127,17 @@ class Laat(nn.Module):
             self.parents = ParentLevel(width, len(parents), config)
             # a parent's documents: at most the sum of its children's, at most all documents
             parent_counts = np.bincount(index.numpy(), weights=ctx.train_counts, minlength=len(parents))
-            init_prior_bias(self.parents.output.bias, np.minimum(parent_counts, ctx.n_train_docs), ctx.n_train_docs)
+            if config.prior_bias:
+                bias = self.parents.output.bias
+                init_prior_bias(bias, np.minimum(parent_counts, ctx.n_train_docs), ctx.n_train_docs)
+            self.parent_loss_weight = parent_loss_weight(ctx.train_counts, parent_counts)
             # The code-level output weights on the concatenated parent projection (same for every code's
             # input, so applied once as a linear map instead of materialising [B, C, D + 128]).
             self.parent_output = nn.Linear(config.parent_projection, ctx.n_codes, bias=False)
             nn.init.normal_(self.parent_output.weight, std=INIT_STD)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
-        mask = batch["mask"]
+        mask = batch["mask"] if self.mask_padding else None
         states, _ = run_packed(self.lstm, self.embedding(batch["input_ids"]), batch["lengths"])
         per_code, weights = self.attention(states, mask)
         logits = self.output(per_code)
@@ -123,7 +147,8 @@ class Laat(nn.Module):
             logits = logits + self.parent_output(parent_features)
             if "targets" in batch:
                 parent_targets = self.parent_targets(batch["targets"], parent_logits.shape[1])
-                aux = F.binary_cross_entropy_with_logits(parent_logits, parent_targets)
+                parent_loss = F.binary_cross_entropy_with_logits(parent_logits, parent_targets)
+                aux = self.parent_loss_weight * parent_loss
         attributions = weights if self.want_attributions else None
         return ModelOutput(logits=logits, aux_loss=aux, attributions=attributions)
 

@@ -6,14 +6,21 @@ parallel channels with kernels 3, 5, 9, 15, 19, 25; each channel is a convolutio
 width (tanh) followed by one residual block (conv → batch norm → tanh → conv → batch norm, plus a 1×1
 conv + batch norm shortcut, tanh, dropout) with 50 filters; the six outputs are concatenated (300-d per
 token) and read by CAML's per-code attention and per-code output layer. With more residual blocks the widths
-step down as in the release (…, 150, 100, 50). The release keeps the word2vec vectors fixed
-(``freeze_embeddings``). Optimisation: Adam, lr 1e-4, batch 16, up to 500 epochs, early stopping on
-validation P@8 with patience 10, documents truncated to 2,500 tokens.
+step down as in the release (…, 150, 100, 50). The word2vec vectors are fine-tuned: every published command
+of the release passes ``-tune_wordemb`` (the release freezes them only without it), and Edin et al. train
+them too; ``freeze_embeddings=true`` keeps them fixed. Optimisation: Adam, lr 1e-4, batch 16, up to 500
+epochs, early stopping on validation P@8 with patience 10, documents truncated to 2,500 tokens.
 
-Departures: padded positions are zeroed between layers and masked out of the attention softmax, so a
-document's logits (in eval mode) do not depend on the other documents of its batch; batch-norm statistics
-in training still include the padded positions, as in the release.
-Every code's output bias starts at its train prevalence (``icdbench.models._priors``), not at zero.
+Departures, deliberate, each with a switch that restores the release (the equivalence test against Edin et
+al.'s MultiResCNN turns them off):
+
+- padded positions are zeroed between layers and masked out of the attention softmax, so a document's
+  logits (in eval mode) do not depend on the other documents of its batch (``mask_padding=false``);
+  batch-norm statistics in training still include the padded positions, as in the release;
+- every code's output bias starts at its train prevalence (``icdbench.models._priors``), not at PyTorch's
+  default initialisation (``prior_bias=false``).
+
+The first convolution of each channel has a bias, as in Li & Yu's release (Edin et al.'s has none).
 """
 
 from __future__ import annotations
@@ -26,18 +33,20 @@ from torch import nn
 from icdbench.errors import UserError
 from icdbench.models._checks import require_fraction, require_positive
 from icdbench.models._priors import init_output_bias
-from icdbench.models.base import ModelContext, ModelOutput, WordEmbeddingConfig
+from icdbench.models.base import CamlVocabularyConfig, ModelContext, ModelOutput
 from icdbench.models.layers import CamlAttention, PerCodeLinear, SameConv1d, WordEmbedding
 from icdbench.models.registry import register_model
 
 
 @dataclass
-class MultiResCnnConfig(WordEmbeddingConfig):
+class MultiResCnnConfig(CamlVocabularyConfig):
     kernel_sizes: list[int] = field(default_factory=lambda: [3, 5, 9, 15, 19, 25])
     num_filters: int = 50
     residual_blocks: int = 1
     dropout: float = 0.2  # on the word embeddings and after each residual block
-    freeze_embeddings: bool = True
+    freeze_embeddings: bool = False
+    mask_padding: bool = True  # False: padding flows through the layers and takes attention, as in the release
+    prior_bias: bool = True  # False: output biases keep PyTorch's initialisation, as in the release
 
 
 class ResidualBlock(nn.Module):
@@ -93,12 +102,14 @@ class MultiResCnn(nn.Module):
         width = config.num_filters * len(config.kernel_sizes)
         self.attention = CamlAttention(width, ctx.n_codes)
         self.output = PerCodeLinear(width, ctx.n_codes)
-        init_output_bias(self.output.bias, ctx)
+        self.mask_padding = config.mask_padding
+        if config.prior_bias:
+            init_output_bias(self.output.bias, ctx)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
-        mask = batch["mask"]
+        mask = batch["mask"] if self.mask_padding else None
         x = self.embedding(batch["input_ids"]).transpose(1, 2)  # [B, E, T]
-        keep = mask.unsqueeze(1).to(x.dtype)  # [B, 1, T]
+        keep = mask.unsqueeze(1).to(x.dtype) if mask is not None else x.new_ones(())  # [B, 1, T]
         states = torch.cat([channel(x, keep) for channel in self.channels], dim=1).transpose(1, 2)
         per_code, weights = self.attention(states, mask)
         attributions = weights if self.want_attributions else None

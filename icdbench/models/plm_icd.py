@@ -6,8 +6,13 @@ one sequence, and LAAT's label attention (``Z = tanh(W·H)``, ``A = softmax(U·Z
 followed by a per-code output layer. Padding tokens and padding segments are masked out of the attention
 softmax (public code that forgets the mask lets padding soak up attention). The paper's encoder is
 RoBERTa-base-PM-M3-Voc; ``encoder=`` picks another (the embedded default is MiniLM, see
-``icdbench.models.encoders``). The output biases start at each code's train prevalence
-(``icdbench.models._priors``) instead of PyTorch's default initialisation.
+``icdbench.models.encoders``).
+
+Departures, deliberate, each with a switch that restores Edin et al.'s PLM-ICD (their equivalence test turns
+them off): padding tokens are masked out of the label attention (``mask_padding=false`` lets padding tokens
+of real segments take attention weight, as the reference does; padding segments are never encoded); the
+output biases start at each code's train prevalence (``icdbench.models._priors``) instead of PyTorch's
+default initialisation (``prior_bias=false``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ PAPER = "Huang et al. 2022, PLM-ICD: automatic ICD coding with pretrained langua
 @dataclass
 class PlmIcdConfig(EncoderConfigMixin):
     attention_dim: int | None = None  # LAAT's d_a; None = the encoder's hidden size, as PLM-ICD sets it
+    mask_padding: bool = True  # False: padding tokens take attention weight, as in the reference
+    prior_bias: bool = True  # False: output biases keep PyTorch's initialisation, as in the reference
 
 
 class PlmIcd(nn.Module):
@@ -41,11 +48,15 @@ class PlmIcd(nn.Module):
         hidden = self.encoder.hidden_size
         self.attention = LabelAttention(hidden, ctx.n_codes, config.attention_dim or hidden)
         self.output = PerCodeLinear(hidden, ctx.n_codes)
-        init_output_bias(self.output.bias, ctx)
+        if config.prior_bias:
+            init_output_bias(self.output.bias, ctx)
+        self.mask_padding = config.mask_padding
         self.want_attributions = False
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
         states, mask = token_states(self.encoder, batch)  # [B, T, H], [B, T]
+        if not self.mask_padding:  # only padding segments stay masked: they were never encoded
+            mask = batch["segment_mask"].bool().repeat_interleave(batch["input_ids"].shape[-1], dim=1)
         per_code, weights = self.attention(states, mask)  # [B, C, H], [B, C, T]
         return ModelOutput(logits=self.output(per_code), attributions=weights if self.want_attributions else None)
 

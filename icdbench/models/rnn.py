@@ -6,9 +6,11 @@ forward and backward hidden states concatenated → a linear layer with one logi
 applies no dropout to this model. Optimisation: Adam, lr 0.003, batch 16, up to 100 epochs, early stopping
 on validation P@8 with patience 10, documents truncated to 2,500 tokens.
 
-Departure: sequences are packed by their true lengths, so the final states are each document's own (the
-release ran the GRU over the padding of length-sorted batches).
-Every code's output bias starts at its train prevalence (``icdbench.models._priors``), not at zero.
+Departures, deliberate, each with a switch that restores the release (the equivalence test against Edin et
+al.'s GRU turns them off): sequences are packed by their true lengths, so the final states are each
+document's own (the release ran the GRU over the padding of length-sorted batches; ``mask_padding=false``);
+every code's output bias starts at its train prevalence (``icdbench.models._priors``), not at PyTorch's
+default initialisation (``prior_bias=false``).
 """
 
 from __future__ import annotations
@@ -21,16 +23,18 @@ from torch import nn
 from icdbench.errors import UserError
 from icdbench.models._checks import require_fraction, require_positive
 from icdbench.models._priors import init_output_bias
-from icdbench.models.base import ModelContext, WordEmbeddingConfig
+from icdbench.models.base import CamlVocabularyConfig, ModelContext
 from icdbench.models.layers import WordEmbedding
 from icdbench.models.layers.recurrent import run_packed
 from icdbench.models.registry import register_model
 
 
 @dataclass
-class BiGruConfig(WordEmbeddingConfig):
+class BiGruConfig(CamlVocabularyConfig):
     hidden_size: int = 512  # both directions together
     dropout: float = 0.0  # on the word embeddings
+    mask_padding: bool = True  # False: the GRU runs over the padding too, as in the release
+    prior_bias: bool = True  # False: output biases keep PyTorch's initialisation, as in the release
 
 
 class BiGru(nn.Module):
@@ -41,10 +45,16 @@ class BiGru(nn.Module):
         self.embedding = WordEmbedding(ctx, config.embed_dim, config.dropout)
         self.gru = nn.GRU(config.embed_dim, config.hidden_size // 2, batch_first=True, bidirectional=True)
         self.output = nn.Linear(config.hidden_size, ctx.n_codes)
-        init_output_bias(self.output.bias, ctx)
+        if config.prior_bias:
+            init_output_bias(self.output.bias, ctx)
+        self.mask_padding = config.mask_padding
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        _, last = run_packed(self.gru, self.embedding(batch["input_ids"]), batch["lengths"])
+        embedded = self.embedding(batch["input_ids"])
+        if self.mask_padding:
+            _, last = run_packed(self.gru, embedded, batch["lengths"])
+        else:
+            _, last = self.gru(embedded)
         return self.output(torch.cat([last[-2], last[-1]], dim=-1))  # forward ⊕ backward final states
 
 

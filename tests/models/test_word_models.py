@@ -137,7 +137,7 @@ def test_parent_key_rules():
     assert parent_key("J10.1", "dx", ["J10", "J09-J18"]) == ("dx", "J10")
     assert parent_key("I10", "dx", ["I10-I1A", "I00-I99"]) == ("dx", "I10")
     assert parent_key("401.9", "dx", ["401", "401-405"]) == ("dx", "401")
-    assert parent_key("36.15", "proc", ["36.1", "36"]) == ("proc", "361")
+    assert parent_key("36.15", "proc", ["36.1", "36"]) == ("proc", "36")  # the release: 2-digit category
     assert parent_key("E880.1", "dx", ["E880", "E880-E888"]) == ("dx", "E880")
     assert parent_key("0DTJ4ZZ", "proc", []) == ("proc", "0DT")
 

@@ -1,0 +1,116 @@
+"""Settings the authors' releases fix and icdbench once departed from (issue 16, item 4): CAML's
+document-frequency vocabulary, MultiResCNN's fine-tuned word embeddings, JointLAAT's weighting of the parent
+level and its 2-digit ICD-9 procedure parents."""
+
+from __future__ import annotations
+
+import dataclasses
+from types import SimpleNamespace
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+import torch.nn.functional as F
+from omegaconf import OmegaConf
+
+from icdbench.datasets.inputs import WordInputs
+from icdbench.datasets.vocab import Vocab
+from icdbench.models.base import as_output
+from icdbench.models.laat import parent_index, parent_key
+from icdbench.models.registry import get_model
+
+# "rare" fills one document (5 occurrences); "spread" is once in each of three documents.
+DOCUMENTS = [
+    ["rare"] * 5 + ["spread", "common"],
+    ["spread", "common", "pair"],
+    ["spread", "common", "pair"],
+    ["common"],
+]
+
+
+def test_vocabulary_counts_documents_not_occurrences():
+    by_documents = Vocab.build(DOCUMENTS, min_count=1, min_docs=3)
+    assert by_documents.tokens[2:] == ["common", "spread"]
+    assert Vocab.build(DOCUMENTS, min_count=3).tokens[2:] == ["rare", "common", "spread"]  # occurrences
+
+
+@pytest.mark.parametrize(
+    ("name", "min_count", "min_docs"),
+    [
+        # CAML's build_vocab.py (vocab_min = 3) and word2vec min_count 0, shared by its baselines and MultiResCNN
+        ("caml", 1, 3),
+        ("dr-caml", 1, 3),
+        ("cnn", 1, 3),
+        ("bigru", 1, 3),
+        ("multirescnn", 1, 3),
+        # LAAT's release keeps every train word (min_word_frequency -1)
+        ("laat", 1, 1),
+        ("jointlaat", 1, 1),
+    ],
+)
+def test_published_vocabulary_rule(name, min_count, min_docs):
+    config = get_model(name).default_config()
+    assert (config.w2v_min_count, config.vocab_min_docs) == (min_count, min_docs)
+
+
+def test_word_inputs_build_the_vocabulary_by_document_frequency(tmp_path):
+    config = dataclasses.replace(get_model("caml").default_config(), embed_dim=4, w2v_epochs=1)
+    cfg = OmegaConf.create({"model": dataclasses.asdict(config), "data": {"max_tokens": 50}})
+    train = pl.DataFrame({"text": [" ".join(tokens) for tokens in DOCUMENTS]})
+    split = SimpleNamespace(fingerprint="vocabulary-test")
+    inputs = WordInputs.fit(split, train, cfg, cache_dir=tmp_path)
+    assert inputs.vocab.tokens[2:] == ["common", "spread"]
+    assert inputs.embeddings.shape == (4, 4)
+
+
+def test_multirescnn_fine_tunes_its_word_embeddings(make_context):
+    # every published command of the release passes -tune_wordemb; Edin et al. train them too
+    spec = get_model("multirescnn")
+    config = dataclasses.replace(spec.default_config(), embed_dim=16, kernel_sizes=[3], num_filters=4)
+    model = spec.build(config, make_context(embed_dim=16))
+    assert model.embedding.embed.weight.requires_grad
+    frozen = spec.build(dataclasses.replace(config, freeze_embeddings=True), make_context(embed_dim=16))
+    assert not frozen.embedding.embed.weight.requires_grad
+
+
+def test_icd9_procedure_parents_are_the_two_digit_category():
+    assert parent_key("36.15", "proc", ["36.1", "36"]) == ("proc", "36")
+    assert parent_key("00.66", "proc", []) == ("proc", "00")
+    assert parent_key("V45.81", "dx", ["V45.8", "V45"]) == ("dx", "V45")
+    assert parent_key("0DTJ4ZZ", "proc", ["0DT"]) == ("proc", "0DT")  # ICD-10-PCS: unchanged
+
+
+def test_jointlaat_weights_the_levels_like_the_release(make_context):
+    ctx = make_context(n_codes=8, vocab_size=30, embed_dim=12)
+    counts = np.array([3, 0, 4, 2, 0, 1, 5, 2])  # J10.1 without positives; J11.1 too
+    ctx = dataclasses.replace(ctx, train_counts=counts)
+    index, parents = parent_index(ctx)  # I10 | J10.1 J10.2 | J11.0 J11.1 J11.2 | J12.0 | 0DT
+    n_codes, n_parents = 6, 5  # seen in train
+    spec = get_model("jointlaat")
+    config = dataclasses.replace(
+        spec.default_config(), embed_dim=12, hidden_size=8, attention_dim=6, parent_projection=4, dropout=0.0
+    )
+    torch.manual_seed(0)
+    model = spec.build(config, ctx).eval()
+    targets = torch.zeros(2, 8)
+    targets[0, [0, 2, 7]] = 1.0
+    targets[1, 5] = 1.0
+    lengths = torch.tensor([6, 4])
+    mask = torch.arange(6) < lengths[:, None]
+    ids = torch.randint(2, 30, (2, 6), generator=torch.Generator().manual_seed(1)).masked_fill(~mask, 0)
+    batch = {"input_ids": ids, "mask": mask, "lengths": lengths, "targets": targets}
+    output = as_output(model(batch))
+    code_loss = F.binary_cross_entropy_with_logits(output.logits, targets)
+    parent_logits, _ = model.parents(*_states_and_mask(model, batch))
+    parent_loss = F.binary_cross_entropy_with_logits(parent_logits, model.parent_targets(targets, len(parents)))
+    released = (n_parents * parent_loss + n_codes * code_loss) / (n_parents + n_codes)
+    torch.testing.assert_close(output.aux_loss, n_parents / n_codes * parent_loss)
+    torch.testing.assert_close((code_loss + output.aux_loss) * n_codes / (n_parents + n_codes), released)
+
+
+def _states_and_mask(model, batch):
+    from icdbench.models.layers.recurrent import run_packed
+
+    states, _ = run_packed(model.lstm, model.embedding(batch["input_ids"]), batch["lengths"])
+    return states, batch["mask"]
