@@ -19,7 +19,11 @@ def _status(split_dir: Path, version: str) -> str:
     if manifest is None:
         return "no"
     found = manifest.get("split_version")
-    return "yes" if found == version else f"stale ({found})"
+    if found != version:
+        return f"stale ({found})"
+    from icdbench.datasets.registry import stale_reason
+
+    return "stale (code)" if stale_reason(manifest.get("split", split_dir.name), manifest) else "yes"
 
 
 def list_splits(args) -> int:
@@ -66,13 +70,18 @@ def _command(args) -> str:
 
 def prepare(args) -> int:
     """Prepare a split (or reuse one already prepared with the same version and seed) and print its card."""
-    from icdbench.datasets.registry import PrepareOptions, check_source, get_split
+    from icdbench.datasets.registry import PrepareOptions, check_source, get_split, stale_reason
     from icdbench.datasets.storage import read_manifest, verify_split
 
     spec = get_split(args.split)
     out = Path(args.out) if args.out else data_dir() / spec.name
     _check_writable(out)
     existing = None if args.force or not out.is_dir() else read_manifest(out, missing_ok=True)
+    same_split = existing is not None and (existing.get("split"), existing.get("split_version")) == (
+        spec.name, spec.version)
+    if same_split and (reason := stale_reason(spec.name, existing)):
+        print(f"{out} is stale ({reason}); preparing it again")
+        existing = None
     if existing is not None:
         same_version = existing.get("split_version") == spec.version
         same_seed = existing.get("seed", args.seed) == args.seed

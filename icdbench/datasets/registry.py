@@ -64,6 +64,26 @@ def check_source(split_dir: Path, manifest: dict, source: Path | None, hint: str
         raise UserError(f"{split_dir} was prepared from {recorded}, not from --source {given}; {hint}")
 
 
+def preparation(name: str, options: PrepareOptions) -> dict:
+    """The manifest's ``preparation`` block for split ``name``: fingerprints of the code that prepares it and of
+    ``options`` (``icdbench.datasets.fingerprint``)."""
+    from icdbench.datasets.fingerprint import preparation_record
+
+    return preparation_record(get_split(name).prepare.__module__, options)
+
+
+def stale_reason(name: str, manifest: dict) -> str | None:
+    """Why a prepared split of ``name`` is not what this code prepares (its preparation code differs), or None."""
+    from icdbench.datasets.fingerprint import code_fingerprint
+
+    recorded = (manifest.get("preparation") or {}).get("code_sha256")
+    if recorded is None:
+        return "it was prepared before icdbench recorded the code that prepares a split"
+    if recorded != code_fingerprint(get_split(name).prepare.__module__):
+        return "the code that prepares it has changed since (a fix may change what the split holds)"
+    return None
+
+
 def all_splits() -> dict[str, SplitSpec]:
     import icdbench.datasets  # noqa: F401  (registers every split module)
 

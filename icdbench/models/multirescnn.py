@@ -20,7 +20,9 @@ al.'s MultiResCNN turns them off):
 - every code's output bias starts at its train prevalence (``icdbench.models._priors``), not at PyTorch's
   default initialisation (``prior_bias=false``).
 
-The first convolution of each channel has a bias, as in Li & Yu's release (Edin et al.'s has none).
+Edin et al.'s reimplementation differs from Li & Yu's release in two places: the first convolution of each
+channel has no bias there (here it has one, as in the release), and their attention module (CAML's) applies
+tanh once more to the concatenated channel outputs; ``tanh_before_attention=true`` does the same.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class MultiResCnnConfig(CamlVocabularyConfig):
     freeze_embeddings: bool = False
     mask_padding: bool = True  # False: padding flows through the layers and takes attention, as in the release
     prior_bias: bool = True  # False: output biases keep PyTorch's initialisation, as in the release
+    tanh_before_attention: bool = False  # True: Edin et al.'s extra tanh on the channel outputs
 
 
 class ResidualBlock(nn.Module):
@@ -103,6 +106,7 @@ class MultiResCnn(nn.Module):
         self.attention = CamlAttention(width, ctx.n_codes)
         self.output = PerCodeLinear(width, ctx.n_codes)
         self.mask_padding = config.mask_padding
+        self.tanh_before_attention = config.tanh_before_attention
         if config.prior_bias:
             init_output_bias(self.output.bias, ctx)
 
@@ -111,6 +115,8 @@ class MultiResCnn(nn.Module):
         x = self.embedding(batch["input_ids"]).transpose(1, 2)  # [B, E, T]
         keep = mask.unsqueeze(1).to(x.dtype) if mask is not None else x.new_ones(())  # [B, 1, T]
         states = torch.cat([channel(x, keep) for channel in self.channels], dim=1).transpose(1, 2)
+        if self.tanh_before_attention:
+            states = torch.tanh(states)
         per_code, weights = self.attention(states, mask)
         attributions = weights if self.want_attributions else None
         return ModelOutput(logits=self.output(per_code), attributions=attributions)

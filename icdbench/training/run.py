@@ -81,6 +81,27 @@ def ensure_split(name: str, source: Path | None = None, command: str = "") -> Pa
             f"{out} holds {name} version {manifest.get('split_version')}, the code expects {spec.version}; "
             f"run `icdbench prepare {name} --force`"
         )
+    return _fresh_split(name, out, manifest, source)
+
+
+def _fresh_split(name: str, out: Path, manifest: dict, source: Path | None) -> Path:
+    """``out`` if the code that prepared it is this code's; a stale embedded (synthetic) split is generated
+    again with its recorded seed; a stale split of raw files gets one line saying how to re-prepare it."""
+    from icdbench.datasets.registry import stale_reason
+
+    spec = get_split(name)
+    if (reason := stale_reason(name, manifest)) is None:
+        return out
+    if spec.needs_source:
+        where = source or "DIR"
+        raise UserError(f"{out} is stale: {reason}; re-prepare it with `icdbench prepare {name} --source {where} "
+                        f"--force` (DIR: {spec.needs_source})")
+    print(f"note: {name} is stale ({reason}); generating it again", file=sys.stderr)
+    with FileLock(str(data_dir() / f".{name}.lock")):
+        if stale_reason(name, read_manifest(out)) is not None:  # another process may have regenerated it
+            options = PrepareOptions(force=True, seed=int(manifest.get("seed") or 0), folds=manifest.get("folds"),
+                                     command=f"icdbench prepare {name} --force")
+            spec.prepare(out, options)
     return out
 
 

@@ -14,7 +14,7 @@ import polars as pl
 
 from icdbench.datasets.mimic.labels import KIND_RANK, build_codes_table, unknown_report
 from icdbench.datasets.mimic.stratify import patient_split
-from icdbench.datasets.registry import PrepareOptions
+from icdbench.datasets.registry import PrepareOptions, preparation
 from icdbench.datasets.splitting import PART_FRACTIONS, code_counts, restrict_labels, top_k_codes
 from icdbench.datasets.stats import split_card
 from icdbench.datasets.storage import PARTS, write_split
@@ -121,6 +121,7 @@ def write_prepared(out_dir: Path, parts: dict[str, pl.DataFrame], out: SplitOutp
         "split_version": out.version,
         "command": options.command,
         "seed": options.seed,
+        "preparation": preparation(out.name, options),
         **out.manifest,
         "unknown_codes": unknown_report(labels, out.name),
         "stats": statistics_card(frames, codes, single_spaced=out.cleaned),

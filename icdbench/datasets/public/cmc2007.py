@@ -26,7 +26,7 @@ import polars as pl
 from icdbench.datasets.mimic.labels import normalise
 from icdbench.datasets.mimic.pipeline import SplitOutput, write_prepared
 from icdbench.datasets.public.folds import fold_name, write_folds
-from icdbench.datasets.registry import PrepareOptions, register_split
+from icdbench.datasets.registry import PrepareOptions, preparation, register_split
 from icdbench.datasets.splitting import patient_split
 from icdbench.datasets.storage import sha256_file
 from icdbench.datasets.text import split_sentences
@@ -148,5 +148,6 @@ def prepare(out_dir: Path, options: PrepareOptions) -> Path:
         manifest = {**base, "fold": index, "folds": k, "coders_file": f"../{CODERS_FILE}"}
         write_prepared(folder, parts, SplitOutput(NAME, VERSION, labels, manifest), options)
 
-    return write_folds(out_dir, {k: base[k] for k in ("split", "split_version", "seed", "command", "source")},
-                       k, write_fold, {CODERS_FILE: coders.write_parquet}, force=options.force)
+    top = {**{k: base[k] for k in ("split", "split_version", "seed", "command", "source")},
+           "preparation": preparation(NAME, options)}
+    return write_folds(out_dir, top, k, write_fold, {CODERS_FILE: coders.write_parquet}, force=options.force)

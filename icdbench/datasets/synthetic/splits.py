@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from icdbench.datasets.registry import PrepareOptions, register_split
+from icdbench.datasets.registry import PrepareOptions, preparation, register_split
 from icdbench.datasets.splitting import code_counts, codes_table, patient_split, restrict_labels, top_k_codes
 from icdbench.datasets.storage import PARTS, write_split
 from icdbench.datasets.synthetic.corpus import GENERATOR_VERSION, Document, iter_documents
@@ -137,6 +137,7 @@ def prepare(name: str, out_dir: Path, options: PrepareOptions) -> Path:
         "size": split.config.n_docs,
         "generator": {**dataclasses.asdict(split.config), "style": split.style, "top_k": split.top_k},
         "command": options.command or f"icdbench prepare {name}",
+        "preparation": preparation(name, options),
         "stats": card,
     }
     return write_split(out_dir, parts, codes, manifest, force=options.force)
