@@ -78,6 +78,12 @@ def _regress(args):
     return regress(args)
 
 
+def _config(args):
+    from icdbench.config_command import show_config
+
+    return show_config(args)
+
+
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="registered model name (see `icdbench list models`)")
     parser.add_argument("split", help="split name (see `icdbench list splits`)")
@@ -111,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", required=True)
     p.add_argument("--out", type=Path, help="write the report as JSON here")
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("config", help="the resolved config of MODEL on SPLIT and the layer that set each value")
+    p.add_argument("model", help="registered model name (see `icdbench list models`)")
+    p.add_argument("split", help="split name (see `icdbench list splits`); it need not be prepared")
+    p.add_argument("--profile", default="cpu", help="scale profile: paper, cpu or ci (default: cpu)")
+    p.add_argument("overrides", nargs="*", help="config overrides as key=value (e.g. optim.lr=1e-3)")
+    p.set_defaults(func=_config)
 
     p = sub.add_parser("train", help="train one model once")
     _add_run_options(p)

@@ -62,8 +62,10 @@ class OptimConfig:
     # has not improved for more than plateau_patience epochs (ReduceLROnPlateau; LAAT's published decay)
     schedule: Literal["constant", "linear", "plateau"] = "constant"
     warmup: float = 0.0  # fraction of the optimisation steps spent warming up (linear schedule)
+    warmup_steps: int | None = None  # linear schedule: warm-up steps; when set, replaces the warmup fraction
     plateau_factor: float = 0.9  # plateau schedule only
     plateau_patience: int = 5  # plateau schedule only
+    plateau_min_lr: float = 0.0  # plateau schedule only: the rate is never cut below this
 
 
 @dataclass
@@ -274,6 +276,29 @@ def resolve_config(
     return ResolvedConfig(cfg=cfg, layers=layers)
 
 
+def _flatten(values: dict, prefix: str = "") -> dict[str, Any]:
+    """``{"optim": {"lr": 1e-3}}`` -> ``{"optim.lr": 1e-3}``; lists are values, not branches."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{dotted}."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def value_sources(resolved: ResolvedConfig) -> list[tuple[str, Any, str]]:
+    """``(dotted key, resolved value, source of the last layer that set it)`` for every value of the config."""
+    final = _flatten(OmegaConf.to_container(resolved.cfg))
+    layer_keys = [(layer.source, _flatten(layer.values)) for layer in resolved.layers]
+    rows = []
+    for key, value in final.items():
+        source = next((name for name, keys in reversed(layer_keys) if key in keys), resolved.layers[0].source)
+        rows.append((key, value, source))
+    return rows
+
+
 def check_run_config(cfg: DictConfig) -> None:
     """Checks OmegaConf's typing cannot express."""
     if cfg.train.monitor not in ("auto", *VAL_METRICS):
@@ -295,6 +320,10 @@ def check_run_config(cfg: DictConfig) -> None:
             raise UserError(f"{key} must be positive, got {value}")
     if not 0.0 <= cfg.optim.warmup < 1.0:
         raise UserError(f"optim.warmup is a fraction of the training steps in [0, 1), got {cfg.optim.warmup}")
+    if cfg.optim.warmup_steps is not None and cfg.optim.warmup_steps < 0:
+        raise UserError(f"optim.warmup_steps must be >= 0 or null, got {cfg.optim.warmup_steps}")
+    if cfg.optim.plateau_min_lr < 0:
+        raise UserError(f"optim.plateau_min_lr must be >= 0, got {cfg.optim.plateau_min_lr}")
     if not 0.0 < cfg.optim.plateau_factor < 1.0 or cfg.optim.plateau_patience < 0:
         raise UserError(
             f"optim.plateau_factor must be in (0, 1) and optim.plateau_patience >= 0, got "

@@ -149,13 +149,22 @@ class CodingModule(pl.LightningModule):
                 mode=monitor_mode(self.train_cfg, self.monitor),
                 factor=self.optim_cfg.plateau_factor,
                 patience=self.optim_cfg.plateau_patience,
+                min_lr=self.optim_cfg.plateau_min_lr,
             )
             config = {"scheduler": scheduler, "interval": "epoch", "monitor": self.monitor}
             return {"optimizer": optimizer, "lr_scheduler": config}
         total = int(self.trainer.estimated_stepping_batches)
-        warmup = int(self.optim_cfg.warmup * total)
+        warmup = warmup_steps(self.optim_cfg, total)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, LinearWarmupDecay(warmup, total))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def warmup_steps(optim_cfg, total: int) -> int:
+    """The linear schedule's warm-up: ``optim.warmup_steps`` when set (the papers give steps; Edin et al. 2,000),
+    else the ``optim.warmup`` fraction of the ``total`` optimisation steps; never more than ``total``."""
+    if optim_cfg.warmup_steps is not None:
+        return min(int(optim_cfg.warmup_steps), total)
+    return int(optim_cfg.warmup * total)
 
 
 def collapse_reason(scores: np.ndarray, targets: np.ndarray) -> str | None:
