@@ -13,12 +13,14 @@ passed through tanh, max-pooled, and projected by a linear layer to ``z_c``; the
 ``λ · (1/|y|) Σ_{c: y_c = 1} ||z_c − β_c||²`` per document, averaged over the documents with at least one
 code. Titles are the code's long + short title (``ModelContext.title_ids``).
 
-Departures, each deliberate and each with a switch that restores the release (the equivalence test against
-Edin et al.'s CAML, ``tests/models/test_reference_equivalence.py``, turns them off):
+The convolutions (text and titles) pad ``floor(k/2) = 5`` positions on both sides, as the release (and
+Edin et al.'s reimplementation) do: with the even kernel 10 that gives T + 1 states, the first a window that
+starts five positions before the text. Its attention weight is attributed to the first token, so
+attributions stay one per token. ``pad_both_sides=false`` pads "same" (4 left, 5 right) instead.
 
-- the convolution pads "same" (4 left, 5 right), one state per token, so attention maps align with tokens;
-  the release pads ``floor(k/2) = 5`` on both sides, which gives T + 1 states for the even kernel 10, the
-  first a window that starts five positions before the text (``pad_both_sides=true``);
+Departures, deliberate, each with a switch that restores the release (the equivalence test against Edin et
+al.'s CAML, ``tests/models/test_reference_equivalence.py``, turns them off):
+
 - padded positions are masked out of the attention softmax, so a document's logits do not depend on its
   batch mates (the release relied on length-sorted batches; ``mask_padding=false``); title padding is
   always masked out of DR-CAML's title max-pool;
@@ -50,7 +52,7 @@ class CamlConfig(CamlVocabularyConfig):
     num_filters: int = 50
     dropout: float = 0.2  # on the word embeddings
     description_weight: float = 0.0  # λ of DR-CAML's description regulariser; 0 = plain CAML
-    pad_both_sides: bool = False  # True: the release's floor(k/2) padding on each side (T + 1 states)
+    pad_both_sides: bool = True  # the release's floor(k/2) padding on each side (T + 1 states); False: "same"
     mask_padding: bool = True  # False: padded positions take attention weight, as in the release
     prior_bias: bool = True  # False: output biases keep PyTorch's initialisation, as in the release
 
@@ -64,7 +66,9 @@ class DescriptionRegulariser(nn.Module):
             raise UserError("dr-caml needs code titles as word ids (ModelContext.title_ids, a row per code)")
         self.register_buffer("title_ids", ctx.title_ids.long(), persistent=False)  # [C, Lt]
         self.embedding = WordEmbedding(ctx, config.embed_dim)
-        self.conv = SameConv1d(config.embed_dim, config.num_filters, config.kernel_size)
+        self.conv = SameConv1d(
+            config.embed_dim, config.num_filters, config.kernel_size, pad_both_sides=config.pad_both_sides
+        )
         self.project = nn.Linear(config.num_filters, config.num_filters)
         nn.init.xavier_uniform_(self.project.weight)
         self.weight = config.description_weight
@@ -73,7 +77,9 @@ class DescriptionRegulariser(nn.Module):
         """Title vectors ``z`` [K, F] of the code indices ``codes`` [K]."""
         ids = self.title_ids[codes]
         states = torch.tanh(self.conv(self.embedding(ids).transpose(1, 2))).transpose(1, 2)
-        return self.project(masked_max(states, ids != 0))
+        words = ids != 0
+        extra = words[:, :1].expand(-1, self.conv.extra_outputs)  # windows before the title: if it has words
+        return self.project(masked_max(states, torch.cat([extra, words], dim=1)))
 
     def forward(self, output_weight: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         positive = targets > 0.5
@@ -116,7 +122,10 @@ class Caml(nn.Module):
         aux = None
         if self.description is not None and "targets" in batch:
             aux = self.description(self.output.weight, batch["targets"])
-        attributions = weights[..., extra:] if self.want_attributions else None  # one weight per token
+        attributions = None
+        if self.want_attributions:  # one weight per token: windows before the text go to the first token
+            attributions = weights[..., extra:].clone()
+            attributions[..., 0] += weights[..., :extra].sum(-1)
         return ModelOutput(logits=logits, aux_loss=aux, attributions=attributions)
 
 

@@ -6,7 +6,8 @@ Each case builds both models on one tiny vocabulary and label set, copies the re
 icdbench's by an explicit name table (every tensor on both sides is accounted for), and requires equal
 logits in eval mode, then equal loss, gradients and updated logits after one training step (dropout on,
 same seed). icdbench's deliberate departures are switched off through its own model config fields
-(``mask_padding``, ``prior_bias``, CAML's ``pad_both_sides``), the same fields a user sets.
+(``mask_padding``, ``prior_bias``, MultiResCNN's ``tanh_before_attention``), the same fields a user
+sets.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ CAML_ATTENTION = [
 CASES = {
     "caml": Case(
         "caml",
-        dict(num_filters=8, kernel_size=10, pad_both_sides=True),
+        dict(num_filters=8, kernel_size=10),
         lambda ref, ctx, _: ref.CAML(VOCAB, CODES, _encoder(ctx), embed_dropout=0.2, num_filters=8, kernel_size=10),
         [*WORD_EMBEDDING, (r"conv\.(weight|bias)", r"conv.\1"), *CAML_ATTENTION],
         reference_unused=("attention.first_linear.bias",),
@@ -221,7 +222,7 @@ def test_same_weights_same_logits(name, context, tmp_path, reference):
         torch.testing.assert_close(our_logits(ours, batch), reference_logits(case, theirs, batch), atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("name", sorted(set(CASES) - {"caml"}))  # CAML's "same" padding changes every note
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_defaults_differ_only_on_padding(name, context, tmp_path, reference):
     case = CASES[name]
     ours, theirs, _ = build_pair(case, context, tmp_path, reference)

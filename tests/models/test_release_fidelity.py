@@ -114,3 +114,18 @@ def _states_and_mask(model, batch):
 
     states, _ = run_packed(model.lstm, model.embedding(batch["input_ids"]), batch["lengths"])
     return states, batch["mask"]
+
+
+@pytest.mark.parametrize("kernel", [9, 10])
+def test_release_padding_adds_one_window_before_the_text_for_even_kernels(kernel):
+    from icdbench.models.layers import SameConv1d
+
+    torch.manual_seed(0)
+    release = SameConv1d(3, 4, kernel, pad_both_sides=True)  # CAML's padding=floor(k/2)
+    same = SameConv1d(3, 4, kernel)
+    same.load_state_dict(release.state_dict())
+    x = torch.randn(2, 3, 15)
+    extra = 1 - kernel % 2
+    assert release.extra_outputs == extra and same.extra_outputs == 0
+    torch.testing.assert_close(release(x)[..., extra:], same(x))
+    assert release(x).shape[-1] == 15 + extra
