@@ -60,6 +60,12 @@ def _explain(args):
     return explain(args)
 
 
+def _export(args):
+    from icdbench.results.export import export
+
+    return export(args)
+
+
 def _leaderboard(args):
     from icdbench.results.commands import leaderboard
 
@@ -149,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--doc", required=True, help="doc_id in the split's test part")
     p.add_argument("--method", choices=["attention", "lime"], default="attention")
     p.set_defaults(func=_explain)
+
+    p = sub.add_parser("export", help="a finished run's test predictions as an official submission file")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--format", required=True, help="codiesp-d, codiesp-p (ranked codes) or codiesp-x (evidence)")
+    p.add_argument("--part", default="test", help="the part to export (a run folder keeps its test part)")
+    p.add_argument("--out", type=Path, help="the file to write (default: RUN_DIR/FORMAT-PART.tsv)")
+    p.set_defaults(func=_export)
 
     p = sub.add_parser("leaderboard", help="build leaderboards from run records")
     p.add_argument("splits", nargs="*")

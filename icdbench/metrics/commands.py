@@ -28,6 +28,7 @@ def list_metrics(args) -> int:
 def evaluate(args) -> int:
     """Evaluate a scores file on the test part of a prepared split (full and top-50 settings)."""
     from icdbench.metrics import evaluate_settings, top_codes
+    from icdbench.metrics.codiesp import codiesp_task, official_keys
     from icdbench.metrics.scores_file import load_scores_file
     from icdbench.metrics.stats import HEADLINE, bootstrap_ci
 
@@ -54,6 +55,8 @@ def evaluate(args) -> int:
         intervals = bootstrap_ci(scores, targets, HEADLINE, top50_codes=top50, seed=CI_SEED, **shared)
     except ValueError as exc:
         raise UserError(f"cannot evaluate {args.scores} on {args.split}: {exc}") from exc
+    if codiesp_task(split.name):  # the track's official MAP beside icdbench's keys
+        reports["full"].update(official_keys(label_set, scores, split.test["codes"].to_list()))
     print(_table(reports, intervals["full"]))
     if args.out:
         result = {

@@ -75,6 +75,10 @@ def _entries() -> dict[str, MetricInfo]:
     out["coverage_error"] = MetricInfo(
         "mean depth of the ranking needed to cover all gold codes (scikit-learn; no gold counts 0)", _DOWN, "ranking"
     )
+    # A split's official metric, computed only on that split (icdbench.metrics.codiesp).
+    out["map_codiesp"] = MetricInfo("CodiEsp's official MAP (trec_eval at depth 1000 via trectools, as the track's "
+                                    "scorer): every gold code counts, every submitted document averages", _UP,
+                                    "official")  # fmt: skip
     add("threshold-free", _UP,
         micro_auc_roc="AUC-ROC over all (document, code) cells pooled",
         macro_auc_roc="mean per-code AUC-ROC over codes with a positive and a negative",

@@ -114,6 +114,7 @@ def finish_run(
     command: str,
 ) -> dict:
     from icdbench.metrics import evaluate_settings, top_codes
+    from icdbench.metrics.codiesp import split_official_keys
     from icdbench.metrics.scores_file import save_scores
     from icdbench.metrics.stats import HEADLINE, bootstrap_ci
     from icdbench.metrics.thresholds import tune_threshold
@@ -147,6 +148,7 @@ def finish_run(
         top50_codes=top50, n_boot=BOOTSTRAP_SAMPLES, seed=cfg.seed,
     )  # fmt: skip
     save_scores(run_dir / SCORES_FILE, doc_ids, codes, scored.test.scores)
+    metrics["full"].update(split_official_keys(split.name, run_dir / SCORES_FILE, test_frame["codes"].to_list()))
     threshold_file = threshold_summary(rule, threshold)
     write_json(run_dir / THRESHOLD_FILE, threshold_file)
     atomic_write(run_dir / RUN_CODES_FILE, split.codes.write_parquet, binary=True)

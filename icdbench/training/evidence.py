@@ -146,17 +146,12 @@ def evidence_keys(job, predicted: np.ndarray, model: torch.nn.Module | None = No
     """The ``evidence_*`` keys of a finished run on its split's test part, or ``{}`` when the split has no gold
     evidence or the model exposes no attributions. ``predicted`` ``[test rows, C]`` bool are the run's decisions
     (:func:`predicted_codes`); ``model`` defaults to the run's saved ``model.pt``."""
-    from icdbench.training.job import MODEL_FILE
-
     frame = job.split.test
     if job.spec.trainer == "sklearn" or not has_gold_evidence(frame):
         return {}
     datamodule = job.datamodule()
     if model is None:
-        from icdbench.training.weights import load_model_weights
-
-        model = job.spec.build(job.model_config(), datamodule.ctx)
-        load_model_weights(model, job.run_dir / MODEL_FILE)
+        model = saved_model(job, datamodule)
     wanted = cases_to_explain(frame, job.split.code_list, predicted)
     attributions = collect_attributions(model, datamodule, "test", wanted)
     if attributions is None:
@@ -164,9 +159,19 @@ def evidence_keys(job, predicted: np.ndarray, model: torch.nn.Module | None = No
     return evidence_report(frame, job.split.code_list, attributions, predicted)
 
 
-def evidence_of_run(run_dir: Path) -> dict[str, float]:
-    """The ``evidence_*`` keys of a finished run folder (its saved model, config, test scores and threshold),
-    computed again from the split in DATA_DIR, e.g. for runs recorded before evidence evaluation existed."""
+def saved_model(job, datamodule) -> torch.nn.Module:
+    """The run's evaluated weights (``model.pt``) in the model its config builds."""
+    from icdbench.training.job import MODEL_FILE
+    from icdbench.training.weights import load_model_weights
+
+    model = job.spec.build(job.model_config(), datamodule.ctx)
+    load_model_weights(model, job.run_dir / MODEL_FILE)
+    return model
+
+
+def finished_run_job(run_dir: Path):
+    """``(job, predicted)`` of a finished run folder: its job on the split in DATA_DIR (checked to be the one it
+    was trained on) and its test decisions ``[test rows, C]`` bool from its saved scores and threshold."""
     import json
 
     from icdbench.config import load_run_config
@@ -193,4 +198,11 @@ def evidence_of_run(run_dir: Path) -> dict[str, float]:
     predicted = np.zeros((split.test.height, len(codes)), dtype=bool)
     predicted[[row_of[d] for d in doc_ids]] = decisions(scores, json.loads((run_dir / THRESHOLD_FILE).read_text()))
     cfg = load_run_config(run_dir / CONFIG_FILE, spec)
-    return evidence_keys(RunJob(spec, split, cfg, run_dir, str(record.get("run_id", run_dir.name))), predicted)
+    return RunJob(spec, split, cfg, run_dir, str(record.get("run_id", run_dir.name))), predicted
+
+
+def evidence_of_run(run_dir: Path) -> dict[str, float]:
+    """The ``evidence_*`` keys of a finished run folder (its saved model, config, test scores and threshold),
+    computed again from the split in DATA_DIR, e.g. for runs recorded before evidence evaluation existed."""
+    job, predicted = finished_run_job(run_dir)
+    return evidence_keys(job, predicted)
