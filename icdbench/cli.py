@@ -105,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="list splits, models or metrics")
     p.add_argument("what", choices=["splits", "models", "metrics"])
+    p.add_argument("--fidelity", action="store_true", help="models: each one's paper, reference and departures")
     p.set_defaults(func=_list)
 
     p = sub.add_parser("prepare", help="prepare a split under DATA_DIR")

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from icdbench.models._fidelity import PRIOR_BIAS
 from icdbench.models._priors import init_output_bias
 from icdbench.models.base import ModelContext, ModelOutput
 from icdbench.models.encoders import EncoderConfigMixin, SegmentEncoder, token_states
 from icdbench.models.layers.attention import masked_softmax
-from icdbench.models.registry import register_model
+from icdbench.models.registry import Fidelity, register_model
 
 PAPER = "Sasikala et al. 2025, HMHAN: hierarchical multi-head attention for ICD coding of radiology reports"
 
@@ -109,6 +110,9 @@ class BertAttn(nn.Module):
         return ModelOutput(logits=logits, attributions=weights.unsqueeze(1).expand(-1, logits.shape[1], -1))
 
 
+BASELINE_FIDELITY = Fidelity(reference="none public: built from the HMHAN paper (§III-E)", departures=(PRIOR_BIAS,))
+
+
 @register_model(
     "bert-cls",
     family="hmhan",
@@ -116,6 +120,7 @@ class BertAttn(nn.Module):
     inputs="segments",
     config=BertBaselineConfig,
     train_defaults=HMHAN_TRAINING,
+    fidelity=BASELINE_FIDELITY,
 )
 def build_bert_cls(config: BertBaselineConfig, ctx: ModelContext) -> BertCls:
     return BertCls(config, ctx)
@@ -128,6 +133,7 @@ def build_bert_cls(config: BertBaselineConfig, ctx: ModelContext) -> BertCls:
     inputs="segments",
     config=BertBaselineConfig,
     train_defaults=HMHAN_TRAINING,
+    fidelity=BASELINE_FIDELITY,
 )
 def build_bert_attn(config: BertBaselineConfig, ctx: ModelContext) -> BertAttn:
     return BertAttn(config, ctx)

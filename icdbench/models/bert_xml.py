@@ -21,11 +21,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from icdbench.models._fidelity import PRIOR_BIAS
 from icdbench.models._priors import init_output_bias
 from icdbench.models.base import ModelContext, ModelOutput
 from icdbench.models.encoders import EncoderConfigMixin, SegmentEncoder, token_states
 from icdbench.models.layers.attention import CamlAttention, PerCodeLinear
-from icdbench.models.registry import register_model
+from icdbench.models.registry import Departure, Fidelity, register_model
 
 PAPER = "Zhang, Liu & Razavian 2020, BERT-XML: large scale automated ICD coding using BERT pretraining"
 
@@ -58,6 +59,19 @@ class BertXml(nn.Module):
         )
 
 
+BERT_XML_FIDELITY = Fidelity(
+    reference="none public: the paper's EHR-pretrained BERT and its code were never released",
+    departures=(
+        Departure("deliberate", "a general encoder stands in for the unreleased EHR-pretrained BERT "
+                  "(model.encoder=, the record says it was substituted)"),
+        Departure("deliberate", "6 chunks of 512 tokens by default; the paper's chunk count is not reproduced"),
+        Departure("deliberate", "the usual BERT fine-tuning recipe (AdamW 5e-5, linear warm-up and decay, batch 8), "
+                  "not the paper's"),
+        PRIOR_BIAS,
+    ),
+)
+
+
 @register_model(
     "bert-xml",
     family="bert-xml",
@@ -76,6 +90,7 @@ class BertXml(nn.Module):
         "data.segment_length": 512,
         "data.max_segments": 6,
     },
+    fidelity=BERT_XML_FIDELITY,
 )
 def build_bert_xml(config: BertXmlConfig, ctx: ModelContext) -> BertXml:
     return BertXml(config, ctx)

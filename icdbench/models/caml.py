@@ -40,10 +40,11 @@ from torch import nn
 
 from icdbench.errors import UserError
 from icdbench.models._checks import require_fraction, require_positive
+from icdbench.models._fidelity import EDIN_SHARED, PRIOR_BIAS_SWITCH, masked_padding
 from icdbench.models._priors import init_output_bias
 from icdbench.models.base import CamlVocabularyConfig, ModelContext, ModelOutput
 from icdbench.models.layers import CamlAttention, PerCodeLinear, SameConv1d, WordEmbedding, masked_max
-from icdbench.models.registry import register_model
+from icdbench.models.registry import Departure, Fidelity, register_model
 
 
 @dataclass
@@ -142,6 +143,21 @@ _CAML_TRAINING = {
 }
 
 
+CAML_FIDELITY = Fidelity(
+    reference="jamesmullenbach/caml-mimic (the release's training commands: benchmarks/experiments/mimic3-*/); "
+    "Edin et al.'s CAML (tests/models/test_reference_equivalence.py)",
+    departures=(masked_padding("the attention softmax"), PRIOR_BIAS_SWITCH, *EDIN_SHARED),
+)
+DR_CAML_FIDELITY = Fidelity(
+    reference="jamesmullenbach/caml-mimic (DRCAML_mimic3_{full,50}/train_new_model.sh: lambda 0.01 and 10)",
+    departures=(
+        *CAML_FIDELITY.departures,
+        Departure("deliberate", "the description regulariser is the paper's squared norm, not the release's "
+                  "per-element mean; title padding is kept out of the title max-pool"),
+    ),
+)
+
+
 def _build(config: CamlConfig, ctx: ModelContext) -> Caml:
     require_positive("caml", config, "embed_dim", "kernel_size", "num_filters")
     require_fraction("caml", config, "dropout")
@@ -157,6 +173,7 @@ register_model(
     inputs="words",
     config=CamlConfig,
     train_defaults=_CAML_TRAINING,
+    fidelity=CAML_FIDELITY,
 )(_build)
 
 register_model(
@@ -167,4 +184,5 @@ register_model(
     config=CamlConfig,
     config_defaults={"description_weight": 0.01},
     train_defaults=_CAML_TRAINING,
+    fidelity=DR_CAML_FIDELITY,
 )(_build)

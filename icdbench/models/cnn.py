@@ -22,10 +22,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from icdbench.models._checks import require_fraction, require_positive
+from icdbench.models._fidelity import EDIN_SHARED, PRIOR_BIAS_SWITCH, masked_padding
 from icdbench.models._priors import init_output_bias
 from icdbench.models.base import CamlVocabularyConfig, ModelContext
 from icdbench.models.layers import WordEmbedding, masked_max
-from icdbench.models.registry import register_model
+from icdbench.models.registry import Departure, Fidelity, register_model
 
 
 @dataclass
@@ -66,6 +67,18 @@ class ConvMaxPool(nn.Module):
         return self.output(masked_max(windows, valid))
 
 
+CNN_FIDELITY = Fidelity(
+    reference="jamesmullenbach/caml-mimic (cnn_vanilla, the release's MIMIC-III commands); Edin et al.'s "
+    "VanillaConv (tests/models/test_reference_equivalence.py)",
+    departures=(
+        masked_padding("the max-pool (windows that reach into padding)"),
+        PRIOR_BIAS_SWITCH,
+        Departure("deliberate", "a document shorter than the kernel is zero-padded to one window"),
+        *EDIN_SHARED,
+    ),
+)
+
+
 @register_model(
     "cnn",
     family="cnn",
@@ -83,6 +96,7 @@ class ConvMaxPool(nn.Module):
         "train.patience": 10,
         "data.max_tokens": 2500,
     },
+    fidelity=CNN_FIDELITY,
 )
 def build_cnn(config: CnnConfig, ctx: ModelContext) -> ConvMaxPool:
     require_positive("cnn", config, "embed_dim", "num_filters", "kernel_size")

@@ -40,11 +40,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from icdbench.models._checks import require_fraction, require_positive
+from icdbench.models._fidelity import EDIN_SHARED, PRIOR_BIAS_SWITCH, masked_padding
 from icdbench.models._priors import init_output_bias, init_prior_bias
 from icdbench.models.base import ModelContext, ModelOutput, WordEmbeddingConfig
 from icdbench.models.layers import LabelAttention, PerCodeLinear, WordEmbedding
 from icdbench.models.layers.recurrent import run_packed
-from icdbench.models.registry import register_model
+from icdbench.models.registry import Departure, Fidelity, register_model
 
 INIT_STD = 0.03  # the release's initialisation of attention and output weights
 
@@ -181,6 +182,28 @@ def _build(config: LaatConfig, ctx: ModelContext) -> Laat:
     return Laat(config, ctx)
 
 
+LAAT_FIDELITY = Fidelity(
+    reference="aehrc/LAAT (Vu et al.'s release: readme.md, src/args_parser.py); Edin et al.'s LAAT "
+    "(tests/models/test_reference_equivalence.py)",
+    departures=(
+        masked_padding("the attention softmax"),
+        PRIOR_BIAS_SWITCH,
+        Departure("deliberate", "on MIMIC-III full/50, early stopping on validation micro-F1 with patience 6 and "
+                  "at most 50 epochs (Vu et al.), where Edin et al.'s replication uses P@8, patience 10 and 200"),
+        Departure("deliberate", "on MIMIC-III full/50 the vocabulary keeps every word (Vu et al.'s release), not "
+                  "Edin et al.'s words of at least 3 documents"),
+        *EDIN_SHARED,
+    ),
+)
+JOINTLAAT_FIDELITY = Fidelity(
+    reference=LAAT_FIDELITY.reference,
+    departures=(
+        *LAAT_FIDELITY.departures,
+        Departure("deliberate", "the parent-level loss is added as (P / C) x L_parent: the release's "
+                  "(P L_parent + C L_code) / (P + C) times the constant (P + C) / C"),
+    ),
+)
+
 register_model(
     "laat",
     family="laat",
@@ -188,6 +211,7 @@ register_model(
     inputs="words",
     config=LaatConfig,
     train_defaults=_LAAT_TRAINING,
+    fidelity=LAAT_FIDELITY,
 )(_build)
 
 register_model(
@@ -198,4 +222,5 @@ register_model(
     config=LaatConfig,
     config_defaults={"joint": True},
     train_defaults=_LAAT_TRAINING,
+    fidelity=JOINTLAAT_FIDELITY,
 )(_build)

@@ -34,7 +34,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
 from icdbench.errors import UserError
-from icdbench.models.registry import register_model
+from icdbench.models.registry import Departure, Fidelity, register_model
 
 
 @dataclass
@@ -158,9 +158,18 @@ def _build(config: LinearConfig, ctx=None) -> BinaryRelevance:
 
 _PAPER = "binary relevance baseline (sentence-tagger paper §4.5; Mullenbach et al. 2018)"
 
-register_model("lr", family="linear", paper=_PAPER, inputs="text", config=LinearConfig, trainer="sklearn")(
-    _build
+_TFIDF = Departure("deliberate", "the papers give no vectoriser settings: TF-IDF n-grams 1-3, sublinear tf, "
+                   "max_features and min_df are ours; C is chosen on validation over C_grid")
+LR_FIDELITY = Fidelity(reference="scikit-learn LogisticRegression (liblinear), one per code", departures=(_TFIDF,))
+SVM_FIDELITY = Fidelity(
+    reference="scikit-learn LinearSVC (liblinear), one per code",
+    departures=(_TFIDF, Departure("deliberate", "scores are the logistic function of the margin, not a fitted "
+                                  "Platt calibration (same ranking, decision boundary at 0.5)")),
 )
+
+register_model(
+    "lr", family="linear", paper=_PAPER, inputs="text", config=LinearConfig, trainer="sklearn", fidelity=LR_FIDELITY
+)(_build)
 register_model(
     "svm",
     family="linear",
@@ -169,4 +178,5 @@ register_model(
     config=LinearConfig,
     config_defaults={"classifier": "svm"},
     trainer="sklearn",
+    fidelity=SVM_FIDELITY,
 )(_build)

@@ -34,10 +34,11 @@ from torch import nn
 
 from icdbench.errors import UserError
 from icdbench.models._checks import require_fraction, require_positive
+from icdbench.models._fidelity import EDIN_SHARED, PRIOR_BIAS_SWITCH, masked_padding
 from icdbench.models._priors import init_output_bias
 from icdbench.models.base import CamlVocabularyConfig, ModelContext, ModelOutput
 from icdbench.models.layers import CamlAttention, PerCodeLinear, SameConv1d, WordEmbedding
-from icdbench.models.registry import register_model
+from icdbench.models.registry import Departure, Fidelity, register_model
 
 
 @dataclass
@@ -122,6 +123,20 @@ class MultiResCnn(nn.Module):
         return ModelOutput(logits=self.output(per_code), attributions=attributions)
 
 
+MULTIRESCNN_FIDELITY = Fidelity(
+    reference="foxlf823/Multi-Filter-Residual-Convolutional-Neural-Network (Li & Yu's release); Edin et al.'s "
+    "MultiResCNN (tests/models/test_reference_equivalence.py)",
+    departures=(
+        masked_padding("every layer and the attention softmax (batch-norm statistics still see it)"),
+        PRIOR_BIAS_SWITCH,
+        Departure("deliberate", "follows Li & Yu's release where Edin et al.'s reimplementation differs: the "
+                  "first convolution of each channel has a bias, no extra tanh before the attention "
+                  "(tanh_before_attention=true matches Edin et al.)"),
+        *EDIN_SHARED,
+    ),
+)
+
+
 @register_model(
     "multirescnn",
     family="multirescnn",
@@ -139,6 +154,7 @@ class MultiResCnn(nn.Module):
         "train.patience": 10,
         "data.max_tokens": 2500,
     },
+    fidelity=MULTIRESCNN_FIDELITY,
 )
 def build_multirescnn(config: MultiResCnnConfig, ctx: ModelContext) -> MultiResCnn:
     require_positive("multirescnn", config, "embed_dim", "num_filters", "residual_blocks")

@@ -22,11 +22,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from icdbench.models._fidelity import EDIN_SHARED, PRIOR_BIAS_SWITCH, masked_padding
 from icdbench.models._priors import init_output_bias
 from icdbench.models.base import ModelContext, ModelOutput
 from icdbench.models.encoders import EncoderConfigMixin, SegmentEncoder, token_states
 from icdbench.models.layers.attention import LabelAttention, PerCodeLinear
-from icdbench.models.registry import register_model
+from icdbench.models.registry import Departure, Fidelity, register_model
 
 PAPER = "Huang et al. 2022, PLM-ICD: automatic ICD coding with pretrained language models (ClinicalNLP)"
 
@@ -61,6 +62,21 @@ class PlmIcd(nn.Module):
         return ModelOutput(logits=self.output(per_code), attributions=weights if self.want_attributions else None)
 
 
+PLM_ICD_FIDELITY = Fidelity(
+    reference="Edin et al.'s PLMICD (reference configs: tests/training/test_published_configs.py; module: "
+    "tests/models/test_reference_equivalence.py)",
+    departures=(
+        masked_padding("the label attention"),
+        PRIOR_BIAS_SWITCH,
+        Departure("not-yet-fixed", "on Edin et al.'s MIMIC-III clean and MIMIC-IV splits they read the first "
+                  "4,000 words, all of their subwords; segment inputs have no word cap: at most 24 x 128 subwords"),
+        Departure("not-yet-fixed", "each 128-token segment carries its own special tokens (126 text tokens); "
+                  "Edin et al. cut one tokenised sequence into 128-token chunks"),
+        *EDIN_SHARED,
+    ),
+)
+
+
 @register_model(
     "plm-icd",
     family="plm-icd",
@@ -80,6 +96,7 @@ class PlmIcd(nn.Module):
         "data.segment_length": 128,
         "data.max_segments": 24,
     },
+    fidelity=PLM_ICD_FIDELITY,
 )
 def build_plm_icd(config: PlmIcdConfig, ctx: ModelContext) -> PlmIcd:
     return PlmIcd(config, ctx)

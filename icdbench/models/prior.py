@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from icdbench.errors import UserError
-from icdbench.models.registry import register_model
+from icdbench.models.registry import Fidelity, register_model
 
 
 @dataclass
@@ -57,6 +57,7 @@ class Prior:
     inputs="text",
     config=PriorConfig,
     trainer="sklearn",
+    fidelity=Fidelity(reference="none needed: the training prevalence of each code, add-0.5 smoothed"),
 )
 def _build(config: PriorConfig, ctx=None) -> Prior:
     if config.smoothing < 0:

@@ -19,6 +19,31 @@ from icdbench.errors import UserError
 
 InputKind = Literal["words", "segments", "sentences", "text"]
 TrainerKind = Literal["lightning", "sklearn", "custom"]
+DepartureKind = Literal["deliberate", "hardware", "not-yet-fixed"]
+DEPARTURE_KINDS = ("deliberate", "hardware", "not-yet-fixed")
+
+
+@dataclass(frozen=True)
+class Departure:
+    """One way a model differs from its paper or reference implementation: ``deliberate`` (a choice, usually
+    with a config switch that restores the original), ``hardware`` (forced by the machines it runs on) or
+    ``not-yet-fixed`` (a known gap)."""
+
+    kind: DepartureKind
+    what: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in DEPARTURE_KINDS:
+            raise ValueError(f"departure kind must be one of {DEPARTURE_KINDS}, got {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """How a model stands to its paper (``ModelSpec.paper``): the implementation it follows and is checked
+    against, and every known departure. ``icdbench list models --fidelity`` and the leaderboards print it."""
+
+    reference: str  # the released code it follows (and the test that checks it), or why there is none
+    departures: tuple[Departure, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -33,6 +58,7 @@ class ModelSpec:
     train_defaults: dict = field(default_factory=dict)  # published optimisation/training settings (RunConfig keys)
     trainer: TrainerKind = "lightning"
     run: Callable[..., Any] | None = None  # for trainer="custom": the family's own orchestration
+    fidelity: Fidelity | None = None  # every registered model declares one (a test checks)
 
     def default_config(self):
         return dataclasses.replace(self.config(), **self.config_defaults)
@@ -52,6 +78,7 @@ def register_model(
     train_defaults: dict | None = None,
     trainer: TrainerKind = "lightning",
     run: Callable[..., Any] | None = None,
+    fidelity: Fidelity | None = None,
 ):
     """Register ``build(config, ctx)`` under ``name``. Usable as a decorator on the builder function."""
 
@@ -69,6 +96,7 @@ def register_model(
             train_defaults=dict(train_defaults or {}),
             trainer=trainer,
             run=run,
+            fidelity=fidelity,
         )
         return build
 

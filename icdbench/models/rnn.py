@@ -22,11 +22,12 @@ from torch import nn
 
 from icdbench.errors import UserError
 from icdbench.models._checks import require_fraction, require_positive
+from icdbench.models._fidelity import EDIN_SHARED, PRIOR_BIAS_SWITCH, masked_padding
 from icdbench.models._priors import init_output_bias
 from icdbench.models.base import CamlVocabularyConfig, ModelContext
 from icdbench.models.layers import WordEmbedding
 from icdbench.models.layers.recurrent import run_packed
-from icdbench.models.registry import register_model
+from icdbench.models.registry import Departure, Fidelity, register_model
 
 
 @dataclass
@@ -58,6 +59,19 @@ class BiGru(nn.Module):
         return self.output(torch.cat([last[-2], last[-1]], dim=-1))  # forward ⊕ backward final states
 
 
+BIGRU_FIDELITY = Fidelity(
+    reference="jamesmullenbach/caml-mimic (rnn, GRU_mimic3_full/train_new_model.sh); Edin et al.'s VanillaRNN "
+    "(tests/models/test_reference_equivalence.py)",
+    departures=(
+        masked_padding("the GRU (sequences packed by length, so the final states are each document's own)"),
+        PRIOR_BIAS_SWITCH,
+        Departure("deliberate", "no embedding dropout on MIMIC-III full/50, as Mullenbach et al.'s release; "
+                  "Edin et al.'s replication uses 0.2"),
+        *EDIN_SHARED,
+    ),
+)
+
+
 @register_model(
     "bigru",
     family="rnn",
@@ -75,6 +89,7 @@ class BiGru(nn.Module):
         "train.patience": 10,
         "data.max_tokens": 2500,
     },
+    fidelity=BIGRU_FIDELITY,
 )
 def build_bigru(config: BiGruConfig, ctx: ModelContext) -> BiGru:
     require_positive("bigru", config, "embed_dim", "hidden_size")

@@ -28,7 +28,7 @@ from torch import nn
 from icdbench.models.base import ModelContext, ModelOutput, WordEmbeddingConfig
 from icdbench.models.layers import WordEmbedding, masked_softmax
 from icdbench.models.layers.recurrent import run_packed
-from icdbench.models.registry import register_model
+from icdbench.models.registry import Departure, Fidelity, register_model
 
 LOG_SCORE_RANGE = (-80.0, -1e-6)  # document log-scores are kept finite so the logits are too
 
@@ -204,6 +204,17 @@ def _run(job):
     return run_sentence_tagger(job)
 
 
+TAGGER_FIDELITY = Fidelity(
+    reference="none public: built from the paper (seed 002, eq. 1-11); its pathology data are private",
+    departures=(
+        Departure("deliberate", "the attention query is the last state projected to the attention size (q = V h_T; "
+                  "the paper writes u_t^T h_T, whose sizes differ at 128 and 256)"),
+        Departure("deliberate", "a code's document score max_n P(focus_n) P(code | sentence n), so the "
+                  "threshold-free metrics are defined; the paper reports set metrics only"),
+    ),
+)
+
+
 @register_model(
     "sentence-tagger",
     family="sentence-tagger",
@@ -220,6 +231,7 @@ def _run(job):
     },
     trainer="custom",
     run=_run,
+    fidelity=TAGGER_FIDELITY,
 )
 def build_sentence_tagger(config: SentenceTaggerConfig, ctx: ModelContext) -> SentenceTaggerModel:
     return SentenceTaggerModel(config, ctx)

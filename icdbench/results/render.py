@@ -29,6 +29,7 @@ from icdbench.results.cells import (
     side_by_side_grid,
     tau_grid,
 )
+from icdbench.results.fidelity import fidelity_markdown
 from icdbench.results.leaderboard import EVIDENCE, HEADLINE, SETTINGS, TABLE_KEYS, Row, Table
 from icdbench.results.locking import csv_text, locked, read_csv, write_bytes, write_text
 
@@ -156,6 +157,7 @@ def markdown(board: Leaderboard, plots: dict[str, str]) -> str:
             parts += [f"{PLOT_CAPTIONS[k]}\n\n![{k}]({plot_name(table, k)})\n" for k in shown]
         parts.append("### Provenance\n")
         parts.append(markdown_grid(provenance_grid(table)))
+    parts.append(fidelity_markdown())
     parts.append("## Metrics\n")
     parts.append("\n".join(f"- **{label}** (`{key}`): {METRICS[key].definition}."
                            for key, label in HEADLINE + EVIDENCE) + "\n")  # fmt: skip

@@ -182,6 +182,12 @@ def predict(args) -> int:
 
 def list_models(args) -> int:
     from icdbench.models.registry import all_models
+
+    if args.fidelity:
+        from icdbench.results.fidelity import fidelity_text
+
+        print(fidelity_text())
+        return 0
     from icdbench.training.nominal import NOMINAL, parameter_count
 
     rows = []

@@ -325,3 +325,10 @@ def test_dotted_keys_are_read_as_written():
     laat = compose(CONFIGS / "experiment" / "mimiciii_50" / "laat.yaml")
     assert laat["lr_scheduler"] == {"name": "ReduceLROnPlateau",
                                     "configs": {"min_lr": 0.0001, "mode": "max", "factor": 0.9, "patience": 5}}
+
+
+def test_every_known_departure_is_in_the_models_fidelity_table():
+    """The departures above are mirrored in ``icdbench list models --fidelity`` (``ModelSpec.fidelity``)."""
+    for (_, model, key), (kind, _) in KNOWN_DEPARTURES.items():
+        kinds = {departure.kind for departure in get_model(MODELS[model]).fidelity.departures}
+        assert kind in kinds, f"{MODELS[model]}: declare the {kind} departure of {key} in its fidelity"
