@@ -48,6 +48,8 @@ class DataConfig:
     permutations: int = 0  # RAC sentence-permutation copies per train document (0 = off)
     num_workers: int = 0
     bucket: bool = True  # length-bucketed batches (sorted by length within shuffled chunks)
+    # "train", or "train,val": train on both with train.fixed_from's choices (icdbench.training.official)
+    train_parts: str = "train"
 
 
 @dataclass
@@ -92,6 +94,7 @@ class TrainConfig:
     deterministic: bool = True
     limit_train_batches: int | None = None  # smoke runs: train on this many batches per epoch
     keep_checkpoints: bool = False  # keep Lightning's checkpoints (last/best .ckpt) after a finished run
+    fixed_from: str | None = None  # data.train_parts=train,val: the train-only run whose choices are reused
 
 
 @dataclass

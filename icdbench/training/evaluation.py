@@ -3,6 +3,8 @@ the full and top-50 settings with bootstrap confidence intervals, and write the 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from omegaconf import OmegaConf
 
@@ -118,13 +120,18 @@ def finish_run(
     from icdbench.metrics.scores_file import save_scores
     from icdbench.metrics.stats import HEADLINE, bootstrap_ci
     from icdbench.metrics.thresholds import tune_threshold
+    from icdbench.training.official import comparable_to_published, saved_threshold, train_parts
 
     split, cfg, run_dir = job.split, job.cfg, job.run_dir
     codes = split.code_list
     rule = cfg.train.threshold
-    threshold = tune_threshold(
-        scored.val.scores, scored.val.targets, rule, k=cfg.train.top_k if rule == "top_k" else None
-    )
+    if job.fixed is not None:  # train+val: the train-only run's threshold (validation is training data here)
+        rule, threshold = job.fixed.threshold["rule"], saved_threshold(job.fixed.threshold)
+        scored = replace(scored, stop_reason=job.fixed.stop_reason or scored.stop_reason)
+    else:
+        threshold = tune_threshold(
+            scored.val.scores, scored.val.targets, rule, k=cfg.train.top_k if rule == "top_k" else None
+        )
     test_frame = split.test[scored.test.doc_index.tolist()]
     doc_ids = test_frame["doc_id"].to_list()
     shared = {
@@ -192,6 +199,8 @@ def finish_run(
         "selection": scored.selection,
         "best_monitor": {"name": job.monitor, "value": scored.best_monitor},
         "stop_reason": stop_reason,
+        "training": {"parts": list(train_parts(cfg)), **(job.fixed.record() if job.fixed else {})},
+        "comparable_to_published": comparable_to_published(manifest, train_parts(cfg)),
         "convergence": converged,
         "threshold": threshold_file,
         "metrics": metrics,

@@ -4,7 +4,8 @@ Which weights are evaluated (``ScoredRun.selection``):
 - ``swa-average`` when ``train.swa`` is on and an average exists (see ``icdbench.training.callbacks``);
 - otherwise ``best-checkpoint``: the best epoch by ``train.monitor`` with the validation loss as tie-breaker
   (``icdbench.training.selection``), reloaded with ``torch.load(weights_only=True)``;
-- ``final`` only if no checkpoint was written (no validation ran).
+- ``final`` if no checkpoint was written (no validation ran), and in a train+val run
+  (:mod:`icdbench.training.official`), which trains a fixed number of epochs.
 
 Checkpoints are loaded with ``weights_only=True`` (resume included): they hold only tensors and plain
 containers because ``CodingModule`` saves no hyperparameters (the config lives in ``config.yaml``) and the LR
@@ -58,13 +59,16 @@ class Selected:
         return {name: getattr(self, name) for name in ("selection", "best_monitor", "curve", "selected", "stop_reason")}
 
 
-def select_weights(bundle, module: CodingModule) -> Selected:
-    """After ``trainer.fit``: put the evaluated weights into ``module`` (the SWA average is already there)."""
+def select_weights(bundle, module: CodingModule, *, final: bool = False) -> Selected:
+    """After ``trainer.fit``: put the evaluated weights into ``module`` (the SWA average is already there).
+    ``final``: keep the last epoch's weights (a train+val run: its validation documents are training data)."""
     chosen = bundle.selection
     best = chosen.best_point
     reason = "collapse" if module.collapsed else chosen.stop_reason()
     if bundle.swa is not None and bundle.swa.averaged:
         return Selected("swa-average", None, chosen.curve, None, reason)
+    if final:
+        return Selected("final", None, chosen.curve, None, reason)
     if best is not None and chosen.best_path.is_file():
         load_checkpoint_weights(module, chosen.best_path)
         return Selected("best-checkpoint", best["monitor"], chosen.curve, chosen.best, reason)
@@ -80,7 +84,7 @@ def fit_lightning(job: RunJob) -> ScoredRun:
     trainer.fit(module, datamodule=datamodule, ckpt_path=job.resume_from, weights_only=True)
     job.is_global_zero = trainer.is_global_zero
 
-    chosen = select_weights(bundle, module)
+    chosen = select_weights(bundle, module, final=job.fixed is not None)
     job.save_weights(module.model)
     if job.is_global_zero:
         datamodule.inputs.save(job.run_dir)  # what predict needs to encode new text (e.g. the vocabulary)

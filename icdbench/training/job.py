@@ -69,6 +69,7 @@ class RunJob:
     resume_from: Path | None = None  # Lightning checkpoint to continue from
     callbacks: list = field(default_factory=list)  # extra Lightning callbacks (tests inject crashes here)
     is_global_zero: bool = True  # updated by runners once the Trainer knows the process rank
+    fixed: Any = None  # FixedChoices of a train+val run (icdbench.training.official); None for train-only runs
     _datamodules: dict = field(default_factory=dict, repr=False)
 
     @property

@@ -17,7 +17,7 @@ from pathlib import Path
 from filelock import FileLock
 from omegaconf import OmegaConf
 
-from icdbench.config import ConfigLayer, ResolvedConfig, load_run_config, resolve_config
+from icdbench.config import ConfigLayer, ResolvedConfig, load_run_config, merge_layer, resolve_config
 from icdbench.datasets.registry import PrepareOptions, check_source, get_split
 from icdbench.datasets.storage import load_split, read_manifest
 from icdbench.errors import UserError
@@ -25,6 +25,7 @@ from icdbench.models.registry import ModelSpec, get_model
 from icdbench.paths import data_dir, runs_dir
 from icdbench.results.record import CONFIG_FILE, LAYERS_FILE, atomic_write_text
 from icdbench.training.job import RunJob, ScoredRun
+from icdbench.training.official import fixed_choices, with_val_in_train
 from icdbench.training.selection import monitor_warning
 from icdbench.training.trainer import CHECKPOINT_DIR, LAST_CKPT
 
@@ -209,6 +210,11 @@ def train(request: RunRequest) -> RunResult:
     if spec.trainer == "sklearn" and cfg.train.devices > 1:
         raise UserError(f"{spec.name} is a scikit-learn model; it runs in one process (set train.devices=1)")
     split_dir = fold_split_dir(ensure_split(request.split, request.source, request.command), request.split, fold)
+    fixed = fixed_choices(spec, request.split, read_manifest(split_dir), cfg)
+    if fixed is not None and fixed.layer_values() and resume_from is None:
+        layer = ConfigLayer(f"train.fixed_from {fixed.run_id}", fixed.layer_values())
+        resolved = ResolvedConfig(cfg=merge_layer(cfg, layer), layers=[*resolved.layers, layer])
+        cfg = resolved.cfg
     if resume_from is None:
         run_dir, run_id = new_run_dir(request.split, spec.name, cfg.seed, profile, fold)
 
@@ -225,7 +231,9 @@ def train(request: RunRequest) -> RunResult:
 
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
         split = load_split(split_dir)
-        job = RunJob(spec, split, cfg, run_dir, run_id, resume_from, list(request.callbacks))
+        if fixed is not None:
+            split = with_val_in_train(split)
+        job = RunJob(spec, split, cfg, run_dir, run_id, resume_from, list(request.callbacks), fixed=fixed)
         if launcher and (warning := monitor_warning(job.monitor, split)):
             print(warning, file=sys.stderr)
         start = time.perf_counter()

@@ -7,7 +7,8 @@ the way an epoch is: every setting is fitted on train and scored on validation w
 with no loss; ties keep the earlier setting, which the model orders strongest regularisation first) and only
 it scores the test part. The record gets one curve point per setting (``{**setting, "monitor"}``), the
 selected index, ``stop_reason: converged`` (the grid was searched to its end) and the setting in
-``extra.chosen``. A model without settings (``prior``) is fitted once: empty curve, no selected point.
+``extra.chosen``. A train+val run (:mod:`icdbench.training.official`) fits only the setting its train-only
+run chose. A model without settings (``prior``) is fitted once: empty curve, no selected point.
 
 The fitted model is not saved in the run folder: a TF-IDF vocabulary of note n-grams is note text, and note
 text never leaves ``DATA_DIR``. Re-running the same command reproduces it (the fit is deterministic).
@@ -57,6 +58,8 @@ def fit_sklearn(job: RunJob) -> ScoredRun:
         return ScoredPart(np.arange(len(part)), scores, datamodule.targets(name)), seconds
 
     start = time.perf_counter()
+    if isinstance(model, GridSearched) and job.fixed is not None and job.fixed.setting:
+        model.grid = [dict(job.fixed.setting)]  # a train+val run fits the setting its train-only run chose
     if isinstance(model, GridSearched):
         # The search (every fit and its validation scoring) is the model's training cost
         best, val, curve, selected = _search(job, model, train.features, datamodule.targets("train"), score)

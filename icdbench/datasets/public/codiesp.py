@@ -204,7 +204,10 @@ def prepare_codiesp(name: str, kind: str, english: bool, out_dir: Path, options:
         "preprocessing_version": "raw-1",
         "counts": dict(sorted(stats.items())),
         "split_assignment": "published", "comparable_to_published": True,
-        "split_note": "the published train/dev/test parts (dev = val); official metric: MAP (map_doc)",
+        "published_train_parts": ["train", "val"],  # the track trained on train + dev and scored test once
+        "split_note": "the published train/dev/test parts (dev = val); the track's setting trains on train + dev "
+                      "(data.train_parts=train,val train.fixed_from=RUN_DIR of a train-only run); official "
+                      "metric: MAP (map_doc)",
         "card_notes": card_notes(kind, english, spans),
     }
     return write_prepared(out_dir, parts, SplitOutput(name, VERSION, labels, manifest), options)
