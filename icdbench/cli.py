@@ -84,6 +84,12 @@ def _regress(args):
     return regress(args)
 
 
+def _grid(args):
+    from icdbench.grid.commands import grid
+
+    return grid(args)
+
+
 def _config(args):
     from icdbench.config_command import show_config
 
@@ -180,6 +186,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("regress", help="re-run the ci profile and compare to leaderboards/ci.csv")
     p.add_argument("--update", action="store_true", help="rewrite leaderboards/ci.csv")
     p.set_defaults(func=_regress)
+
+    p = sub.add_parser("grid", help="run a grid (benchmarks/grids/NAME.yaml) locally, on Ray or on SLURM")
+    p.add_argument("grid", help="grid name (benchmarks/grids/NAME.yaml) or path to a grid file")
+    p.add_argument("--launcher", choices=["local", "ray", "slurm"], default="local")
+    p.add_argument("--dry-run", action="store_true", help="list the runs to do (slurm: print the sbatch scripts)")
+    p.add_argument("--retry-failed", action="store_true", help="run only the runs that failed last time")
+    p.add_argument("--cpus", type=int, help="CPUs of the local pool or local Ray instance (default: all cores)")
+    p.add_argument("--address", help="ray: address of a running cluster (default: start a local instance)")
+    p.add_argument("--partition", help="slurm: partition (overrides the grid file)")
+    p.add_argument("--account", help="slurm: account (overrides the grid file)")
+    p.add_argument("--slurm-cluster", choices=["slurm", "local"], default="slurm",
+                   help="slurm: local runs the arrays with submitit's local executor (no SLURM needed)")
+    p.set_defaults(func=_grid)
     return parser
 
 

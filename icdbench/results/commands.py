@@ -78,33 +78,31 @@ def _record_curves(tables) -> dict:
 
 
 def run_missing(registered: list[str], splits: list[str], debug: bool = False) -> list[str]:
-    """Run every planned committed record that is missing (one model/seed at a time) and commit each record as it
-    finishes; returns the failures as one line each."""
-    from icdbench.results.sources import COMMITTED_PLAN, commit_record, missing_committed
-    from icdbench.training.run import RunRequest, train
+    """Run every planned committed record that is missing through the committed grid (``icdbench grid committed``,
+    local pool) and commit each record as it finishes; returns the failures as one line each (``debug`` is not
+    needed: each run's traceback is in its log)."""
+    from icdbench.grid.commands import Launch, launch, plan, plan_line, prepare_splits
+    from icdbench.grid.progress import FAILED, summary
+    from icdbench.grid.spec import load_grid
+    from icdbench.results.sources import COMMITTED_GRID, COMMITTED_PLAN
 
     planned = sorted({entry.split for entry in COMMITTED_PLAN})
     unplanned = [split for split in splits if split not in planned]
     if unplanned:
         print(f"leaderboard: --run covers the committed splits ({', '.join(planned)}); nothing is planned for "
               f"{', '.join(unplanned)} (run those with icdbench bench)")  # fmt: skip
-    todo = missing_committed(registered, splits or None)
-    print(f"leaderboard: {len(todo)} committed record(s) missing", flush=True)
-    failures = []
-    for split, profile, model, seed in todo:
-        command = f"icdbench bench {model} {split} --profile {profile} --seeds {seed}"
-        print(f"  running: {command}", flush=True)
-        try:
-            result = train(RunRequest(model, split, profile, seed=seed, command=command))
-        except Exception as exc:  # one failing model must not stop a batch of hours; the failure is reported
-            if debug:
-                raise
-            failures.append(f"{model} on {split} seed {seed}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
-            print(f"  failed: {failures[-1]}", file=sys.stderr, flush=True)
-            continue
-        path = commit_record(result.record)
-        print(f"  committed {path}", flush=True)
-    return failures
+    grid = load_grid(COMMITTED_GRID)
+    runs = [run for run in grid.runs(registered) if not splits or run.split in splits]
+    todo = plan(grid, runs)
+    print(f"leaderboard: {len(todo.todo)} committed record(s) missing", flush=True)
+    if not todo.todo:
+        return []
+    prepare_splits(grid)
+    options = Launch()
+    print(plan_line(grid, runs, todo, options.where()), flush=True)
+    outcomes, _ = launch(grid, todo.todo, options)
+    print(summary(outcomes, todo.recorded))
+    return [f"{o.key}: {o.error} (log: {o.log}; command: {o.command})" for o in outcomes if o.status in FAILED]
 
 
 def _summary_table(tables, splits: list[str]) -> str:

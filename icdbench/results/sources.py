@@ -34,12 +34,24 @@ class PlanEntry:
     seeds: tuple[int, ...]
 
 
+COMMITTED_GRID = "committed"  # benchmarks/grids/committed.yaml: what `make leaderboard RUN=1` runs
+
+
+def committed_plan() -> tuple[PlanEntry, ...]:
+    """The committed leaderboards as the committed grid declares them: each block is every registered model on
+    its splits and profiles with its seeds."""
+    from icdbench.grid.spec import load_grid
+
+    grid = load_grid(COMMITTED_GRID)
+    if any(block.models is not None or block.folds is not None or block.overrides for block in grid.blocks):
+        raise UserError(f"{grid.path}: a committed board is every registered model at a profile (models: all), "
+                        "without folds or overrides")  # fmt: skip
+    return tuple(PlanEntry(split, profile, block.seeds)
+                 for block in grid.blocks for split in block.splits for profile in block.profiles)  # fmt: skip
+
+
 # The committed leaderboards (issue 9): the main synthetic split with 3 seeds, the top-50 and radiology ones with 1.
-COMMITTED_PLAN: tuple[PlanEntry, ...] = (
-    PlanEntry("synth-icd10", "cpu", (0, 1, 2)),
-    PlanEntry("synth-icd10-50", "cpu", (0,)),
-    PlanEntry("synth-radiology", "cpu", (0,)),
-)
+COMMITTED_PLAN: tuple[PlanEntry, ...] = committed_plan()
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,24 @@ class ThroughputMeter(Callback):
         return self.docs / self.seconds if self.seconds > 0 else None
 
 
+class KeepResumableOnTerminate(Callback):
+    """On SIGTERM (SLURM preemption, a scheduler stopping the job) Lightning ends the loop at the next batch with
+    ``SIGTERMException``; this leaves a checkpoint to ``--resume`` from. The end-of-epoch ``last.ckpt``, when one
+    was written, is kept: resuming from it repeats the uninterrupted run exactly (the batches are reseeded by
+    position). Only when the first epoch had not ended is the state saved where training stopped, mid-epoch:
+    that epoch is then not lost, and the resumed run is not bit-identical to an uninterrupted one."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+        if isinstance(exception, SIGTERMException) and trainer.state.fn == TrainerFn.FITTING:
+            if not self.path.is_file():
+                trainer.save_checkpoint(self.path)
+
+
 class FailAt(Callback):
     """Raises at a given epoch and batch: simulates a crash (tests of ``--resume``)."""
 

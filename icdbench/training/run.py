@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 from icdbench.config import ConfigLayer, ResolvedConfig, load_run_config, merge_layer, resolve_config
 from icdbench.datasets.registry import PrepareOptions, check_source, get_split
 from icdbench.datasets.storage import load_split, read_manifest
-from icdbench.errors import UserError
+from icdbench.errors import Terminated, UserError
 from icdbench.models.registry import ModelSpec, get_model
 from icdbench.paths import data_dir, runs_dir
 from icdbench.results.record import CONFIG_FILE, LAYERS_FILE, atomic_write_text
@@ -228,6 +228,7 @@ def train(request: RunRequest) -> RunResult:
             atomic_write_text(run_dir / LAYERS_FILE, OmegaConf.to_yaml(layers))
     try:
         import pytorch_lightning as pl
+        from pytorch_lightning.utilities.exceptions import SIGTERMException
 
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
         split = load_split(split_dir)
@@ -237,7 +238,11 @@ def train(request: RunRequest) -> RunResult:
         if launcher and (warning := monitor_warning(job.monitor, split)):
             print(warning, file=sys.stderr)
         start = time.perf_counter()
-        scored: ScoredRun = _runner(spec)(job)
+        try:
+            scored: ScoredRun = _runner(spec)(job)
+        except SIGTERMException:  # Lightning's SystemExit on SIGTERM would end the process with code 0
+            raise Terminated(f"{spec.name} on {request.split} was stopped by SIGTERM; its checkpoint is kept: "
+                             f"icdbench train {spec.name} {request.split} --resume {run_dir}") from None
         wall = time.perf_counter() - start
         if not job.is_global_zero:
             return RunResult(run_dir, None)

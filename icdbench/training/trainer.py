@@ -13,7 +13,7 @@ import torch
 from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
 
-from icdbench.training.callbacks import BatchSeeder, SWAEvaluated, ThroughputMeter
+from icdbench.training.callbacks import BatchSeeder, KeepResumableOnTerminate, SWAEvaluated, ThroughputMeter
 from icdbench.training.selection import SelectionCallback, resolve_monitor
 
 CHECKPOINT_DIR = "checkpoints"
@@ -126,7 +126,8 @@ def make_trainer(
         monitor, monitor_mode(cfg.train, monitor), cfg.train.patience, directory / BEST_CKPT
     )
     throughput = ThroughputMeter()
-    all_callbacks: list[Callback] = [last, selection, throughput, BatchSeeder(cfg.seed)]
+    all_callbacks: list[Callback] = [last, selection, throughput, BatchSeeder(cfg.seed),
+                                     KeepResumableOnTerminate(directory / LAST_CKPT)]
     swa = None
     if cfg.train.swa:
         swa = SWAEvaluated(

@@ -1,0 +1,116 @@
+"""What a grid already has: a run whose record exists (same config hash, split content hash, seed and fold) is
+skipped, an unfinished run folder of the same config with a checkpoint is resumed, and the last invocation's
+outcome per run is kept for ``--retry-failed``.
+
+Files under ``RUNS_DIR/grid/<grid>/``: ``status.json`` (run key -> status, command, log) and ``logs/<key>.log``
+(each run's console output). ``RUNS_DIR/grid/locks/<key>.lock`` is held while a run trains, so two grids (or a
+requeued SLURM job) never train the same run at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from icdbench.grid.spec import GridRun
+from icdbench.paths import data_dir, runs_dir
+from icdbench.results.record import CONFIG_FILE, LAYERS_FILE, RECORD_FILE, write_json
+
+GRID_DIR = "grid"
+STATUS_FILE = "status.json"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a finished record must match for the run to count as done."""
+
+    config_hash: str
+    split_hash: str | None  # None while the split is not prepared: no record can match it yet
+
+
+def identity(run: GridRun) -> Identity:
+    from icdbench.config import resolve_config
+    from icdbench.datasets.storage import read_manifest
+    from icdbench.models.registry import get_model
+    from icdbench.training.run import fold_split_dir
+
+    spec = get_model(run.model)
+    resolved = resolve_config(spec, split=run.split, profile=run.profile, overrides=list(run.overrides), seed=run.seed)
+    split_hash = None
+    if read_manifest(data_dir() / run.split, missing_ok=True) is not None:
+        folder = fold_split_dir(data_dir() / run.split, run.split, run.fold)
+        split_hash = (read_manifest(folder, missing_ok=True) or {}).get("content_sha256")
+    return Identity(resolved.hash, split_hash)
+
+
+def matches(record: dict, run: GridRun, ident: Identity) -> bool:
+    return (record.get("config_hash") == ident.config_hash and ident.split_hash is not None
+            and (record.get("split_hashes") or {}).get("content_sha256") == ident.split_hash
+            and record.get("seed") == run.seed and record.get("fold") == run.fold
+            and record.get("profile") == run.profile)  # fmt: skip
+
+
+def _run_folders(run: GridRun, root: Path | None) -> list[Path]:
+    parent = (Path(root) if root is not None else runs_dir()) / run.split / run.model
+    return sorted(p for p in parent.iterdir() if p.is_dir()) if parent.is_dir() else []
+
+
+def find_record(run: GridRun, ident: Identity, root: Path | None = None) -> tuple[dict, Path] | None:
+    """The newest finished record of ``run`` under RUNS_DIR, with its run folder."""
+    for folder in reversed(_run_folders(run, root)):
+        path = folder / RECORD_FILE
+        if not path.is_file():
+            continue
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if matches(record, run, ident):
+            return record, folder
+    return None
+
+
+def find_resumable(run: GridRun, ident: Identity, root: Path | None = None) -> Path | None:
+    """The newest unfinished run folder of ``run`` (same resolved config, same fold) that has a last checkpoint."""
+    from omegaconf import OmegaConf
+
+    from icdbench.training.trainer import CHECKPOINT_DIR, LAST_CKPT
+
+    for folder in reversed(_run_folders(run, root)):
+        config, last = folder / CONFIG_FILE, folder / CHECKPOINT_DIR / LAST_CKPT
+        if (folder / RECORD_FILE).exists() or not config.is_file() or not last.is_file():
+            continue
+        if hashlib.sha256(config.read_bytes()).hexdigest() != ident.config_hash:
+            continue
+        layers = OmegaConf.load(folder / LAYERS_FILE) if (folder / LAYERS_FILE).is_file() else {}
+        if layers.get("fold") == run.fold and layers.get("profile") == run.profile:
+            return folder
+    return None
+
+
+def grid_dir(name: str) -> Path:
+    return runs_dir() / GRID_DIR / name
+
+
+def log_path(name: str, run: GridRun) -> Path:
+    return grid_dir(name) / "logs" / f"{run.key}.log"
+
+
+def lock_file(run: GridRun) -> Path:
+    return runs_dir() / GRID_DIR / "locks" / f"{run.key}.lock"
+
+
+def read_status(name: str) -> dict[str, dict]:
+    path = grid_dir(name) / STATUS_FILE
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except json.JSONDecodeError:
+        return {}
+
+
+def write_status(name: str, entries: dict[str, dict]) -> Path:
+    """Merge this invocation's outcomes into the grid's status file (runs not attempted keep their entry)."""
+    merged = {**read_status(name), **entries}
+    return write_json(grid_dir(name) / STATUS_FILE, merged)

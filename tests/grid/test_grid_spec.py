@@ -1,0 +1,131 @@
+"""Grid files, their expansion, what counts as already recorded or resumable, and the sbatch script of a dry run
+(no run is trained here)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from grid_files import write_grid
+
+from icdbench.cli import main
+from icdbench.errors import UserError
+from icdbench.grid.launchers import require
+from icdbench.grid.spec import GridRun, Resources, load_grid
+from icdbench.grid.state import find_record, find_resumable, identity
+from icdbench.models.registry import all_models
+from icdbench.results import regress
+from icdbench.results.sources import COMMITTED_PLAN
+
+
+def test_the_committed_grid_is_the_committed_plan_for_every_registered_model():
+    grid = load_grid("committed")
+    registered = list(all_models())
+    runs = grid.runs(registered)
+    assert grid.store == "committed"
+    assert {(r.split, r.profile, r.seed) for r in runs} == {(e.split, e.profile, s) for e in COMMITTED_PLAN
+                                                           for s in e.seeds}  # fmt: skip
+    assert len(runs) == len(registered) * sum(len(e.seeds) for e in COMMITTED_PLAN)
+    assert len({run.key for run in runs}) == len(runs)
+    assert all(run.threads == run.resources.cpus == 2 for run in runs)  # how the committed records were made
+
+
+def test_the_regress_grid_is_what_regress_compares():
+    grid = load_grid(regress.REGRESS_GRID)
+    every, folds = grid.blocks
+    assert grid.threads == regress.THREADS and grid.store == "runs"
+    assert (every.models, every.splits, every.profiles, every.seeds) == (None, (regress.SPLIT,), (regress.PROFILE,),
+                                                                         (regress.SEED,))  # fmt: skip
+    assert (folds.models, folds.splits, folds.profiles, folds.folds) == ((regress.FOLD_MODEL,), (regress.FOLD_SPLIT,),
+                                                                         (regress.PROFILE,), "all")  # fmt: skip
+
+
+def test_a_run_travels_to_a_worker_as_json():
+    run = GridRun("caml", "synth-tiny", "ci", 3, None, ("optim.lr=0.01",), Resources(2, 1, 8.0, 30), 2)
+    assert GridRun.from_json(run.to_json()) == run
+    assert run.key != GridRun("caml", "synth-tiny", "ci", 3).key  # overrides are part of the key
+    assert run.command == "icdbench bench caml synth-tiny --profile ci --seeds 3 optim.lr=0.01"
+
+
+@pytest.mark.parametrize("content, problem", [
+    ({"runs": [{"models": ["lr"], "splits": ["synth-tiny"], "profiles": ["ci"], "seeds": [0]}], "workers": 3},
+     "unknown keys ['workers']"),
+    ({"runs": [{"models": ["lr"], "splits": ["synth-tiny"], "profiles": ["ci"]}]}, "lacks ['seeds']"),
+    ({"resources": {"cores": 2}, "runs": [{"models": ["lr"], "splits": ["synth-tiny"], "profiles": ["ci"],
+                                           "seeds": [0]}]}, "unknown resources ['cores']"),
+    ({"runs": [{"models": ["lr"], "splits": ["synth-tiny"], "profiles": ["ci"], "seeds": ["a"]}]}, "seeds must be"),
+    ({"runs": []}, "non-empty runs"),
+])  # fmt: skip
+def test_a_bad_grid_file_is_one_line_naming_the_file(tmp_path, capsys, content, problem):
+    path = tmp_path / "bad.yaml"
+    path.write_text(json.dumps(content))
+    assert main(["grid", str(path), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(path) in err and problem in err, err
+
+
+def test_unknown_models_splits_and_folds_on_a_plain_split_fail_at_expansion(tmp_path):
+    with pytest.raises(UserError, match="nosuchmodel"):
+        load_grid(write_grid(tmp_path, "a", [{"models": ["nosuchmodel"]}])).runs()
+    with pytest.raises(UserError, match="synth-tinyy"):
+        load_grid(write_grid(tmp_path, "b", [{"models": ["lr"], "splits": ["synth-tinyy"]}])).runs()
+    with pytest.raises(UserError, match="not folds"):
+        load_grid(write_grid(tmp_path, "c", [{"models": ["lr"], "folds": 2}])).runs()
+    with pytest.raises(UserError, match="unknown grid 'nosuchgrid'; available: .*committed"):
+        load_grid("nosuchgrid")
+
+
+def test_a_missing_engine_says_which_extra_installs_it():
+    with pytest.raises(UserError) as caught:
+        require("icdbench_no_such_engine", "ray")
+    assert str(caught.value) == "the ray launcher needs icdbench_no_such_engine: pip install 'icdbench[ray]'"
+
+
+def test_a_record_counts_only_for_the_same_config_split_and_seed_and_a_checkpointed_folder_resumes(run_env):
+    _, runs = run_env
+    run = GridRun("lr", "synth-tiny", "ci", 0)
+    ident = identity(run)
+    assert ident.split_hash is not None
+    folder = runs / "synth-tiny" / "lr" / "20260101-000000-ci-seed0"
+    folder.mkdir(parents=True)
+    record = {"config_hash": ident.config_hash, "split_hashes": {"content_sha256": ident.split_hash}, "seed": 0,
+              "profile": "ci", "model": "lr", "split": "synth-tiny"}  # fmt: skip
+    (folder / "record.json").write_text(json.dumps(record))
+    assert find_record(run, ident)[1] == folder
+    assert find_record(GridRun("lr", "synth-tiny", "ci", 1), identity(GridRun("lr", "synth-tiny", "ci", 1))) is None
+    other = GridRun("lr", "synth-tiny", "ci", 0, overrides=("optim.lr=0.5",))
+    assert find_record(other, identity(other)) is None  # another config: not this run's record
+    (folder / "record.json").write_text(json.dumps({**record, "split_hashes": {"content_sha256": "other"}}))
+    assert find_record(run, ident) is None  # another preparation of the split
+
+    caml = GridRun("caml", "synth-tiny", "ci", 0)
+    from icdbench.config import resolve_config
+    from icdbench.models.registry import get_model
+
+    unfinished = runs / "synth-tiny" / "caml" / "20260101-000000-ci-seed0"
+    (unfinished / "checkpoints").mkdir(parents=True)
+    (unfinished / "config.yaml").write_text(resolve_config(get_model("caml"), split="synth-tiny", profile="ci",
+                                                           seed=0).yaml)  # fmt: skip
+    (unfinished / "config_layers.yaml").write_text("profile: ci\nlayers: []\n")
+    assert find_resumable(caml, identity(caml)) is None  # no checkpoint yet: start over
+    (unfinished / "checkpoints" / "last.ckpt").write_bytes(b"x")
+    assert find_resumable(caml, identity(caml)) == unfinished
+    assert find_resumable(GridRun("caml", "synth-tiny", "ci", 1), identity(GridRun("caml", "synth-tiny", "ci", 1))) \
+        is None  # fmt: skip
+
+
+def test_the_slurm_dry_run_prints_one_array_per_resource_request(run_env, tmp_path, capsys):
+    path = write_grid(tmp_path, "arrays", [
+        {"models": ["prior", "lr"], "seeds": [0, 1], "resources": {"cpus": 2, "gpus": 1, "mem_gb": 6, "time_min": 15}},
+        {"models": ["lr"], "seeds": [5]},
+    ], slurm={"partition": "cpu", "qos": "normal"})  # fmt: skip
+    assert main(["grid", str(path), "--launcher", "slurm", "--dry-run", "--partition", "gpu", "--account", "lab"]) == 0
+    out = capsys.readouterr().out
+    first, second = out.split("#!/bin/bash")[1:]
+    for line in ("#SBATCH --array=0-3%4", "#SBATCH --cpus-per-task=2", "#SBATCH --gpus-per-node=1",
+                 "#SBATCH --mem=6GB", "#SBATCH --time=15", "#SBATCH --partition=gpu", "#SBATCH --account=lab",
+                 "#SBATCH --qos=normal", "#SBATCH --signal=USR2@90", "submitit.core._submit"):  # fmt: skip
+        assert line in first.splitlines() or line in first, line
+    assert "#SBATCH --array=0-0%1" in second and "#SBATCH --cpus-per-task=1" in second and "gpus" not in second
+    assert "grid arrays: 5 run(s), 0 recorded, 5 to run" in out
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").rglob("record.json"))
