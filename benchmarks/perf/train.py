@@ -7,6 +7,9 @@ across machines.
 
     python benchmarks/perf/train.py                       # every registered model, synth-icd10, 1 epoch
     python benchmarks/perf/train.py --models caml,laat --epochs 3 --split synth-tiny
+
+``--against reference`` instead times icdbench's CAML, LAAT, MultiResCNN and PLM-ICD against Edin et al.'s
+modules on the same batches and threads (``against_reference.py``, whose docstring lists its options).
 """
 
 from __future__ import annotations
@@ -41,6 +44,15 @@ def run_model(model: str, split: str, epochs: int, runs_dir: Path, extra: list[s
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--against" in argv:
+        import importlib.util
+
+        script = Path(__file__).with_name("against_reference.py")
+        spec = importlib.util.spec_from_file_location("against_reference", script)
+        against = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(against)
+        return against.main(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", default="synth-icd10")
     parser.add_argument("--models", help="comma-separated (default: every registered model)")

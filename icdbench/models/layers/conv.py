@@ -27,12 +27,14 @@ class SameConv1d(nn.Conv1d):
         xavier: bool = True,
         pad_both_sides: bool = False,
     ):
-        super().__init__(in_dim, out_dim, kernel_size, bias=bias)
+        half = kernel_size // 2
+        left = half if pad_both_sides else (kernel_size - 1) // 2
+        # equal sides: the convolution pads itself (no padded copy of the input)
+        super().__init__(in_dim, out_dim, kernel_size, bias=bias, padding=half if left == half else 0)
         if xavier:
             nn.init.xavier_uniform_(self.weight)
-        half = kernel_size // 2
-        self.pad = (half, half) if pad_both_sides else ((kernel_size - 1) // 2, half)
-        self.extra_outputs = sum(self.pad) - (kernel_size - 1)
+        self.pad = None if left == half else (left, half)
+        self.extra_outputs = left + half - (kernel_size - 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(F.pad(x, self.pad))
+        return super().forward(x if self.pad is None else F.pad(x, self.pad))
