@@ -225,6 +225,35 @@ def test_exported_synthetic_run_equals_official(tmp_path):
     assert 0.0 < official < 1.0
 
 
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the CodiEsp corpus is not at {CORPUS}")
+def test_evaluate_command_reports_the_official_map(tmp_path, monkeypatch, capsys):
+    """``icdbench evaluate`` on a CodiEsp split reports ``map_codiesp`` of the scores file against the split's gold
+    (equal to the official scorer's: the synthetic-run test above)."""
+    import polars as pl
+
+    import icdbench.metrics as metrics
+    import icdbench.metrics.stats as stats
+    from icdbench.cli import main
+    from icdbench.metrics.scores_file import save_scores
+
+    # icdbench's own keys and intervals are tested elsewhere; skipping them keeps this test fast
+    monkeypatch.setattr(metrics, "evaluate_settings", lambda *args, **kwargs: {"full": {}, "top50": {}})
+    monkeypatch.setattr(stats, "bootstrap_ci", lambda *args, **kwargs: {"full": {}})
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    assert main(["prepare", "codiesp-p-en", "--source", str(CORPUS)]) == 0
+    test = pl.read_parquet(tmp_path / "data" / "codiesp-p-en" / "test.parquet")
+    codes = pl.read_parquet(tmp_path / "data" / "codiesp-p-en" / "codes.parquet")["code"].to_list()
+    doc_ids, gold = test["doc_id"].to_list()[::-1], test["codes"].to_list()[::-1]  # rows in another order
+    scores = np.random.default_rng(1).random((len(doc_ids), len(codes))).astype(np.float16)
+    save_scores(tmp_path / "scores.npz", doc_ids, codes, scores)
+    assert main(["evaluate", str(tmp_path / "scores.npz"), "--split", "codiesp-p-en", "--out",
+                 str(tmp_path / "report.json")]) == 0  # fmt: skip
+    assert "map_codiesp" in capsys.readouterr().out
+    reported = json.loads((tmp_path / "report.json").read_text())["metrics"]["full"]["map_codiesp"]
+    assert reported == pytest.approx(official_keys(codes, scores, gold)["map_codiesp"], abs=1e-12)
+    assert 0 < reported < 0.2
+
+
 # --- a real run on CodiEsp ------------------------------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the CodiEsp corpus is not at {CORPUS}")
