@@ -40,18 +40,30 @@ def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def results_table(records: list[dict], replicate: str = "seed") -> str:
-    """One row per (setting, seed) — or fold, with ``replicate="fold"`` — plus mean ± std when there are several."""
-    header = ["setting", replicate, *[label for _, label in TABLE_METRICS], "time (s)"]
+def official_metric(split: str) -> tuple[str, str] | None:
+    """``(metric key, label)`` of the split's official metric, as its manifest declares it (``official_metric``,
+    e.g. CodiEsp's MAP); None when the split declares none or is not prepared."""
+    from icdbench.datasets.storage import read_manifest
+    from icdbench.paths import data_dir
+
+    declared = (read_manifest(data_dir() / split, missing_ok=True) or {}).get("official_metric")
+    return (declared["key"], declared["label"]) if declared else None
+
+
+def results_table(records: list[dict], replicate: str = "seed", official: tuple[str, str] | None = None) -> str:
+    """One row per (setting, seed) — or fold, with ``replicate="fold"`` — plus mean ± std when there are several;
+    ``official`` (:func:`official_metric`) comes first."""
+    columns = [*([official] if official else []), *TABLE_METRICS]
+    header = ["setting", replicate, *[label for _, label in columns], "time (s)"]
     rows = []
     for setting in ("full", "top50"):
         for record in records:
             metrics = record["metrics"].get(setting) or {}
-            cells = [_fmt(metrics.get(k)) for k, _ in TABLE_METRICS]
+            cells = [_fmt(metrics.get(k)) for k, _ in columns]
             rows.append([setting, str(record[replicate]), *cells, f"{record['timing']['wall_seconds']:.1f}"])
         if len(records) > 1:
             cells = []
-            for key, _ in TABLE_METRICS:
+            for key, _ in columns:
                 values = [r["metrics"][setting].get(key) for r in records if r["metrics"].get(setting)]
                 cells.append(_mean_std([v for v in values if v is not None]))
             mean_time = statistics.mean(r["timing"]["wall_seconds"] for r in records)
@@ -119,7 +131,7 @@ def train(args) -> int:
     result = run_train(request)
     if result.record is not None:
         print(f"run: {result.run_dir}")
-        print(results_table([result.record]))
+        print(results_table([result.record], official=official_metric(args.split)))
     return 0
 
 
@@ -156,7 +168,7 @@ def bench(args) -> int:
     print(f"{args.model} on {args.split} (profile {args.profile}{cv}); runs:")
     for path in dirs:
         print(f"  {path}")
-    print(results_table(records, "fold" if folds is not None else "seed"))
+    print(results_table(records, "fold" if folds is not None else "seed", official_metric(args.split)))
     board = yardstick(args.split, args.profile, args.model) if folds is None else None
     if board is not None:
         print(f"\n{board}")

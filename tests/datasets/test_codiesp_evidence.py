@@ -78,3 +78,16 @@ def test_real_corpus_every_test_code_has_x_evidence(tmp_path):
     assert len(pieces) == 4150  # distinct (document, code, piece) of the D rows; repeated mentions collapse
     assert split.test["evidence"].list.len().sum() == len(pieces)
     assert "test 4,150 spans" in split.manifest["card_notes"]["evidence"]
+
+
+def test_bench_summary_shows_the_official_metric_the_split_declares(corpus, tmp_path, monkeypatch):
+    from icdbench.training.commands import official_metric, results_table
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    _prepare("codiesp-d", corpus, tmp_path / "codiesp-d")
+    assert official_metric("codiesp-d") == ("map_codiesp", "MAP (official)")
+    assert official_metric("codiesp-p") is None  # not prepared: nothing declared
+    record = {"seed": 0, "timing": {"wall_seconds": 1.0}, "metrics": {"full": {"map_codiesp": 0.5432}, "top50": {}}}
+    table = results_table([record], official=official_metric("codiesp-d")).splitlines()
+    assert table[0].split()[2:4] == ["MAP", "(official)"] and table[2].split()[2] == "0.5432"
+    assert "MAP" not in results_table([record]).splitlines()[0]  # splits without one keep the usual columns
