@@ -58,6 +58,7 @@ class DenseStack(nn.Module):
 
 @dataclass
 class BertBaselineConfig(EncoderConfigMixin):
+    encoder: str = "bio-clinicalbert"  # the paper's baselines are BioClinicalBERT (§III-E)
     hidden_dims: list[int] = field(default_factory=lambda: [256])  # FC widths before the output layer
     dropout: float = 0.1
 

@@ -7,8 +7,8 @@ masked) and a per-code output layer scores ``v_c``. The attention layer is the s
 ``icdbench.models.layers``.
 
 What differs from the paper: BERT-XML pretrained its own BERT from scratch on millions of EHR notes with a
-vocabulary learned from them; that model was never released, so here the encoder is configurable
-(``encoder=``; the embedded default is MiniLM). The paper's chunk count per note is not reproduced
+vocabulary learned from them; that model was never released, so ``--profile paper`` asks for an encoder
+(``model.encoder=``) and the record says it was substituted. The paper's chunk count per note is not reproduced
 exactly: we allow 6 chunks (3,072 tokens, as for PLM-ICD) by default; ``data.max_segments`` changes it.
 The optimisation (AdamW 5e-5, linear warm-up and decay, batch 8) is the usual BERT fine-tuning recipe, not
 the paper's; the output biases start at each code's train prevalence (``icdbench.models._priors``).
@@ -33,6 +33,7 @@ PAPER = "Zhang, Liu & Razavian 2020, BERT-XML: large scale automated ICD coding 
 
 @dataclass
 class BertXmlConfig(EncoderConfigMixin):
+    encoder: str = "bert-xml-ehr"  # the paper's own EHR-pretrained BERT, never released: pass one
     dropout: float = 0.1  # on the attended per-code vectors (BERT's own dropout rate)
 
 

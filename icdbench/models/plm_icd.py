@@ -5,8 +5,8 @@ every segment goes through the encoder on its own, the token states of all segme
 one sequence, and LAAT's label attention (``Z = tanh(W·H)``, ``A = softmax(U·Z)``, ``V = A·H``) reads it,
 followed by a per-code output layer. Padding tokens and padding segments are masked out of the attention
 softmax (public code that forgets the mask lets padding soak up attention). The paper's encoder is
-RoBERTa-base-PM-M3-Voc; ``encoder=`` picks another (the embedded default is MiniLM, see
-``icdbench.models.encoders``).
+RoBERTa-base-PM-M3-Voc, the config's default (``icdbench.models.encoders`` says where it is looked up);
+``encoder=`` substitutes another (the ``cpu`` profile's packaged MiniLM), which the record then says.
 
 Departures, deliberate, each with a switch that restores Edin et al.'s PLM-ICD (their equivalence test turns
 them off): padding tokens are masked out of the label attention (``mask_padding=false`` lets padding tokens
@@ -34,6 +34,7 @@ PAPER = "Huang et al. 2022, PLM-ICD: automatic ICD coding with pretrained langua
 
 @dataclass
 class PlmIcdConfig(EncoderConfigMixin):
+    encoder: str = "roberta-pm-m3-voc"  # the paper's RoBERTa-base-PM-M3-Voc
     attention_dim: int | None = None  # LAAT's d_a; None = the encoder's hidden size, as PLM-ICD sets it
     mask_padding: bool = True  # False: padding tokens take attention weight, as in the reference
     prior_bias: bool = True  # False: output biases keep PyTorch's initialisation, as in the reference

@@ -106,6 +106,8 @@ def stop_text(row: Row) -> str:
 def _model_cell(row: Row) -> Cell:
     mark = stop_mark(row)
     text = row.label + (f" {mark}" if mark else "") + ("" if row.registered else " (no longer registered)")
+    if row.encoder_substituted:
+        text += f" (encoder substituted: {row.encoder_substituted})"
     return Cell(text, row.label)
 
 

@@ -8,6 +8,7 @@ with Kendall's tau-b (Gan et al.: top-50 rankings do not carry over to the full 
 
 A row also knows why each of its runs stopped training (the record's ``stop_reason``, issue 15): a row is
 *converged* only when every one of its runs is; records written before stop reasons existed read "unrecorded".
+It also says when its runs used another encoder than the model's paper (the record's ``encoder.substituted``).
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class Row:
     inference_ms_per_doc: float | None = None
     records: list[LoadedRecord] = field(default_factory=list, repr=False)
     stop_reasons: list[str] = field(default_factory=list)  # one per run, in the order of ``replicates``
+    encoder_substituted: str = ""  # "minilm for roberta-pm-m3-voc" when a run used another than the published one
 
     @property
     def n_runs(self) -> int:
@@ -124,6 +126,13 @@ def _finite(value) -> float | None:
 def stop_reason_of(record: dict) -> str:
     reason = record.get("stop_reason")
     return str(reason) if reason else UNRECORDED
+
+
+def encoder_substitution(records: list[dict]) -> str:
+    """"USED for PUBLISHED" for every distinct substitution among the runs (joined with "; "), else ""."""
+    blocks = [r.get("encoder") or {} for r in records]
+    pairs = sorted({(str(b.get("name")), str(b.get("published"))) for b in blocks if b.get("substituted")})
+    return "; ".join(f"{used} for {published}" for used, published in pairs)
 
 
 def stop_reason_order(reason: str) -> tuple[int, str]:
@@ -193,6 +202,7 @@ def build_row(records: list[LoadedRecord], registered: bool = True) -> Row:
         inference_ms_per_doc=_mean((r.get("timing") or {}).get("inference_ms_per_doc") for r in raw),
         records=records,
         stop_reasons=[stop_reason_of(r) for r in raw],
+        encoder_substituted=encoder_substitution(raw),
     )
 
 

@@ -182,8 +182,8 @@ def _num(value, digits: int = 6):
 
 def csv_fields() -> list[str]:
     base = ["split", "split_version", "split_hash", "profile", "setting", "model", "label", "registered",
-            "config_hash", "replicates", "n_runs", "stop_reason", "suite_version", "git_commits", "n_parameters",
-            "train_seconds", "inference_ms_per_doc"]  # fmt: skip
+            "config_hash", "replicates", "n_runs", "stop_reason", "encoder_substituted", "suite_version",
+            "git_commits", "n_parameters", "train_seconds", "inference_ms_per_doc"]  # fmt: skip
     per_metric = [f"{key}{suffix}" for key in TABLE_KEYS for suffix in ("", "_std", "_low", "_high", "_ci")]
     return base + per_metric
 
@@ -205,6 +205,7 @@ def table_rows(board: Leaderboard) -> list[dict]:
                     "registered": row.registered, "config_hash": row.config_hash,
                     "replicates": replicates_text(row), "n_runs": row.n_runs,
                     "stop_reason": row.stop_reason or None,  # "converged", or e.g. "converged/budget"
+                    "encoder_substituted": row.encoder_substituted or None,  # e.g. "minilm for roberta-pm-m3-voc"
                     "suite_version": " ".join(row.suite_versions), "git_commits": " ".join(row.git_commits),
                     "n_parameters": row.n_parameters, "train_seconds": _num(row.train_seconds, 3),
                     "inference_ms_per_doc": _num(row.inference_ms_per_doc, 4),

@@ -120,6 +120,7 @@ def finish_run(
     from icdbench.metrics.scores_file import save_scores
     from icdbench.metrics.stats import HEADLINE, bootstrap_ci
     from icdbench.metrics.thresholds import tune_threshold
+    from icdbench.models.encoders import encoder_fields
     from icdbench.training.official import comparable_to_published, saved_threshold, train_parts
 
     split, cfg, run_dir = job.split, job.cfg, job.run_dir
@@ -195,6 +196,7 @@ def finish_run(
         "n_demographics": job.context.n_demographics if job.context else None,
         "n_test_docs": len(doc_ids),
         **({"sentence_permutation": permuted} if (permuted := job.permutation_summary()) else {}),
+        **encoder_fields(job.spec, cfg.model),  # which encoder, and whether it is the paper's
         "epochs_run": scored.epochs_run,
         "selection": scored.selection,
         "best_monitor": {"name": job.monitor, "value": scored.best_monitor},

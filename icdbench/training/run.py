@@ -209,6 +209,10 @@ def train(request: RunRequest) -> RunResult:
     cfg = resolved.cfg
     if spec.trainer == "sklearn" and cfg.train.devices > 1:
         raise UserError(f"{spec.name} is a scikit-learn model; it runs in one process (set train.devices=1)")
+    if "encoder" in cfg.model:  # a missing encoder is one line before anything is written
+        from icdbench.models.encoders import resolve_encoder
+
+        resolve_encoder(cfg.model.encoder)
     split_dir = fold_split_dir(ensure_split(request.split, request.source, request.command), request.split, fold)
     fixed = fixed_choices(spec, request.split, read_manifest(split_dir), cfg)
     if fixed is not None and fixed.layer_values() and resume_from is None:

@@ -48,3 +48,36 @@ def write_tiny_encoder(out_dir: Path, *, hidden: int = 32, layers: int = 2, head
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
+
+
+def write_tiny_roberta(out_dir: Path, *, hidden: int = 32, layers: int = 2, heads: int = 4, seed: int = 0) -> Path:
+    """A directory shaped like the released RoBERTa-base-PM-M3-Voc-hf: ``config.json`` (model type roberta),
+    weights, and the byte-level BPE files ``vocab.json`` + ``merges.txt`` with no tokenizer config, so the
+    tokenizer is found from the config as for the real one. Tiny and random: a BPE trained on
+    :data:`SENTENCES`, a random ``RobertaModel`` with RoBERTa's 514 positions."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import RobertaConfig, RobertaModel
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(SENTENCES, vocab_size=300, min_frequency=1,
+                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])  # fmt: skip
+    bpe.save_model(str(out_dir))  # vocab.json, merges.txt
+    special = {token: bpe.token_to_id(token) for token in ("<s>", "<pad>", "</s>")}
+    config = RobertaConfig(
+        vocab_size=bpe.get_vocab_size(),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=2 * hidden,
+        max_position_embeddings=514,
+        pad_token_id=special["<pad>"],
+        bos_token_id=special["<s>"],
+        eos_token_id=special["</s>"],
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = RobertaModel(config)
+    model.save_pretrained(out_dir)
+    return out_dir
