@@ -130,7 +130,7 @@ def _text(value) -> str:
 
 def _job_of(row: dict) -> str:
     """The regress job that makes a ci.csv row (the key of ``failed``)."""
-    return FOLD_JOB if row.get("split") == FOLD_SPLIT else row["model"]
+    return job_of(row.get("split"), row["model"])
 
 
 def row_id(row: dict) -> tuple[str, ...]:
@@ -270,76 +270,29 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _run_one(job: str, catch: bool = True) -> tuple[list[dict], str | None, float]:
-    """One ci job in a fresh worker process: (records, failure, cpu seconds). A job is a model name — what
-    `icdbench bench MODEL synth-tiny --profile ci --seeds 0` gives with one torch thread — or ``FOLD_JOB``, one
-    run per fold of the prepared cmc2007. ``catch=False`` (``--debug``) lets the exception through, with the
-    worker's traceback."""
-    import torch
-
-    from icdbench.training.run import RunRequest, train
-
-    if catch:  # the worker's training chatter (progress bars, tips) goes to a log, shown only if the run fails
-        _output_to(worker_log(job))
-    torch.set_num_threads(THREADS)
-    cpu = time.process_time()
-    model, split, folds = (FOLD_MODEL, FOLD_SPLIT, _prepared_folds()) if job == FOLD_JOB else (job, SPLIT, [None])
-    try:
-        records = []
-        for fold in folds:
-            command = f"icdbench bench {model} {split} --profile {PROFILE} --seeds {SEED}"
-            request = RunRequest(model, split, PROFILE, seed=SEED, fold=fold, command=command)
-            records.append(train(request).record)
-        return records, None, time.process_time() - cpu
-    except Exception as exc:  # a broken model is a regression to report, not a reason to stop the others
-        if not catch:
-            raise
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        return [], f"{type(exc).__name__}: {first}", time.process_time() - cpu
+REGRESS_GRID = "regress"  # benchmarks/grids/regress.yaml: the jobs above, declared as a grid
 
 
-def _prepared_folds() -> list[int]:
-    from icdbench.datasets.public.folds import fold_dirs
-    from icdbench.paths import data_dir
-
-    return list(range(len(fold_dirs(data_dir() / FOLD_SPLIT))))
-
-
-def worker_log(job: str) -> Path:
-    return Path(os.environ["RUNS_DIR"]).parent / "logs" / f"{job}.log"
-
-
-def _output_to(path: Path) -> None:
-    """Point this process's stdout and stderr (file descriptors, so C extensions follow) at ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-
-
-def _log_tail(job: str, lines: int = 25) -> str:
-    try:
-        text = worker_log(job).read_text(errors="replace").replace("\r", "\n")
-    except OSError:
-        return ""
-    tail = [line for line in text.splitlines() if line.strip()][-lines:]
-    return "\n".join(f"    | {line}" for line in tail)
+def job_of(split: str, model: str) -> str:
+    """The regress job a run belongs to (the key of ``failed``): its model, or ``FOLD_JOB`` for a fold run."""
+    return FOLD_JOB if split == FOLD_SPLIT else model
 
 
 def workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    from icdbench.grid.launchers import available_cpus
+
+    return available_cpus()
 
 
 def run_models(models: list[str], debug: bool = False) -> tuple[list[dict], dict[str, str], dict[str, float]]:
-    """Run each model once at the ci profile on synth-tiny, and ``FOLD_JOB``, one fresh single-threaded process
-    per job and as many at a time as there are cores: (records, failures, cpu seconds per job)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
+    """Run each model once at the ci profile on synth-tiny, and ``FOLD_JOB`` fold by fold, through the regress
+    grid (``icdbench grid regress`` on the local pool): one fresh single-threaded worker process per run, as many
+    at a time as there are cores: (records, failures per job, cpu seconds per job). A failure shows the end of
+    its log (with the traceback, so ``debug`` adds nothing)."""
     from icdbench.datasets.synthetic.cmc_shaped import write_cmc_file
+    from icdbench.grid.commands import Launch, launch
+    from icdbench.grid.progress import FAILED
+    from icdbench.grid.spec import load_grid
     from icdbench.training.run import ensure_split
 
     records, failed, cpu = [], {}, {}
@@ -352,19 +305,25 @@ def run_models(models: list[str], debug: bool = False) -> tuple[list[dict], dict
         with _environment(**scratch_env, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads):
             ensure_split(SPLIT)  # once, before the workers need them
             ensure_split(FOLD_SPLIT, write_cmc_file(scratch / "cmc2007.xml", CMC_DOCS, seed=SEED))
-            with ProcessPoolExecutor(min(workers(), len(models)), mp_context=multiprocessing.get_context("spawn"),
-                                     max_tasks_per_child=1) as pool:  # fmt: skip
-                start = time.perf_counter()
-                futures = {pool.submit(_run_one, job, not debug): job for job in [FOLD_JOB, *models]}
-                for future in as_completed(futures):
-                    job = futures[future]
-                    job_records, failure, cpu[job] = future.result()
-                    if failure is not None:
-                        failed[job] = failure
-                    records += job_records
-                    status = "\n".join(filter(None, (f"failed: {failure}", _log_tail(job)))) if failure else "ok"
-                    print(f"regress: {job:<15} {cpu[job]:6.1f} s cpu  (at {time.perf_counter() - start:5.0f} s)  "
-                          f"{status}", flush=True)  # fmt: skip
+            grid = load_grid(REGRESS_GRID)
+            runs = {run.key: run for run in grid.runs(models)}
+            start = time.perf_counter()
+
+            def report(outcome) -> None:
+                run = runs[outcome.key]
+                job = job_of(run.split, run.model)
+                cpu[job] = cpu.get(job, 0.0) + outcome.cpu_s
+                status = "ok"
+                if outcome.status in FAILED:
+                    failed[job] = outcome.error
+                    tail = "\n".join(f"    | {line}" for line in outcome.log_tail.splitlines())
+                    status = "\n".join(filter(None, (f"failed: {outcome.error}", tail)))
+                else:
+                    records.append(outcome.record)
+                print(f"regress: {outcome.key:<34} {outcome.cpu_s:6.1f} s cpu  (at {time.perf_counter() - start:5.0f} "
+                      f"s)  {status}", flush=True)  # fmt: skip
+
+            launch(grid, list(runs.values()), Launch(cpus=workers(), quiet=True, on_outcome=report))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return sorted(records, key=lambda r: (r["model"], r["split"], r.get("fold") or 0)), failed, cpu

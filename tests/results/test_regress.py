@@ -119,26 +119,6 @@ def test_the_fingerprint_names_what_changes_rounding():
     assert all(f"{name} " in fingerprint for name in regress.NUMERIC_LIBRARIES) and fingerprint.endswith("1 thread")
 
 
-def test_a_worker_writes_its_output_to_its_log_and_a_failure_shows_the_tail(tmp_path, monkeypatch):
-    import multiprocessing
-    import os
-
-    monkeypatch.setenv("RUNS_DIR", str(tmp_path / "runs"))
-
-    def worker():
-        regress._output_to(regress.worker_log("caml"))
-        os.write(1, b"Epoch 0: 100%|##########| 4/4\r")  # file descriptors: what C code and tqdm write to
-        os.write(2, b"RuntimeError: shapes do not match\n")
-
-    child = multiprocessing.get_context("fork").Process(target=worker)
-    child.start()
-    child.join(timeout=60)
-    assert child.exitcode == 0
-    assert regress._log_tail("caml").splitlines() == ["    | Epoch 0: 100%|##########| 4/4",
-                                                      "    | RuntimeError: shapes do not match"]  # fmt: skip
-    assert regress._log_tail("lr") == ""
-
-
 def test_missing_removed_and_failing_models_fail(tmp_path):
     committed = _committed(tmp_path, _rows())
     fresh = _rows()
