@@ -5,9 +5,10 @@ Two steps, because the GPU machine has no polars, omegaconf or packaged MiniLM, 
 * ``export`` (here, with the project venv): prepares the split if needed, resolves plm-icd's ``paper`` profile
   (128-token segments, at most 24 = 3,072 tokens), tokenises train and test with the project's own datamodule
   (``SegmentInputs``) and writes a bundle: ``train.npz`` / ``test.npz`` (token ids, masks, targets; plain .npy
-  arrays, loaded without pickle), ``meta.json`` and the encoder (``encoder=`` of the config, MiniLM by default)
-  as bf16 safetensors with its config and tokenizer files. Synthetic splits only: the token ids of a real note
-  are its text, and MIMIC text never leaves DATA_DIR.
+  arrays, loaded without pickle), ``meta.json`` and the encoder (``--encoder``: the packaged MiniLM by default,
+  ``roberta-pm-m3-voc`` for the paper's, from ``$ICDBENCH_ENCODERS``) as bf16 safetensors with its config and
+  tokenizer files. Synthetic splits only: the token ids of a real note are its text, and MIMIC text never
+  leaves DATA_DIR.
 * ``run`` (the GPU machine, plain ``python3``): builds the real ``PlmIcd`` (``icdbench.models.plm_icd``) on the
   bundled encoder and trains one epoch (AdamW, the project's ``CodingLoss``, linear warm-up/decay) under bf16
   autocast in a plain torch loop, then times test inference at batch 1 and 32 (micro-F1 at 0.5 and P@8 as a
@@ -127,7 +128,8 @@ def export(args) -> None:
     split = load_split(split_dir)
     _check_synthetic(args.split, split.manifest)
     spec = get_model(MODEL)
-    cfg = resolve_config(spec, split=args.split, profile=PROFILE, seed=args.seed).cfg
+    cfg = resolve_config(spec, split=args.split, profile=PROFILE, seed=args.seed,
+                         overrides=[f"model.encoder={args.encoder}"]).cfg
     dm = CodingDataModule(split, cfg, spec.inputs)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -533,6 +535,7 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("--split", default="synth-icd10")
     ex.add_argument("--out", default=".gpu_bundle")
     ex.add_argument("--seed", type=int, default=0)
+    ex.add_argument("--encoder", default="minilm", help="model.encoder of the bundle (the paper's: roberta-pm-m3-voc)")
     ex.add_argument("--force", action="store_true", help="replace an existing bundle")
     ru = sub.add_parser("run", help="train one epoch and time inference (GPU machine, plain python3)")
     ru.add_argument("--bundle", default=".gpu_bundle")
