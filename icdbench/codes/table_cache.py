@@ -13,12 +13,12 @@ import gc
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from icdbench.codes.hierarchy import Hierarchy, Node
+from icdbench.io import atomic_write
 
 _CODE_DIR = Path(__file__).resolve().parent
 
@@ -75,15 +75,8 @@ def _load_or_build(name: str, distributions: tuple[str, ...], build: Callable[[]
 
 def _save(hierarchy: Hierarchy, path: Path) -> None:
     """Write to a temporary file, then rename: readers (other processes) never see a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     rows = [[n.code, n.kind, n.parent, n.title, n.short_title] for n in hierarchy.nodes.values()]
-    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False)
-    try:
-        with handle:
-            json.dump(rows, handle, separators=(",", ":"))
-        os.replace(handle.name, path)
-    finally:
-        Path(handle.name).unlink(missing_ok=True)
+    atomic_write(path, lambda handle: json.dump(rows, handle, separators=(",", ":")))
     name = path.name.rsplit("-", 1)[0]
     for stale in path.parent.glob(f"{name}-*.json"):  # copies from older package or loader versions
         if stale != path:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import numpy as np
 from filelock import FileLock
 
 from icdbench.datasets.vocab import Vocab
+from icdbench.io import atomic_write
 from icdbench.models.base import WordEmbeddingConfig
 
 W2V_SEED = 0  # vectors do not depend on the run seed, so every seed of a benchmark shares one cache entry
@@ -75,12 +74,5 @@ def cached_word2vec(
         if path.exists():
             return np.load(path, allow_pickle=False)
         matrix = train_word2vec(documents, vocab, settings)
-        fd, tmp = tempfile.mkstemp(prefix=".w2v-", suffix=".npy", dir=cache_dir)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.save(handle, matrix, allow_pickle=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, lambda handle: np.save(handle, matrix, allow_pickle=False), binary=True)
     return matrix

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from icdbench.errors import UserError
+from icdbench.io import atomic_write_json
 from icdbench.metrics.keys import METRICS
 
 CI_SEED = 0
@@ -67,7 +67,7 @@ def evaluate(args) -> int:
             "metrics": reports,
             "ci": intervals,
         }
-        _write_json(Path(args.out), result)
+        atomic_write_json(Path(args.out), result)
         print(f"wrote {args.out}")
     return 0
 
@@ -140,21 +140,3 @@ def _table(reports: dict[str, dict[str, float]], intervals: dict) -> str:
         full, top = reports["full"].get(key), reports["top50"].get(key)
         lines.append(f"{key:<{width}}  {_format(full):>9}  {span:>17}  {_format(top):>9}")
     return "\n".join(lines)
-
-
-def _json_ready(value):
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _write_json(path: Path, payload: dict) -> None:
-    """Write atomically; undefined numbers (NaN) become ``null``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(_json_ready(payload), indent=2, allow_nan=False) + "\n")
-    tmp.replace(path)

@@ -21,8 +21,6 @@ Rows and columns may come in any order and may cover more documents or codes tha
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from icdbench.errors import UserError
+from icdbench.io import atomic_write
 
 ARRAYS = ("doc_ids", "codes", "scores")
 OPTIONAL = ("threshold",)
@@ -61,16 +60,7 @@ def save_scores(path, doc_ids, codes, scores, *, threshold=None, dtype=None) -> 
         value = threshold.detach().cpu().numpy() if hasattr(threshold, "detach") else threshold
         arrays["threshold"] = np.asarray(value, dtype=np.float32)
     _validate(arrays, path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda handle: np.savez(handle, **arrays), binary=True)
 
 
 def load_scores(path) -> tuple[list[str], list[str], np.ndarray]:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from icdbench.errors import UserError
+from icdbench.io import atomic_write_text
 from icdbench.metrics.codiesp import codiesp_task, is_spanish, submission_rows, x_row
 
 FORMATS = ("codiesp-d", "codiesp-p", "codiesp-x")
@@ -38,7 +39,7 @@ def export_run(run_dir, fmt: str, *, part: str = "test", out=None) -> Path:
     """Write the submission file of format ``fmt`` for the finished run ``run_dir``; returns its path (default
     ``RUN_DIR/<format>-<part>.tsv``)."""
     from icdbench.metrics.scores_file import load_scores
-    from icdbench.results.record import SCORES_FILE, atomic_write_text
+    from icdbench.results.record import SCORES_FILE
     from icdbench.results.sources import read_run
 
     run_dir = Path(run_dir)

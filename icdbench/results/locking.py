@@ -1,7 +1,7 @@
 """Safe writes for files that several ``icdbench`` processes share (run index, leaderboard files).
 
 Two rules: every file appears whole or not at all (written to a temporary name, then renamed — see
-:func:`icdbench.results.record.atomic_write`), and read-modify-write cycles on a shared file happen under a
+:mod:`icdbench.io`), and read-modify-write cycles on a shared file happen under a
 ``filelock`` lock, so two ``bench`` processes that finish at the same moment both keep their row.
 """
 
@@ -16,7 +16,8 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from icdbench.errors import UserError
-from icdbench.results.record import atomic_write, atomic_write_text
+from icdbench.io import atomic_write_bytes as write_bytes  # noqa: F401 (the atomic writers, under their names here)
+from icdbench.io import atomic_write_text as write_text  # noqa: F401
 
 LOCK_TIMEOUT_S = 600.0  # a leaderboard rebuild with plots takes seconds; ten minutes means a stuck process
 
@@ -45,16 +46,6 @@ def locked(path: Path, timeout: float = LOCK_TIMEOUT_S, folder: bool = False) ->
             f"another icdbench process has held {lock} for {timeout:.0f} s; "
             "wait for it, or delete the lock file if no icdbench process is running"
         ) from None
-
-
-def write_text(path: Path, text: str) -> Path:
-    """Atomic text write (temporary file + rename)."""
-    return atomic_write_text(Path(path), text)
-
-
-def write_bytes(path: Path, data: bytes) -> Path:
-    """Atomic binary write (temporary file + rename)."""
-    return atomic_write(Path(path), lambda handle: handle.write(data), binary=True)
 
 
 def csv_text(fields: Sequence[str], rows: Sequence[dict]) -> str:

@@ -26,6 +26,7 @@ import polars as pl
 import torch
 
 from icdbench.errors import UserError
+from icdbench.io import atomic_write_json, atomic_write_text
 from icdbench.models.base import as_output
 from icdbench.paths import data_dir
 
@@ -38,7 +39,7 @@ EXPLANATIONS_DIR = "explanations"
 
 def explain(args) -> int:
     """CLI handler."""
-    from icdbench.results.record import atomic_write_text, read_record, write_json
+    from icdbench.results.record import read_record
     from icdbench.training.predict import load_run_model
 
     run_dir = Path(args.run_dir)
@@ -76,7 +77,7 @@ def explain(args) -> int:
     synthetic = is_synthetic(split_name)
     out_dir = explanation_dir(run_dir, split_name, str(record.get("run_id") or run_dir.name))
     stem = f"{_safe(args.doc)}-{method}"
-    write_json(out_dir / f"{stem}.json", result)
+    atomic_write_json(out_dir / f"{stem}.json", result)
     if html is not None:
         atomic_write_text(out_dir / f"{stem}.html", html)
     _print(result, out_dir, stem, html is not None, synthetic)

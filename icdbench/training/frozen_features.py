@@ -26,9 +26,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +36,7 @@ from filelock import FileLock
 from torch.utils.data import DataLoader, Dataset
 
 from icdbench.datasets.batching import BucketBatchSampler, ItemKey
+from icdbench.io import atomic_directory
 from icdbench.models.encoders import SegmentEncoder, resolve_encoder
 from icdbench.training.job import RunJob, ScoredRun
 from icdbench.training.smote import SmotePlan, mlsmote
@@ -143,13 +142,8 @@ def cached_features(job: RunJob, encoder: SegmentEncoder, datamodule, part: str)
         if (folder / INDEX_FILE).is_file():
             return TokenFeatures.load(folder), True
         features = encode_features(encoder, datamodule.loader(part, shuffle=False), n_docs, job.cfg)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-        try:
+        with atomic_directory(folder) as tmp:
             features.save(tmp)
-            os.replace(tmp, folder)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
     return TokenFeatures.load(folder), False
 
 

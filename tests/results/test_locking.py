@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from fake_records import fake_record
 
+from icdbench.io import atomic_write
 from icdbench.results.locking import append_rows, read_csv, write_text
-from icdbench.results.record import atomic_write
-from icdbench.results.run_index import INDEX_FILE, append_run, read_index
+from icdbench.results.run_index import INDEX_FILE, append_run
 
 WRITERS = 4
 ROUNDS = 25  # appends per writer, all writers running at once
@@ -37,7 +37,7 @@ def test_concurrent_bench_processes_lose_no_row(tmp_path):
     for process in processes:
         process.join(timeout=120)
         assert process.exitcode == 0
-    rows = read_index(tmp_path)
+    rows = read_csv(tmp_path / INDEX_FILE)
     assert len(rows) == WRITERS * ROUNDS
     assert {r["run_id"] for r in rows} == {f"run-{w}-{i}" for w in range(WRITERS) for i in range(ROUNDS)}
     assert all(r["run_dir"] == f"synth-icd10/caml/{r['run_id']}" for r in rows)
