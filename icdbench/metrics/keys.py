@@ -135,11 +135,3 @@ def _entries() -> dict[str, MetricInfo]:
 
 
 METRICS: dict[str, MetricInfo] = _entries()
-
-
-def is_better(key: str, a: float, b: float) -> bool:
-    """Whether value ``a`` of metric ``key`` is strictly better than ``b``."""
-    direction = METRICS[key].higher_is_better
-    if direction is None:
-        raise ValueError(f"{key} is a count, not a score; it has no better value")
-    return a > b if direction else a < b

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from icdbench.paths import runs_dir
-from icdbench.results.locking import append_rows, read_csv
+from icdbench.results.locking import append_rows
 
 INDEX_FILE = "runs.csv"
 INDEX_METRICS = ("micro_f1", "macro_f1", "macro_auc_pr", "p@8", "emr")
@@ -54,8 +54,3 @@ def append_run(record: dict, run_dir: Path, root: Path | None = None) -> Path:
     path = root / INDEX_FILE
     append_rows(path, [index_row(record, run_dir, root)], INDEX_FIELDS, key=INDEX_KEY)
     return path
-
-
-def read_index(root: Path | None = None) -> list[dict[str, str]]:
-    root = Path(root) if root is not None else runs_dir()
-    return read_csv(root / INDEX_FILE)

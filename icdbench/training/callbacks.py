@@ -116,14 +116,3 @@ class KeepResumableOnTerminate(Callback):
         if isinstance(exception, SIGTERMException) and trainer.state.fn == TrainerFn.FITTING:
             if not self.path.is_file():
                 trainer.save_checkpoint(self.path)
-
-
-class FailAt(Callback):
-    """Raises at a given epoch and batch: simulates a crash (tests of ``--resume``)."""
-
-    def __init__(self, epoch: int, batch: int):
-        self.epoch, self.batch = epoch, batch
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
-            raise RuntimeError(f"simulated crash at epoch {self.epoch}, batch {self.batch}")

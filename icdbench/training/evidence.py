@@ -199,10 +199,3 @@ def finished_run_job(run_dir: Path):
     predicted[[row_of[d] for d in doc_ids]] = decisions(scores, json.loads((run_dir / THRESHOLD_FILE).read_text()))
     cfg = load_run_config(run_dir / CONFIG_FILE, spec)
     return RunJob(spec, split, cfg, run_dir, str(record.get("run_id", run_dir.name))), predicted
-
-
-def evidence_of_run(run_dir: Path) -> dict[str, float]:
-    """The ``evidence_*`` keys of a finished run folder (its saved model, config, test scores and threshold),
-    computed again from the split in DATA_DIR, e.g. for runs recorded before evidence evaluation existed."""
-    job, predicted = finished_run_job(run_dir)
-    return evidence_keys(job, predicted)

@@ -148,7 +148,7 @@ def test_focus_class_weights_and_supervision_summary():
 
 @pytest.mark.slow
 def test_two_stage_run_on_synth_tiny_records_paper_and_evidence_metrics(run_env):
-    from icdbench.training.evidence import evidence_of_run
+    from icdbench.training.evidence import evidence_keys, finished_run_job
     from icdbench.training.run import RunRequest, train
 
     overrides = ["model.embed_dim=16", "model.hidden_size=16", "model.attention_dim=8", "model.w2v_epochs=1",
@@ -167,7 +167,7 @@ def test_two_stage_run_on_synth_tiny_records_paper_and_evidence_metrics(run_env)
     assert not (result.run_dir / "checkpoints").exists()
 
     # the recorded evidence report is the saved model's, as recomputed from the run folder
-    report = evidence_of_run(result.run_dir)
+    report = evidence_keys(*finished_run_job(result.run_dir))
     assert report["evidence_n_cases"] > 0
     for key in ("evidence_p@5", "evidence_r@10", "evidence_sentence_hit", "evidence_span_f1_pi"):
         assert 0.0 <= report[key] <= 1.0

@@ -9,7 +9,8 @@ import pytest
 
 from icdbench.cli import main
 from icdbench.models.registry import all_models
-from icdbench.results.run_index import read_index
+from icdbench.results.locking import read_csv
+from icdbench.results.run_index import INDEX_FILE
 
 
 def _cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -46,7 +47,7 @@ def test_bench_prints_the_results_table_over_seeds(run_env, capsys):
     assert out.count("mean±std") == 2  # full and top50
     assert len(list((run_env[1] / "synth-tiny" / "lr").iterdir())) == 2
     # every finished run is listed in RUNS_DIR/runs.csv, whichever command ran it
-    index = read_index(run_env[1])
+    index = read_csv(run_env[1] / INDEX_FILE)
     assert sorted((row["model"], row["seed"]) for row in index) == [("lr", "0"), ("lr", "1")]
 
 

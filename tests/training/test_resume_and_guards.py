@@ -13,11 +13,22 @@ from icdbench.config import resolve_config
 from icdbench.errors import UserError
 from icdbench.models.base import ModelContext, ModelOutput, as_output
 from icdbench.models.registry import get_model
-from icdbench.training.callbacks import FailAt, SWAEvaluated
+from icdbench.training.callbacks import SWAEvaluated
 from icdbench.training.module import CodingModule, TrainingDiverged, collapse_reason
 from icdbench.training.run import RunRequest, train
 
 RESUME = ["optim.epochs=3", "train.patience=5", "train.logger=none", "data.max_train_docs=96"]
+
+
+class FailAt(Callback):
+    """Raises at a given epoch and batch: a crash part-way through training, for ``--resume``."""
+
+    def __init__(self, epoch: int, batch: int):
+        self.epoch, self.batch = epoch, batch
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
+            raise RuntimeError(f"simulated crash at epoch {self.epoch}, batch {self.batch}")
 
 
 def test_resumed_run_ends_with_the_uninterrupted_metrics(run_env):

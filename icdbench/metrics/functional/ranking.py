@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from icdbench.metrics.functional.ranks import KthLargest, Ranks, doc_ranks, gold_scores, within_group_ties
+from icdbench.metrics.functional.ranks import KthLargest, Ranks, doc_ranks, within_group_ties
 from icdbench.metrics.functional.sets import CodeSets
 from icdbench.metrics.keys import RANK_KS, RECALL_KS
 
@@ -87,9 +87,3 @@ def ranking_metrics(gold: CodeSets, values: Tensor, ranks: Ranks, kth: KthLarges
         population = value if key in ALL_DOCS else value[ranked]
         out[key] = float(population.mean()) if population.numel() else float("nan")
     return out
-
-
-def ranking_report(scores: Tensor, gold: CodeSets) -> dict[str, float]:
-    """Convenience: ranking keys straight from ``scores`` ``[N, C]`` and gold sets."""
-    ranks, kth = ranking_stats(scores, gold)
-    return ranking_metrics(gold, gold_scores(scores, gold), ranks, kth)
