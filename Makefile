@@ -15,11 +15,12 @@ SOURCE_ARG := $(if $(MIMIC_DIR),--source $(MIMIC_DIR),$(if $(SOURCE),--source $(
 
 .PHONY: install test test-all lint bench prepare leaderboard regress clean
 
-# constraints.txt pins every dependency to the versions the committed numbers were made with
+# constraints.txt pins every dependency to the versions the committed numbers were made with; the ray and slurm
+# extras are the engines of `icdbench grid` (its tests run them)
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,ray,slurm]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -39,7 +40,8 @@ prepare: install
 bench: install
 	@$(BIN)/icdbench bench $(MODEL) $(SPLIT) --profile $(PROFILE) --seeds $(SEEDS) $(SOURCE_ARG) $(if $(FOLDS),--folds $(FOLDS),)
 
-# Rebuild leaderboards/ from the committed records; RUN=1 first runs every missing record, one at a time. At the
+# Rebuild leaderboards/ from the committed records; RUN=1 first runs every missing record through the committed
+# grid (benchmarks/grids/committed.yaml, `icdbench grid committed`: two cores per run, so one at a time on two). At the
 # cpu profile each neural run trains until it converges or reaches 15 minutes (see benchmarks/profiles/cpu.yaml);
 # the sum of the committed records' wall times says how long RUN=1 from nothing takes
 # (benchmarks/perf/convergence.py table --records leaderboards/records lists them).
