@@ -50,6 +50,7 @@ class KnownEncoder:
     hub_id: str | None  # None: not on the hub under an official name; a local copy is needed
     folders: tuple[str, ...]  # its names under $ICDBENCH_ENCODERS, the published name first
     how_to_get: str
+    released: bool = True  # False: whatever runs in its place is a substitute, a directory included
 
 
 # The published encoders of the papers behind the transformer models.
@@ -71,6 +72,7 @@ KNOWN_ENCODERS: dict[str, KnownEncoder] = {
         ("bert-xml-ehr",),
         "BERT-XML's encoder (a BERT pretrained from scratch on NYU Langone EHR notes, Zhang et al. 2020) was never "
         "released; pass model.encoder=/path/to/a BERT directory",
+        released=False,
     ),
 }
 
@@ -264,6 +266,7 @@ def encoder_record(encoder: str, published: str | None) -> dict:
     return {
         "name": Path(name).name if is_directory else name,
         "published": published,
-        "substituted": not is_directory and name.lower() not in published_names,
+        "substituted": (known is not None and not known.released)
+        or (not is_directory and name.lower() not in published_names),
         "architecture": f"{config.model_type}, {config.num_hidden_layers} layers, {config.hidden_size} wide",
     }

@@ -68,6 +68,8 @@ def test_a_directory_given_as_the_encoder_is_the_users_encoder(tmp_path):
     assert encoder_record(str(directory), "roberta-pm-m3-voc") == {
         "name": "my-roberta", "published": "roberta-pm-m3-voc", "substituted": False,
         "architecture": "roberta, 2 layers, 32 wide"}  # fmt: skip
+    # BERT-XML's EHR-pretrained BERT was never released: whatever runs in its place is a substitute
+    assert encoder_record(str(directory), "bert-xml-ehr")["substituted"]
 
 
 def test_a_substituted_encoder_is_said_by_the_record_and_every_board_row(run_env, offline):
