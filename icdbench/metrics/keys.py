@@ -100,6 +100,10 @@ def _entries() -> dict[str, MetricInfo]:
         span = f"{low}-{high}" if high is not None else f">={low}"
         out[f"macro_f1@{name}"] = MetricInfo(f"macro-F1 over evaluated codes with {span} training documents", _UP,
                                              "frequency")  # fmt: skip
+    out["recall_unseen"] = MetricInfo("share of gold (document, code) pairs whose code has no training document "
+                                      "that are assigned (NaN when none)", _UP, "frequency")
+    out["n_unseen_gold"] = MetricInfo("gold (document, code) pairs whose code has no training document", _COUNT,
+                                      "frequency")
     add("automation", _UP,
         emr_at_50pct="EMR on the 50% of documents with the fewest expected wrong codes (most confident)",
         jaccard_at_50pct="code accuracy on the 50% most confident documents",

@@ -28,7 +28,7 @@ from icdbench.metrics.functional.classification import (
     per_doc_exact,
     per_doc_jaccard,
 )
-from icdbench.metrics.functional.frequency import frequency_bucket_f1
+from icdbench.metrics.functional.frequency import frequency_bucket_f1, unseen_code_recall
 from icdbench.metrics.functional.hierarchy import Ancestors, Hierarchy, hierarchical_prf, jaccard_at_depth
 from icdbench.metrics.functional.ranking import ranking_metrics, ranking_stats
 from icdbench.metrics.functional.ranks import gold_scores
@@ -240,6 +240,7 @@ def _report(inputs: Inputs, keys: Collection[str] | None = None) -> dict[str, fl
         out["seq_edit_sim"] = edit_similarity(sequences, pred, code_order)
     if inputs.train_counts is not None and family("frequency"):
         out.update(frequency_bucket_f1(per_code_f1(counts), counts.evaluated, inputs.train_counts))
+        out.update(unseen_code_recall(counts.tp_code, counts.gold_code, inputs.train_counts))
     if family("automation"):
         confidence = expected_errors_confidence(scores, pred)
         curve = automation_curve(confidence, per_doc_exact(counts), per_doc_jaccard(counts))

@@ -34,6 +34,7 @@ HEADLINE: tuple[tuple[str, str], ...] = (
     ("jaccard_3char", "Jaccard 3-char"),
     ("primary_acc", "primary acc"),
     ("macro_f1@[1-10]", "rare macro-F1"),
+    ("recall_unseen", "unseen recall"),
 )
 HEADLINE_KEYS = tuple(key for key, _ in HEADLINE)
 # Where in the note the evidence is (issue 7): test notes with gold spans, correctly predicted codes only;
