@@ -18,13 +18,19 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None, dim: int = -
 
     ``mask`` (bool) must broadcast to ``scores`` (e.g. ``[B, 1, T]`` for scores ``[B, C, T]``). Masked
     positions get weight exactly 0; a slice whose positions are all masked gets all zeros (never NaN).
-    Filling with the dtype's most negative finite value rather than ``-inf`` keeps fp16/bf16 finite too.
+    The mask enters as an additive bias of the dtype's most negative finite value (not ``-inf``, which keeps
+    fp16/bf16 finite): built at the mask's size, it costs one pass over ``scores`` instead of a fill and a
+    multiply, which made CAML's attention a quarter slower than the unmasked reference's.
     """
     if mask is None:
         return torch.softmax(scores, dim=dim)
     mask = mask.to(torch.bool)
-    filled = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
-    return torch.softmax(filled, dim=dim) * mask
+    bias = torch.zeros(mask.shape, dtype=scores.dtype, device=scores.device).masked_fill_(
+        ~mask, torch.finfo(scores.dtype).min
+    )
+    weights = torch.softmax(scores + bias, dim=dim)
+    empty = ~mask.any(dim=dim, keepdim=True)  # slices with no valid position: uniform above, zeros here
+    return weights.masked_fill(empty, 0.0) if bool(empty.any()) else weights
 
 
 def attend(weights: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
