@@ -71,7 +71,7 @@ KNOWN_ENCODERS: dict[str, KnownEncoder] = {
         None,
         ("bert-xml-ehr",),
         "BERT-XML's encoder (a BERT pretrained from scratch on NYU Langone EHR notes, Zhang et al. 2020) was never "
-        "released; pass model.encoder=/path/to/a BERT directory",
+        "released, so any other stands in for it",
         released=False,
     ),
 }
@@ -141,11 +141,12 @@ def resolve_encoder(name_or_path: str | Path | None = None) -> Path:
     if cached is not None:
         return cached
     if known is not None:
-        where = os.environ.get(ENCODERS_ENV) or f"${ENCODERS_ENV} (not set)"
+        root = os.environ.get(ENCODERS_ENV)
+        looked = f"not in {Path(root) / known.folders[0]}" if root else f"{ENCODERS_ENV} is not set"
         raise UserError(
-            f"encoder {name} is not available offline (looked in {where}/{known.folders[0]} and the Hugging Face "
-            f"cache): {known.how_to_get}; or pass model.encoder=/path/to/its/directory, or model.encoder=minilm to "
-            "substitute the packaged MiniLM (the record and leaderboards then say 'encoder substituted')"
+            f"encoder {name} is not available offline ({looked}, nor in the Hugging Face cache): {known.how_to_get}; "
+            "or pass model.encoder=/path/to/its/directory, or model.encoder=minilm to substitute the packaged MiniLM "
+            "(the record and leaderboards then say 'encoder substituted')"
         )
     raise UserError(
         f"encoder={name} is neither a local model directory nor in the Hugging Face cache; pass "

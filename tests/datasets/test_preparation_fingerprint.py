@@ -9,6 +9,7 @@ import shutil
 import pytest
 from fixtures_mimic import Admission, write_mimic4
 
+from icdbench.datasets.commands import _status
 from icdbench.datasets.fingerprint import preparation_modules
 from icdbench.datasets.registry import PrepareOptions, get_split, stale_reason
 from icdbench.datasets.storage import MANIFEST, read_manifest
@@ -61,6 +62,7 @@ def test_a_stale_synthetic_split_is_generated_again(own_data, capsys, preparatio
     old = read_manifest(own_data / "synth-tiny")
     _rewrite(own_data / "synth-tiny", preparation=preparation)
     assert stale_reason("synth-tiny", read_manifest(own_data / "synth-tiny")) is not None
+    assert _status(own_data / "synth-tiny", get_split("synth-tiny").version) == "stale (code)"  # list splits
     ensure_split("synth-tiny")
     new = read_manifest(own_data / "synth-tiny")
     assert "synth-tiny is stale" in capsys.readouterr().err
