@@ -42,6 +42,7 @@ def test_card_says_where_evidence_and_titles_come_from(corpus, tmp_path):
     assert "evidence          none: the English machine translation has no offsets" in en
     assert "for Spanish text too: the corpus ships no Spanish descriptions" in es
     assert "official metric   MAP of CodiEsp-D" in en
+    assert "ceiling recall    100.0% of test code occurrences are in the label set" in es
     assert has_gold_evidence(spanish.test) and not has_gold_evidence(english.test)
 
 
@@ -78,6 +79,10 @@ def test_real_corpus_every_test_code_has_x_evidence(tmp_path):
     assert len(pieces) == 4150  # distinct (document, code, piece) of the D rows; repeated mentions collapse
     assert split.test["evidence"].list.len().sum() == len(pieces)
     assert "test 4,150 spans" in split.manifest["card_notes"]["evidence"]
+    # 2,842 distinct test (document, code) pairs; 403 of their codes are in neither train nor dev (about 14%)
+    ceiling = split.manifest["ceiling_recall"]
+    assert ceiling["label_set"] == 1.0 and ceiling["seen_in_train_val"] == pytest.approx(1 - 403 / 2842)
+    assert ceiling["seen_in_train"] < ceiling["seen_in_train_val"]
 
 
 def test_bench_summary_shows_the_official_metric_the_split_declares(corpus, tmp_path, monkeypatch):

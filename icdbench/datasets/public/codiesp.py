@@ -209,14 +209,28 @@ def prepare_codiesp(name: str, kind: str, english: bool, out_dir: Path, options:
         "split_note": "the published train/dev/test parts (dev = val); the track's setting trains on train + dev "
                       "(data.train_parts=train,val train.fixed_from=RUN_DIR of a train-only run); official "
                       "metric: MAP (map_codiesp)",
-        "card_notes": card_notes(kind, english, spans),
+        "card_notes": card_notes(kind, english, spans, ceiling_recall(parts)),
+        "ceiling_recall": ceiling_recall(parts),
         "official_metric": {"key": "map_codiesp", "label": "MAP (official)"},  # the bench summary shows it first
     }
     return write_prepared(out_dir, parts, SplitOutput(name, VERSION, labels, manifest), options)
 
 
-def card_notes(kind: str, english: bool, spans: dict[str, int]) -> dict[str, str]:
-    """What the statistics card says about this variant's evidence, code titles and official metric."""
+def ceiling_recall(parts: dict[str, pl.DataFrame]) -> dict[str, float]:
+    """The share of test code occurrences a model can reach: whose code the label set contains (all of them: the
+    label set is every part's codes), and whose code has a training document in train, or in train + val (the
+    published setting); the rest only a model reading code titles can predict."""
+    test = parts["test"]["codes"].explode().drop_nulls()
+    seen_train = set(parts["train"]["codes"].explode().drop_nulls())
+    seen_both = seen_train | set(parts["val"]["codes"].explode().drop_nulls())
+    share = (lambda known: float(test.is_in(list(known)).mean())) if test.len() else (lambda known: 0.0)
+    labels = seen_both | set(test)
+    return {"label_set": share(labels), "seen_in_train": share(seen_train), "seen_in_train_val": share(seen_both)}
+
+
+def card_notes(kind: str, english: bool, spans: dict[str, int], ceiling: dict[str, float]) -> dict[str, str]:
+    """What the statistics card says about this variant's evidence, code titles, reachable codes and official
+    metric."""
     if english:
         evidence = ("none: the English machine translation has no offsets (CodiEsp-X points into the Spanish "
                     "text), so runs get no evidence_* keys; use the Spanish variant for evidence")
@@ -225,9 +239,13 @@ def card_notes(kind: str, english: bool, spans: dict[str, int]) -> dict[str, str
                     f"{spans['val']:,} | test {spans['test']:,} spans; a discontinuous reference is one span per "
                     "piece)")
     system = "ICD-10-CM" if kind == "d" else "ICD-10-PCS"
-    titles = (f"English {system} titles from the package tables"
-              + ("" if english else ", for Spanish text too: the corpus ships no Spanish descriptions"))
-    return {"evidence": evidence, "code titles": titles,
+    titles = (f"English {system} titles from the package tables (RAC, DR-CAML and title-match read them)"
+              + ("" if english else ", for Spanish text too: the corpus ships no Spanish descriptions, so most "
+                 "title words are not words of the notes"))
+    reach = (f"{ceiling['label_set']:.1%} of test code occurrences are in the label set; "
+             f"{ceiling['seen_in_train']:.1%} have a train document, {ceiling['seen_in_train_val']:.1%} a train or "
+             "val one (the rest only title-aware models can predict)")
+    return {"evidence": evidence, "code titles": titles, "ceiling recall": reach,
             "official metric": f"MAP of CodiEsp-{KINDS[kind][0]} (map_codiesp: trec_eval MAP as the track's scorer)"}
 
 
