@@ -115,8 +115,20 @@ def markdown_grid(grid: Grid) -> str:
 def _split_line(table: Table) -> str:
     versions = sorted({row.split_version for row in table.rows if row.split_version})
     hashes = sorted({row.split_hash for row in table.rows if row.split_hash})
-    return (f"Split `{table.split}` version {', '.join(versions) or '–'}, content hash {', '.join(hashes) or '–'}; "
+    line = (f"Split `{table.split}` version {', '.join(versions) or '–'}, content hash {', '.join(hashes) or '–'}; "
             f"profile `{table.profile}`.")  # fmt: skip
+    return line + ceiling_text(table)
+
+
+def ceiling_text(table: Table) -> str:
+    """The split's ceiling recall as its records report it (``ceiling_recall``), or "" when they do not."""
+    ceiling = next((loaded.record["ceiling_recall"] for row in table.rows for loaded in row.records
+                    if loaded.record.get("ceiling_recall")), None)  # fmt: skip
+    if ceiling is None:
+        return ""
+    return (f" Ceiling recall: {ceiling['label_set']:.1%} of the test code occurrences have a code in the label "
+            f"set; {ceiling['seen_in_train']:.1%} a code with a train document, {ceiling['seen_in_train_val']:.1%} "
+            "with a train or validation one (only a model reading code titles reaches the rest).")
 
 
 def markdown(board: Leaderboard, plots: dict[str, str]) -> str:

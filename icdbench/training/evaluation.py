@@ -203,6 +203,8 @@ def finish_run(
         "stop_reason": stop_reason,
         "training": {"parts": list(train_parts(cfg)), **(job.fixed.record() if job.fixed else {})},
         "comparable_to_published": comparable_to_published(manifest, train_parts(cfg)),
+        # the share of test code occurrences a model can reach (splits that report it, e.g. CodiEsp)
+        **({"ceiling_recall": manifest["ceiling_recall"]} if manifest.get("ceiling_recall") else {}),
         "convergence": converged,
         "threshold": threshold_file,
         "metrics": metrics,
