@@ -219,8 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             batches = make_batches(args, "segments" if name == "plm-icd" else "words", rng)
             sides = [Timer(ours, lambda m, b: as_output(m(b)).logits, loss), Timer(theirs, their_call, theirs.get_loss)]
             (ours_train, ours_infer), (their_train, their_infer) = time_pair(sides, batches)
-            rows.append([name, f"{ours_train:.1f}", f"{their_train:.1f}", f"{ours_train / their_train:.2f}",
-                         f"{ours_infer:.1f}", f"{their_infer:.1f}", f"{their_infer / ours_infer:.2f}"])  # fmt: skip
+            rows.append([name, f"{ours_train:.3g}", f"{their_train:.3g}", f"{ours_train / their_train:.2f}",
+                         f"{ours_infer:.3g}", f"{their_infer:.3g}", f"{their_infer / ours_infer:.2f}"])  # fmt: skip
             print(f"{name}: done", flush=True)
     header = ["model", "train docs/s", "reference", "speed ratio", "infer ms/doc", "reference", "speed ratio"]
     print(f"\n{args.threads} thread(s), batch {args.batch_size}, {args.tokens} tokens, {args.codes} codes, "
