@@ -41,8 +41,9 @@ bench: install
 	@$(BIN)/icdbench bench $(MODEL) $(SPLIT) --profile $(PROFILE) --seeds $(SEEDS) $(SOURCE_ARG) $(if $(FOLDS),--folds $(FOLDS),)
 
 # Rebuild leaderboards/ from the committed records; RUN=1 first runs every missing record through the committed
-# grid (benchmarks/grids/committed.yaml, `icdbench grid committed`: two cores per run, so one at a time on two). At the
-# cpu profile each neural run trains until it converges or reaches 15 minutes (see benchmarks/profiles/cpu.yaml);
+# grid (icdbench/settings/grids/committed.yaml, `icdbench grid committed`: two cores per run, so one at a time on
+# two). At the cpu profile each neural run trains until it converges or reaches the profile's time budget
+# (train.max_minutes in icdbench/settings/profiles/cpu.yaml);
 # the sum of the committed records' wall times says how long RUN=1 from nothing takes
 # (benchmarks/perf/convergence.py table --records leaderboards/records lists them).
 leaderboard: install

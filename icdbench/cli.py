@@ -187,8 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--update", action="store_true", help="rewrite leaderboards/ci.csv")
     p.set_defaults(func=_regress)
 
-    p = sub.add_parser("grid", help="run a grid (benchmarks/grids/NAME.yaml) locally, on Ray or on SLURM")
-    p.add_argument("grid", help="grid name (benchmarks/grids/NAME.yaml) or path to a grid file")
+    p = sub.add_parser("grid", help="run a grid (icdbench/settings/grids/NAME.yaml) locally, on Ray or on SLURM")
+    p.add_argument("grid", help="grid name (icdbench/settings/grids/NAME.yaml) or path to a grid file")
     p.add_argument("--launcher", choices=["local", "ray", "slurm"], default="local")
     p.add_argument("--dry-run", action="store_true", help="list the runs to do (slurm: print the sbatch scripts)")
     p.add_argument("--retry-failed", action="store_true", help="run only the runs that failed last time")

@@ -6,9 +6,9 @@ model's own config dataclass. It is resolved in this order, each layer overridin
 1. the model dataclass defaults (the published architecture),
 2. ``ModelSpec.config_defaults`` (the variant's tweaks),
 3. ``ModelSpec.train_defaults`` (published optimisation settings, dotted keys),
-4. ``benchmarks/profiles/<profile>.yaml``: its ``default:`` section, then ``inputs: {<input kind>: ...}``,
+4. ``icdbench/settings/profiles/<profile>.yaml``: its ``default:`` section, then ``inputs: {<input kind>: ...}``,
    ``family: {<family>: ...}`` and ``model: {<model name>: ...}`` sections (more specific wins),
-5. ``benchmarks/experiments/<split>/<model>.yaml`` (per-split published settings), only under a profile
+5. ``icdbench/settings/experiments/<split>/<model>.yaml`` (per-split published settings), only under a profile
    that says ``experiments: true`` (``paper``): the shrunken profiles (``cpu``, ``ci``) never read them, so a
    published per-split size cannot undo a profile's shrinking,
 6. command-line ``key=value`` overrides, then ``--seed``.
@@ -31,7 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf import errors as oc_errors
 
 from icdbench.errors import UserError
-from icdbench.paths import benchmarks_dir
+from icdbench.paths import settings_dir
 
 # Validation metrics CodingModule logs every epoch; any of them can be the early-stopping monitor.
 VAL_METRICS = ("val/map_doc", "val/p@8", "val/micro_f1", "val/macro_auc_pr", "val/loss")
@@ -204,9 +204,9 @@ def parse_overrides(overrides: list[str]) -> dict:
 
 
 def profile_path(profile: str) -> Path:
-    path = benchmarks_dir() / "profiles" / f"{profile}.yaml"
+    path = settings_dir() / "profiles" / f"{profile}.yaml"
     if not path.is_file():
-        available = sorted(p.stem for p in (benchmarks_dir() / "profiles").glob("*.yaml"))
+        available = sorted(p.stem for p in (settings_dir() / "profiles").glob("*.yaml"))
         raise UserError(f"unknown profile {profile!r}; available: {', '.join(available) or 'none'}")
     return path
 
@@ -238,7 +238,7 @@ def _profile_data(profile: str) -> dict:
 
 
 def reads_experiments(profile: str) -> bool:
-    """Whether ``profile`` applies ``benchmarks/experiments/<split>/<model>.yaml`` (the published settings)."""
+    """Whether ``profile`` applies ``settings/experiments/<split>/<model>.yaml`` (the published settings)."""
     return _profile_data(profile).get(READS_EXPERIMENTS, False)
 
 
@@ -254,7 +254,7 @@ def profile_layers(profile: str, spec) -> list[ConfigLayer]:
 
 
 def experiment_path(split: str, model: str) -> Path:
-    return benchmarks_dir() / "experiments" / split / f"{model}.yaml"
+    return settings_dir() / "experiments" / split / f"{model}.yaml"
 
 
 def resolve_config(

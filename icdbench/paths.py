@@ -17,6 +17,9 @@ def runs_dir() -> Path:
     return Path(os.environ.get("RUNS_DIR") or "runs")
 
 
-def benchmarks_dir() -> Path:
-    """Profiles and per-split experiment settings (``benchmarks/`` of the repository)."""
-    return Path(os.environ.get("ICDBENCH_BENCHMARKS") or REPO_ROOT / "benchmarks")
+def settings_dir() -> Path:
+    """Profiles (``profiles/<profile>.yaml``), per-split published settings (``experiments/<split>/<model>.yaml``)
+    and grids (``grids/<name>.yaml``): ``$ICDBENCH_SETTINGS`` or the package's own ``settings/``, which the wheel
+    ships, so an installed icdbench runs from any folder."""
+    return Path(os.environ.get("ICDBENCH_SETTINGS") or PACKAGE_ROOT / "settings")
+

@@ -1,5 +1,6 @@
-"""The benchmark grid: models × splits × profiles × seeds (× folds) declared once in ``benchmarks/grids/<name>.yaml``
-and run by ``icdbench grid`` on a local process pool, a Ray cluster or SLURM (submitit).
+"""The benchmark grid: models × splits × profiles × seeds (× folds) declared once in
+``icdbench/settings/grids/<name>.yaml`` and run by ``icdbench grid`` on a local process pool, a Ray cluster or SLURM
+(submitit).
 
 - :mod:`icdbench.grid.spec`: the grid file and its expansion into runs;
 - :mod:`icdbench.grid.state`: which runs already have a record, which can resume, and the last invocation's failures;

@@ -53,11 +53,11 @@ def plan(grid: Grid, runs: list[GridRun]) -> Plan:
 
 def worker_env() -> dict[str, str]:
     """What every worker needs to find the same data and write to the same places (absolute paths)."""
-    from icdbench.paths import benchmarks_dir, data_dir, runs_dir
+    from icdbench.paths import data_dir, runs_dir, settings_dir
     from icdbench.results.sources import leaderboards_dir
 
     return {"RUNS_DIR": str(runs_dir().resolve()), "DATA_DIR": str(data_dir().resolve()),
-            "ICDBENCH_BENCHMARKS": str(benchmarks_dir().resolve()),
+            "ICDBENCH_SETTINGS": str(settings_dir().resolve()),
             "ICDBENCH_LEADERBOARDS": str(leaderboards_dir().resolve())}  # fmt: skip
 
 

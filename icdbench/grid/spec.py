@@ -1,4 +1,4 @@
-"""A grid file (``benchmarks/grids/<name>.yaml``) and its expansion into runs.
+"""A grid file (``icdbench/settings/grids/<name>.yaml``) and its expansion into runs.
 
 ::
 
@@ -29,7 +29,7 @@ from pathlib import Path
 import yaml
 
 from icdbench.errors import UserError
-from icdbench.paths import benchmarks_dir
+from icdbench.paths import settings_dir
 
 STORES = ("runs", "committed")
 TOP_KEYS = ("description", "store", "threads", "resources", "slurm", "runs")
@@ -140,11 +140,11 @@ class Grid:
 
 
 def grids_dir() -> Path:
-    return benchmarks_dir() / "grids"
+    return settings_dir() / "grids"
 
 
 def grid_path(name_or_path: str | Path) -> Path:
-    """A grid by name (``benchmarks/grids/<name>.yaml``) or by path."""
+    """A grid by name (``settings/grids/<name>.yaml``) or by path."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():

@@ -22,7 +22,7 @@ PRIOR_BIAS_SWITCH = Departure(
 PRIOR_BIAS = Departure(
     "deliberate", "output biases start at each code's train prevalence (the paper does not say how they start)"
 )
-# Models Edin et al. 2023 published settings for (benchmarks/experiments/{mimic3-clean,mimic4-icd9,mimic4-icd10}).
+# Models Edin et al. 2023 published settings for (settings/experiments/{mimic3-clean,mimic4-icd9,mimic4-icd10}).
 EDIN_THRESHOLD = Departure(
     "deliberate",
     "on Edin et al.'s splits the global threshold is the exact maximiser of validation micro-F1; Edin et al. "

@@ -270,7 +270,7 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-REGRESS_GRID = "regress"  # benchmarks/grids/regress.yaml: the jobs above, declared as a grid
+REGRESS_GRID = "regress"  # icdbench/settings/grids/regress.yaml: the jobs above, declared as a grid
 
 
 def job_of(split: str, model: str) -> str:

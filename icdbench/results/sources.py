@@ -34,7 +34,7 @@ class PlanEntry:
     seeds: tuple[int, ...]
 
 
-COMMITTED_GRID = "committed"  # benchmarks/grids/committed.yaml: what `make leaderboard RUN=1` runs
+COMMITTED_GRID = "committed"  # icdbench/settings/grids/committed.yaml: what `make leaderboard RUN=1` runs
 
 
 def committed_plan() -> tuple[PlanEntry, ...]:

@@ -13,7 +13,7 @@
   and loss is kept (:class:`SelectionCallback.curve`) for the run record.
 
 The models' published monitors (P@8 for CAML on MIMIC-III full, micro-F1 for LAAT) are no model defaults: they
-belong to the split they were published on (``benchmarks/experiments/<split>/<model>.yaml``), where they move.
+belong to the split they were published on (``icdbench/settings/experiments/<split>/<model>.yaml``), where they move.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def test_layers_apply_in_order_and_are_kept(tmp_path, monkeypatch):
         "family: {caml: {optim: {lr: 0.25}, model: {num_filters: 9}}}\n"
     )
     (experiments / "caml.yaml").write_text("optim: {epochs: 11}\nmodel: {kernel_size: 3}\n")
-    monkeypatch.setenv("ICDBENCH_BENCHMARKS", str(tmp_path))
+    monkeypatch.setenv("ICDBENCH_SETTINGS", str(tmp_path))
     spec = get_model("caml")
     resolved = resolve_config(spec, split="synth-x", profile="p", overrides=["data.max_tokens=50"], seed=4)
     cfg = resolved.cfg
@@ -82,7 +82,7 @@ def test_only_a_profile_that_says_so_reads_the_experiments(tmp_path, monkeypatch
     (tmp_path / "profiles" / "small.yaml").write_text("default: {optim: {epochs: 2}}\n")
     (tmp_path / "profiles" / "bad.yaml").write_text("experiments: sometimes\n")
     (tmp_path / "experiments" / "synth-x" / "caml.yaml").write_text("optim: {epochs: 11}\n")
-    monkeypatch.setenv("ICDBENCH_BENCHMARKS", str(tmp_path))
+    monkeypatch.setenv("ICDBENCH_SETTINGS", str(tmp_path))
     resolved = resolve_config(get_model("caml"), split="synth-x", profile="small")
     assert resolved.cfg.optim.epochs == 2
     assert not any(layer.source.startswith("experiment") for layer in resolved.layers)
