@@ -11,8 +11,10 @@ RoBERTa-base-PM-M3-Voc, the config's default (``icdbench.models.encoders`` says 
 Departures, deliberate, each with a switch that restores Edin et al.'s PLM-ICD (their equivalence test turns
 them off): padding tokens are masked out of the label attention (``mask_padding=false`` lets padding tokens
 of real segments take attention weight, as the reference does; padding segments are never encoded); the
-output biases start at each code's train prevalence (``icdbench.models._priors``) instead of PyTorch's
-default initialisation (``prior_bias=false``).
+output biases start at each code's train prevalence (``icdbench.models._priors``) instead of zero
+(``prior_bias=false``). The attention and output weights start as Huang et al.'s release starts them: its
+heads are initialised with the encoder's own ``init_weights``, N(0, ``initializer_range``²) (0.02 for
+RoBERTa), zero biases; Edin et al. use N(0, 0.03²).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class PlmIcdConfig(EncoderConfigMixin):
     encoder: str = "roberta-pm-m3-voc"  # the paper's RoBERTa-base-PM-M3-Voc
     attention_dim: int | None = None  # LAAT's d_a; None = the encoder's hidden size, as PLM-ICD sets it
     mask_padding: bool = True  # False: padding tokens take attention weight, as in the reference
-    prior_bias: bool = True  # False: output biases keep PyTorch's initialisation, as in the reference
+    prior_bias: bool = True  # False: output biases start at zero, as in Huang et al.'s release
 
 
 class PlmIcd(nn.Module):
@@ -48,10 +50,13 @@ class PlmIcd(nn.Module):
         super().__init__()
         self.encoder = SegmentEncoder(config.encoder)
         hidden = self.encoder.hidden_size
-        self.attention = LabelAttention(hidden, ctx.n_codes, config.attention_dim or hidden)
-        self.output = PerCodeLinear(hidden, ctx.n_codes)
+        std = float(getattr(self.encoder.model.config, "initializer_range", 0.02))  # the release's init_weights
+        self.attention = LabelAttention(hidden, ctx.n_codes, config.attention_dim or hidden, init_std=std)
+        self.output = PerCodeLinear(hidden, ctx.n_codes, init_std=std)
         if config.prior_bias:
             init_output_bias(self.output.bias, ctx)
+        else:
+            nn.init.zeros_(self.output.bias)
         self.mask_padding = config.mask_padding
         self.want_attributions = False
 

@@ -129,3 +129,15 @@ def test_release_padding_adds_one_window_before_the_text_for_even_kernels(kernel
     assert release.extra_outputs == extra and same.extra_outputs == 0
     torch.testing.assert_close(release(x)[..., extra:], same(x))
     assert release(x).shape[-1] == 15 + extra
+
+
+def test_plm_icd_heads_start_as_the_release_initialises_them(make_context):
+    # Huang et al.'s heads: the encoder's init_weights, N(0, initializer_range^2) and zero bias (not Xavier)
+    spec = get_model("plm-icd")
+    config = dataclasses.replace(spec.default_config(), encoder="tiny-random", prior_bias=False)
+    torch.manual_seed(0)
+    model = spec.build(config, make_context(n_codes=6))
+    std = model.encoder.model.config.initializer_range
+    for weight in (model.attention.project.weight, model.attention.queries.weight, model.output.weight):
+        assert abs(weight.std().item() - std) < 0.25 * std
+    assert not model.output.bias.any()

@@ -85,7 +85,7 @@ class LabelAttention(nn.Module):
 
     ``W`` is ``[d_a, D]`` and ``U`` is ``[C, d_a]``, both without bias. ``forward(states [B, T, D],
     mask [B, T] bool)`` → ``(per_code [B, C, D], weights [B, C, T])``. Padding is masked before the softmax.
-    Weights are drawn from N(0, ``init_std``²) (0.03 in the LAAT release; PLM-ICD kept it).
+    Weights are drawn from N(0, ``init_std``²) (0.03 in the LAAT release; PLM-ICD passes its encoder's 0.02).
     """
 
     def __init__(self, in_dim: int, n_codes: int, attention_dim: int, init_std: float = 0.03):
