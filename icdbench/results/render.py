@@ -269,11 +269,6 @@ def render_plots(board: Leaderboard) -> dict[str, bytes]:
     return out
 
 
-def write_leaderboard(board: Leaderboard, out_dir: Path) -> list[Path]:
-    """Render ``board`` into ``out_dir``; returns the files written (README.md first)."""
-    return rebuild_leaderboard(out_dir, lambda: board)[1]
-
-
 def rebuild_leaderboard(out_dir: Path, build: Callable[[], Leaderboard]) -> tuple[Leaderboard, list[Path]]:
     """Build a board with ``build`` (which reads the records) and write it, both under the folder's lock.
 

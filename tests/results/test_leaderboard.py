@@ -16,7 +16,7 @@ from icdbench.metrics.stats import aggregate_seeds
 from icdbench.models.registry import all_models
 from icdbench.results.commands import committed_board, runs_board
 from icdbench.results.leaderboard import EVIDENCE_KEYS, HEADLINE_KEYS, build_tables
-from icdbench.results.render import write_leaderboard
+from icdbench.results.render import Leaderboard, rebuild_leaderboard
 from icdbench.results.sources import (
     COMMITTED_PLAN,
     LoadedRecord,
@@ -29,6 +29,11 @@ REFERENCES = (
     "split,setting,model,registry_model,metric,value,published,plus_minus,citation,table,definition,note\n"
     "mimic3-full,full,CAML,caml,micro_f1,0.539,53.9,,Mullenbach et al. 2018,Kim 2021 Table 2,pooled,x\n"
 )
+
+
+def write_leaderboard(board: Leaderboard, out_dir) -> list:
+    """Render an already built board (the command builds it inside the folder's lock)."""
+    return rebuild_leaderboard(out_dir, lambda: board)[1]
 
 
 def _loaded(records):

@@ -83,7 +83,7 @@ def test_a_leaderboard_folder_is_locked_from_inside_so_nothing_appears_beside_it
         return write_text(path, text)
 
     monkeypatch.setattr(render, "write_text", write_while_checking)
-    render.write_leaderboard(render.Leaderboard("t", "intro", []), out)
+    render.rebuild_leaderboard(out, lambda: render.Leaderboard("t", "intro", []))
     assert held and lock_path(out, folder=True).parent == out
     assert [p.name for p in tmp_path.iterdir()] == ["lb"]
 
