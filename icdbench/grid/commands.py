@@ -63,8 +63,9 @@ def worker_env() -> dict[str, str]:
 
 def store_outcome(grid: Grid, outcome: Outcome) -> None:
     """Write a returned record where the driver keeps records (if the worker's files are elsewhere)."""
+    from icdbench.io import atomic_write_json
     from icdbench.paths import runs_dir
-    from icdbench.results.record import RECORD_FILE, write_json
+    from icdbench.results.record import RECORD_FILE
     from icdbench.results.run_index import append_run
     from icdbench.results.sources import commit_record
 
@@ -73,7 +74,7 @@ def store_outcome(grid: Grid, outcome: Outcome) -> None:
     if outcome.run_dir and not Path(outcome.run_dir).is_absolute():
         here = runs_dir() / outcome.run_dir
         if not (here / RECORD_FILE).is_file():  # no shared filesystem: the record came back with the outcome
-            write_json(here / RECORD_FILE, outcome.record)
+            atomic_write_json(here / RECORD_FILE, outcome.record)
             append_run(outcome.record, here)
     if grid.store == "committed":
         commit_record(outcome.record)

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from icdbench.grid.spec import GridRun
+from icdbench.io import atomic_write_json
 from icdbench.paths import data_dir, runs_dir
-from icdbench.results.record import CONFIG_FILE, LAYERS_FILE, RECORD_FILE, write_json
+from icdbench.results.record import CONFIG_FILE, LAYERS_FILE, RECORD_FILE
 
 GRID_DIR = "grid"
 STATUS_FILE = "status.json"
@@ -113,4 +114,4 @@ def read_status(name: str) -> dict[str, dict]:
 def write_status(name: str, entries: dict[str, dict]) -> Path:
     """Merge this invocation's outcomes into the grid's status file (runs not attempted keep their entry)."""
     merged = {**read_status(name), **entries}
-    return write_json(grid_dir(name) / STATUS_FILE, merged)
+    return atomic_write_json(grid_dir(name) / STATUS_FILE, merged)

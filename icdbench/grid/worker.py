@@ -164,7 +164,7 @@ def run_in_subprocess(run: GridRun, log: str, env: dict[str, str] | None = None)
 def main(argv: list[str]) -> int:
     import torch
 
-    from icdbench.results.record import atomic_write_text
+    from icdbench.io import atomic_write_text
 
     run = GridRun.from_json(argv[0])
     torch.set_num_threads(run.threads)

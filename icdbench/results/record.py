@@ -12,16 +12,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-import torch
-
-from icdbench.io import atomic_write, atomic_write_json, atomic_write_text, jsonable
-
-# write_json and the atomic writers are re-exported here for the callers that still import them from this module
-write_json = atomic_write_json
-__all__ = ["atomic_torch_save", "atomic_write", "atomic_write_text", "jsonable", "read_record", "write_json",
-           "write_record"]
+from icdbench.io import atomic_write_json, jsonable
 
 RECORD_FILE = "record.json"
 CONFIG_FILE = "config.yaml"
@@ -31,14 +23,10 @@ THRESHOLD_FILE = "threshold.json"
 RECORD_SCHEMA = 1
 
 
-def atomic_torch_save(obj: Any, path: Path) -> Path:
-    return atomic_write(path, lambda handle: torch.save(obj, handle), binary=True)
-
-
 def write_record(run_dir: Path, record: dict) -> dict:
     """Write ``record.json``; returns the record as written (plain JSON values, NaN as None)."""
     written = jsonable({"schema": RECORD_SCHEMA, **record})
-    write_json(Path(run_dir) / RECORD_FILE, written)
+    atomic_write_json(Path(run_dir) / RECORD_FILE, written)
     return written
 
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from icdbench.errors import UserError
+from icdbench.io import atomic_write_json
 from icdbench.paths import REPO_ROOT
-from icdbench.results.record import RECORD_FILE, RECORD_SCHEMA, write_json
+from icdbench.results.record import RECORD_FILE, RECORD_SCHEMA
 
 RECORDS_SUBDIR = "records"
 REQUIRED = ("model", "split", "profile", "seed", "metrics", "run_id")
@@ -158,7 +159,7 @@ def commit_record(record: dict, root: Path | None = None) -> Path:
     """Copy a finished run's record into the committed records (atomic; replaces an older one)."""
     base = Path(root) if root is not None else leaderboards_dir()
     name = committed_name(record["profile"], record["seed"], record.get("fold"))
-    return write_json(base / RECORDS_SUBDIR / record["split"] / record["model"] / name, record)
+    return atomic_write_json(base / RECORDS_SUBDIR / record["split"] / record["model"] / name, record)
 
 
 def missing_committed(models: list[str], splits: list[str] | None = None, root: Path | None = None):

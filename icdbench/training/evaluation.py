@@ -9,8 +9,9 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from icdbench.config import ResolvedConfig
+from icdbench.io import atomic_write, atomic_write_json
 from icdbench.results.provenance import peak_memory, provenance
-from icdbench.results.record import SCORES_FILE, THRESHOLD_FILE, atomic_write, write_json, write_record
+from icdbench.results.record import SCORES_FILE, THRESHOLD_FILE, write_record
 from icdbench.training.evidence import evidence_keys, predicted_codes
 from icdbench.training.job import MODEL_FILE, RunJob, ScoredRun
 from icdbench.training.predict import RUN_CODES_FILE
@@ -158,7 +159,7 @@ def finish_run(
     save_scores(run_dir / SCORES_FILE, doc_ids, codes, scored.test.scores)
     metrics["full"].update(split_official_keys(split.name, run_dir / SCORES_FILE, test_frame["codes"].to_list()))
     threshold_file = threshold_summary(rule, threshold)
-    write_json(run_dir / THRESHOLD_FILE, threshold_file)
+    atomic_write_json(run_dir / THRESHOLD_FILE, threshold_file)
     atomic_write(run_dir / RUN_CODES_FILE, split.codes.write_parquet, binary=True)
     if "summary" in threshold_file:
         threshold_file = {k: v for k, v in threshold_file.items() if k != "value"}

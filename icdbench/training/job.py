@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from icdbench.datasets.storage import Split
+from icdbench.io import atomic_write
 from icdbench.models.registry import ModelSpec
 
 MODEL_FILE = "model.pt"
@@ -131,9 +132,8 @@ class RunJob:
         return score_parts(module, trainer, datamodule)
 
     def save_weights(self, model: torch.nn.Module) -> Path:
-        from icdbench.results.record import atomic_torch_save
-
         path = self.run_dir / MODEL_FILE
         if self.is_global_zero:
-            atomic_torch_save(model.state_dict(), path)
+            state = model.state_dict()
+            atomic_write(path, lambda handle: torch.save(state, handle), binary=True)
         return path

@@ -21,9 +21,10 @@ from icdbench.config import ConfigLayer, ResolvedConfig, load_run_config, merge_
 from icdbench.datasets.registry import PrepareOptions, check_source, get_split
 from icdbench.datasets.storage import load_split, read_manifest
 from icdbench.errors import Terminated, UserError
+from icdbench.io import atomic_write_text
 from icdbench.models.registry import ModelSpec, get_model
 from icdbench.paths import data_dir, runs_dir
-from icdbench.results.record import CONFIG_FILE, LAYERS_FILE, atomic_write_text
+from icdbench.results.record import CONFIG_FILE, LAYERS_FILE
 from icdbench.training.job import RunJob, ScoredRun
 from icdbench.training.official import fixed_choices, with_val_in_train
 from icdbench.training.selection import monitor_warning
