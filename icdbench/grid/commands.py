@@ -19,6 +19,7 @@ from pathlib import Path
 from icdbench.grid.launchers import available_cpus
 from icdbench.grid.spec import Grid, GridRun, load_grid
 from icdbench.grid.worker import TERMINATED, Outcome
+from icdbench.io import atomic_write_json
 
 
 @dataclass
@@ -63,7 +64,6 @@ def worker_env() -> dict[str, str]:
 
 def store_outcome(grid: Grid, outcome: Outcome) -> None:
     """Write a returned record where the driver keeps records (if the worker's files are elsewhere)."""
-    from icdbench.io import atomic_write_json
     from icdbench.paths import runs_dir
     from icdbench.results.record import RECORD_FILE
     from icdbench.results.run_index import append_run

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from icdbench.grid.spec import GridRun
+from icdbench.io import atomic_write_text
 
 TERMINATED = 143
 LOG_TAIL_LINES = 25
@@ -163,8 +164,6 @@ def run_in_subprocess(run: GridRun, log: str, env: dict[str, str] | None = None)
 
 def main(argv: list[str]) -> int:
     import torch
-
-    from icdbench.io import atomic_write_text
 
     run = GridRun.from_json(argv[0])
     torch.set_num_threads(run.threads)
