@@ -131,9 +131,23 @@ def stop_reason_of(record: dict) -> str:
 
 def encoder_substitution(records: list[dict]) -> str:
     """"USED for PUBLISHED" for every distinct substitution among the runs (joined with "; "), else ""."""
-    blocks = [r.get("encoder") or {} for r in records]
+    blocks = [encoder_block(r) for r in records]
     pairs = sorted({(str(b.get("name")), str(b.get("published"))) for b in blocks if b.get("substituted")})
     return "; ".join(f"{used} for {published}" for used, published in pairs)
+
+
+def encoder_block(record: dict) -> dict:
+    """The record's ``encoder`` block. Records made before it existed (0.2.0) name their encoder only in their
+    config: it counts as substituted when it is not the model's published one (its default today)."""
+    if record.get("encoder"):
+        return record["encoder"]
+    used = ((record.get("config") or {}).get("model") or {}).get("encoder")
+    if not used:
+        return {}
+    from icdbench.models.registry import get_model  # the registry loads every model file: only for old records
+
+    published = vars(get_model(record["model"]).default_config()).get("encoder")
+    return {"name": used, "published": published, "substituted": used != published}
 
 
 def stop_reason_order(reason: str) -> tuple[int, str]:
