@@ -1,2 +1,2 @@
 """icdbench: a reproducible benchmark suite for automated ICD coding."""
-__version__ = "0.2.0"
+__version__ = "0.3.0"
