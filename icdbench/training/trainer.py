@@ -21,12 +21,14 @@ BEST_CKPT = "best.ckpt"
 LAST_CKPT = "last.ckpt"
 
 # Lightning hints that do not apply to these runs (tiny synthetic epochs, in-process data loading), and a
-# deprecation inside Lightning itself (its pytree helper) that a user can do nothing about.
+# deprecation inside Lightning itself (its pytree helper) that a user can do nothing about. SWA's notice about a
+# per-step schedule is what the runs intend: from the SWA start, Lightning swaps the warm-up/decay schedule for SWALR.
 for _message in (
     ".*number of training batches.*",
     ".*does not have many workers.*",
     ".*sync_dist=True.*",
     ".*isinstance\\(treespec, LeafSpec\\)` is deprecated.*",
+    ".*SWA is currently only supported every epoch.*",
 ):
     warnings.filterwarnings("ignore", message=_message)
 
