@@ -157,6 +157,10 @@ def run_in_subprocess(run: GridRun, log: str, env: dict[str, str] | None = None)
         signal.signal(signal.SIGTERM, lambda *_: started.terminate())
     try:
         return started.finish()
+    except BaseException:  # a cancelled Ray task (KeyboardInterrupt): the run must not outlive it
+        started.terminate()
+        started.process.wait()
+        raise
     finally:
         if forwarding:
             signal.signal(signal.SIGTERM, previous)
