@@ -41,7 +41,10 @@ def plan(grid: Grid, runs: list[GridRun]) -> Plan:
             path = committed_path(run.split, run.model, run.profile, run.seed)
             if path.is_file():  # the committed boards keep their record until someone replaces it on purpose
                 recorded += 1
-                stale += not matches(read_record_file(path), run, ident)
+                record = read_record_file(path)
+                # an unprepared split cannot be compared: the config alone decides then
+                stale += not matches(record, run, ident) if ident.split_hash else \
+                    record.get("config_hash") != ident.config_hash  # fmt: skip
                 continue
         elif find_record(run, ident) is not None:
             recorded += 1
