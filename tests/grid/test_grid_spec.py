@@ -27,7 +27,7 @@ def test_the_committed_grid_is_the_committed_plan_for_every_registered_model():
                                                            for s in e.seeds}  # fmt: skip
     assert len(runs) == len(registered) * sum(len(e.seeds) for e in COMMITTED_PLAN)
     assert len({run.key for run in runs}) == len(runs)
-    assert all(run.threads == run.resources.cpus == 2 for run in runs)  # how the committed records were made
+    assert all(run.threads == run.resources.cpus == 1 for run in runs)  # how the 0.2.0+ records were made
 
 
 def test_the_regress_grid_is_what_regress_compares():
