@@ -119,6 +119,9 @@ def run_ray(runs: list[GridRun], logs: dict[str, Path], env: dict[str, str], add
     """Run ``runs`` as Ray tasks on a cluster (``address``) or a local instance with ``cpus`` CPUs."""
     ray = require("ray", "ray")
     started_here = not ray.is_initialized()
+    # ray.init installs its own SIGTERM handler (it raises SystemExit) and shutdown leaves it: put ours back, so a
+    # later fit in this process (Lightning chains to the previous handler) still keeps its checkpoint on SIGTERM.
+    previous_sigterm = signal.getsignal(signal.SIGTERM)
     if started_here:
         options = {"address": address} if address else {"num_cpus": cpus or available_cpus()}
         ray.init(**options, include_dashboard=False, log_to_driver=False, configure_logging=False)
@@ -153,4 +156,5 @@ def run_ray(runs: list[GridRun], logs: dict[str, Path], env: dict[str, str], add
     finally:
         if started_here:
             ray.shutdown()
+        signal.signal(signal.SIGTERM, previous_sigterm)
 

@@ -101,6 +101,7 @@ class ExtraPieces:
     pred: CodeSets
     gold: CodeSets
     rare: Tensor  # [C] bool codes of the rarest frequency bucket
+    unseen: Tensor  # [C] bool codes with no training document (recall_unseen)
 
     @staticmethod
     def of(scores, targets, codes, threshold, sequences, train_counts) -> ExtraPieces:
@@ -128,7 +129,7 @@ class ExtraPieces:
         tp = CodeSets(gold.doc[hit], gold.code[hit], gold.n_docs, gold.n_codes)
         _, low, high = FREQUENCY_BUCKETS[0]
         rare = (inputs.train_counts >= low) & (inputs.train_counts <= high)
-        return ExtraPieces(jaccard.double(), primary, tp, pred, gold, rare)
+        return ExtraPieces(jaccard.double(), primary, tp, pred, gold, rare, inputs.train_counts == 0)
 
     def replicate(self, weights: Tensor) -> dict[str, Tensor]:
         """``{key: [B]}`` for resample counts ``weights`` ``[B, N]``."""
@@ -140,7 +141,10 @@ class ExtraPieces:
         f1 = torch.where(denominator > 0, 2 * tp_c / denominator.clamp(min=1e-300), 0.0)
         member = self.rare & (gold_c > 0)
         count = member.sum(1)
+        unseen_gold = gold_c[:, self.unseen].sum(1)  # as functional.frequency.unseen_code_recall, pairs pooled
         return {
+            "recall_unseen": torch.where(unseen_gold > 0, tp_c[:, self.unseen].sum(1) / unseen_gold.clamp(min=1e-300),
+                                         math.nan),  # fmt: skip
             "jaccard_3char": weights @ self.jaccard_3char / weights.sum(1),
             "primary_acc": weights[:, has] @ self.primary[has] / weights[:, has].sum(1),
             "macro_f1@[1-10]": torch.where(count > 0, torch.where(member, f1, 0.0).sum(1) / count.clamp(min=1),
