@@ -43,16 +43,19 @@ MODELS = ("caml", "laat", "multirescnn", "plm-icd")
 
 
 def import_reference(folder: Path):
-    """Edin et al.'s ``src.models``; ``src.settings`` reads ``configs/`` relative to the working directory."""
+    """Edin et al.'s ``src.models`` (also the loader of tests/models/test_reference_equivalence.py). Its
+    ``src.settings`` reads ``configs/`` relative to the working directory at import time, so the import runs inside
+    the reference folder; the working directory and ``sys.path`` are put back afterwards."""
     if not (folder / "src" / "models").is_dir():
         raise SystemExit(f"no reference code at {folder}; pass --reference-dir <medical-coding-reproducibility>")
-    saved = os.getcwd()
+    saved_path, saved_cwd = list(sys.path), os.getcwd()
     sys.path.insert(0, str(folder))
     os.chdir(folder)
     try:
         return importlib.import_module("src.models")
     finally:
-        os.chdir(saved)
+        os.chdir(saved_cwd)
+        sys.path[:] = saved_path
 
 
 def make_context(args, rng: np.random.Generator, encoder: str | None) -> ModelContext:

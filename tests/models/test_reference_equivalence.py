@@ -13,10 +13,8 @@ sets.
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import os
+import importlib.util
 import re
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -28,6 +26,7 @@ from icdbench.models.registry import get_model
 from icdbench.training.losses import CodingLoss
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "medical-coding-reproducibility"
+BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "perf" / "against_reference.py"
 pytestmark = pytest.mark.skipif(
     not (REFERENCE / "src" / "models").is_dir(),
     reason=f"Edin et al.'s reference code is not at {REFERENCE} (it lives in the project's shared folder, "
@@ -41,16 +40,11 @@ RELEASE = {"mask_padding": False, "prior_bias": False}  # icdbench's switches ba
 
 @pytest.fixture(scope="module")
 def reference():
-    """The reference package ``src.models``; its ``src.settings`` reads ``configs/`` from the working
-    directory at import time, so the import runs inside the reference folder."""
-    saved_path, saved_cwd = list(sys.path), os.getcwd()
-    sys.path.insert(0, str(REFERENCE))
-    os.chdir(REFERENCE)
-    try:
-        return importlib.import_module("src.models")
-    finally:
-        os.chdir(saved_cwd)
-        sys.path[:] = saved_path
+    """The reference package ``src.models``, imported by the speed benchmark's loader (one copy of the recipe)."""
+    spec = importlib.util.spec_from_file_location("against_reference", BENCHMARK)
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    return benchmark.import_reference(REFERENCE)
 
 
 def _encoder(ctx) -> SimpleNamespace:
