@@ -88,7 +88,8 @@ class TrainConfig:
     top_k: int | None = 8  # for threshold=top_k (None = k tuned on validation)
     precision: str = "32-true"  # Lightning precision ("bf16-mixed" on GPU)
     accelerator: str = "auto"
-    devices: int = 1
+    devices: int = 1  # per node; under DDP, one process per device
+    num_nodes: int = 1  # machines of a DDP run (torchrun --nnodes, SLURM --nodes)
     strategy: str = "auto"  # "ddp" for several processes
     logger: Literal["csv", "wandb", "tensorboard", "none"] = "csv"
     deterministic: bool = True
@@ -317,6 +318,7 @@ def check_run_config(cfg: DictConfig) -> None:
         "optim.epochs": cfg.optim.epochs,
         "data.max_tokens": cfg.data.max_tokens,
         "train.devices": cfg.train.devices,
+        "train.num_nodes": cfg.train.num_nodes,
     }
     for key, value in positive.items():
         if value <= 0:

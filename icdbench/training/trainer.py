@@ -151,6 +151,7 @@ def make_trainer(
         max_time=max_time,
         accelerator=cfg.train.accelerator,
         devices=cfg.train.devices,
+        num_nodes=cfg.train.num_nodes,
         strategy=cfg.train.strategy,
         precision=cfg.train.precision,
         deterministic=_deterministic(cfg),
