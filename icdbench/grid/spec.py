@@ -8,6 +8,7 @@
     slurm: {partition: gpu, account: lab}                     # sbatch settings; flags override them
     runs:                  # blocks; each is the product of its lists
       - models: all        # or a list of registered names
+        exclude: [plm-icd]   # with models: all, every registered model but these
         splits: [synth-icd10]
         profiles: [cpu]
         seeds: [0, 1, 2]
@@ -33,7 +34,7 @@ from icdbench.paths import settings_dir
 
 STORES = ("runs", "committed")
 TOP_KEYS = ("description", "store", "threads", "resources", "slurm", "runs")
-BLOCK_KEYS = ("models", "splits", "profiles", "seeds", "folds", "overrides", "resources", "source")
+BLOCK_KEYS = ("models", "exclude", "splits", "profiles", "seeds", "folds", "overrides", "resources", "source")
 SLURM_KEYS = ("partition", "account", "qos", "constraint", "array_parallelism", "extra")
 
 
@@ -99,6 +100,7 @@ class Block:
     overrides: tuple[str, ...]
     resources: Resources
     source: str | None
+    exclude: tuple[str, ...] = ()  # with models None: registered models left out of this block
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ class Grid:
         out: dict[str, GridRun] = {}
         for block in self.blocks:
             models = registered if block.models is None else [get_model(m).name for m in block.models]
+            excluded = {get_model(m).name for m in block.exclude}  # unknown name -> one line with the closest names
+            models = [m for m in models if m not in excluded]
             for split in block.splits:
                 get_split(split)  # unknown split -> one line with the closest names
                 for fold in self._folds(block, split):
@@ -193,6 +197,9 @@ def _block(raw, resources: Resources, path: Path, index: int) -> Block:
     if unknown or missing:
         raise UserError(f"{path}: {where} has unknown keys {unknown} or lacks {missing}; keys: {', '.join(BLOCK_KEYS)}")
     models = None if raw["models"] == "all" else _list(raw["models"], f"{where}.models", path)
+    exclude = _list(raw["exclude"], f"{where}.exclude", path) if raw.get("exclude") else ()
+    if exclude and models is not None:
+        raise UserError(f"{path}: {where}.exclude goes with models: all (list the models instead)")
     folds = raw.get("folds")
     if folds is not None and folds != "all" and not (isinstance(folds, int) and folds > 0):
         raise UserError(f"{path}: {where}.folds must be all or a positive integer, got {folds!r}")
@@ -206,7 +213,7 @@ def _block(raw, resources: Resources, path: Path, index: int) -> Block:
     return Block(models, _list(raw["splits"], f"{where}.splits", path),
                  _list(raw["profiles"], f"{where}.profiles", path), _list(raw["seeds"], f"{where}.seeds", path, int),
                  folds, overrides,
-                 _resources(raw.get("resources"), resources, path), source)  # fmt: skip
+                 _resources(raw.get("resources"), resources, path), source, exclude)  # fmt: skip
 
 
 def load_grid(name_or_path: str | Path) -> Grid:

@@ -121,13 +121,15 @@ def _resource_cells(row: Row) -> list[Cell]:
 
 
 def metric_grid(table: Table, setting: str) -> Grid:
-    """Mean ± std (95% interval below) of every headline metric in one setting, plus size and speed."""
-    header = ["model", "runs", *[label for _, label in HEADLINE], "parameters", "run time (s)", "ms / doc"]
+    """Mean ± std (95% interval below) of the split's official metric (where its records have one) and every
+    headline metric in one setting, plus size and speed."""
+    metrics = (*table.official(setting), *HEADLINE)
+    header = ["model", "runs", *[label for _, label in metrics], "parameters", "run time (s)", "ms / doc"]
     rows = []
     for row in table.rows:
         stats = row.stats.get(setting, {})
         rows.append([_model_cell(row), Cell(str(row.n_runs), row.n_runs),
-                     *[stat_cell(stats.get(key)) for key, _ in HEADLINE], *_resource_cells(row)])  # fmt: skip
+                     *[stat_cell(stats.get(key)) for key, _ in metrics], *_resource_cells(row)])  # fmt: skip
     return Grid(header, rows, [False] + [True] * (len(header) - 1), stop_footnotes(table.rows))
 
 
@@ -157,13 +159,17 @@ def _ranks(rows: list[Row], setting: str) -> dict[str, int]:
 
 
 def side_by_side_grid(table: Table) -> Grid:
-    """Full / top-50 means next to each other, and each model's rank by micro-F1 in both settings."""
+    """Full / top-50 means next to each other (the official metric, full setting only, first), and each model's
+    rank by micro-F1 in both settings."""
     full_rank, top_rank = _ranks(table.rows, "full"), _ranks(table.rows, "top50")
-    header = ["model", "rank full", "rank top-50", *[f"{label} full / top-50" for _, label in HEADLINE]]
+    official = table.official("full")
+    header = ["model", "rank full", "rank top-50", *[f"{label} full" for _, label in official],
+              *[f"{label} full / top-50" for _, label in HEADLINE]]  # fmt: skip
     rows = []
     for row in table.rows:
         cells = [_model_cell(row), Cell(str(full_rank.get(row.label, "–")), full_rank.get(row.label)),
                  Cell(str(top_rank.get(row.label, "–")), top_rank.get(row.label))]  # fmt: skip
+        cells += [Cell(number(row.value("full", key)), row.value("full", key)) for key, _ in official]
         for key, _ in HEADLINE:
             full, top = row.value("full", key), row.value("top50", key)
             cells.append(Cell(f"{number(full)} / {number(top)}", full))
@@ -192,6 +198,14 @@ def provenance_grid(table: Table) -> Grid:
              Cell(", ".join(row.suite_versions) or "–"), Cell(", ".join(row.git_commits) or "–")]
             for row in table.rows]  # fmt: skip
     return Grid(header, rows, [False] * len(header), stop_footnotes(table.rows))
+
+
+def excluded_text(table: Table) -> str:
+    """One sentence naming the registered models the committed plan leaves out of this table; "" when none."""
+    if not table.excluded:
+        return ""
+    return (f" Not run here: {', '.join(table.excluded)} — the committed grid leaves them out of this split (the "
+            "introduction says why).")
 
 
 def reference_grids(references: list[dict]) -> list[tuple[str, Grid]]:

@@ -19,7 +19,7 @@ from icdbench.results.cells import (
     side_by_side_grid,
     tau_grid,
 )
-from icdbench.results.leaderboard import EVIDENCE, HEADLINE, SETTINGS
+from icdbench.results.leaderboard import EVIDENCE, HEADLINE, OFFICIAL, SETTINGS
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; padding: 0 1em; color: #222; }
@@ -102,7 +102,15 @@ def _markdown_section(text: str) -> str:
 
 
 def html_page(board, plots: dict[str, str]) -> str:
-    from icdbench.results.render import HOW_TO_CITE, PLOT_CAPTIONS, PLOT_KINDS, anchor, hidden_text, plot_name
+    from icdbench.results.render import (
+        HOW_TO_CITE,
+        PLOT_CAPTIONS,
+        PLOT_KINDS,
+        anchor,
+        hidden_text,
+        plot_name,
+        split_line,
+    )
 
     parts = [f"<h1>{escape(board.title)}</h1>", f"<p>{escape(board.intro)}</p>",
              "<p>Cells: mean ± std over a row's runs; below, the 95% interval (t over runs, or bootstrap over test "
@@ -114,6 +122,7 @@ def html_page(board, plots: dict[str, str]) -> str:
                                   for t in board.tables) + "</ul>")  # fmt: skip
     for table in board.tables:
         parts.append(f'<h2 id="{anchor(table)}">{escape(table.split)} — {escape(table.profile)} profile</h2>')
+        parts.append(f"<p>{escape(split_line(table).replace('`', ''))}</p>")
         parts.append("<h3>Full and top-50 side by side</h3>")
         parts.append(grid_html(side_by_side_grid(table)))
         parts.append(grid_html(tau_grid(table)))
@@ -137,7 +146,7 @@ def html_page(board, plots: dict[str, str]) -> str:
         parts.append(grid_html(provenance_grid(table)))
     parts.append("<h2>Metrics</h2><ul>" + "".join(
         f"<li><b>{escape(label)}</b> (<code>{escape(key)}</code>): {escape(METRICS[key].definition)}</li>"
-        for key, label in HEADLINE + EVIDENCE) + "</ul>")  # fmt: skip
+        for key, label in OFFICIAL + HEADLINE + EVIDENCE) + "</ul>")  # fmt: skip
     parts.append(_markdown_section(HOW_TO_CITE))
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{escape(board.title)}</title><style>{STYLE}</style></head><body>\n"

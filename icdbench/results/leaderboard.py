@@ -37,6 +37,10 @@ HEADLINE: tuple[tuple[str, str], ...] = (
     ("recall_unseen", "unseen recall"),
 )
 HEADLINE_KEYS = tuple(key for key, _ in HEADLINE)
+# A split's official metric (the shared task's own scoring, icdbench.metrics.codiesp), full setting only: a table
+# shows its column when its records have it, first among the metrics.
+OFFICIAL: tuple[tuple[str, str], ...] = (("map_codiesp", "MAP (official)"),)
+OFFICIAL_KEYS = tuple(key for key, _ in OFFICIAL)
 # Where in the note the evidence is (issue 7): test notes with gold spans, correctly predicted codes only;
 # full setting. A row without these keys (a model with no attributions, a split without spans) shows none.
 EVIDENCE: tuple[tuple[str, str], ...] = (
@@ -49,7 +53,7 @@ EVIDENCE: tuple[tuple[str, str], ...] = (
     ("evidence_span_f1_pi", "span F1 pos.-indep."),
 )
 EVIDENCE_KEYS = tuple(key for key, _ in EVIDENCE)
-TABLE_KEYS = HEADLINE_KEYS + EVIDENCE_KEYS  # what a row aggregates over its runs
+TABLE_KEYS = HEADLINE_KEYS + OFFICIAL_KEYS + EVIDENCE_KEYS  # what a row aggregates over its runs
 SETTINGS = ("full", "top50")
 RANK_KEY = "micro_f1"  # the order of rows in rendered tables
 # Why a run stopped (record field ``stop_reason``), in the order joined reasons are listed. "unrecorded": a record
@@ -115,6 +119,12 @@ class Table:
     profile: str
     rows: list[Row]
     tau: dict[str, tuple[float, float, int] | None]  # key -> (Kendall tau-b, p, models) full vs top-50
+    excluded: tuple[str, ...] = ()  # registered models the committed plan leaves out of this table
+
+    def official(self, setting: str) -> tuple[tuple[str, str], ...]:
+        """The official metrics some row of this table has in ``setting``."""
+        return tuple((key, label) for key, label in OFFICIAL if any(row.value(setting, key) is not None
+                                                                    for row in self.rows))  # fmt: skip
 
 
 def _finite(value) -> float | None:
@@ -232,8 +242,8 @@ def kendall_tau(rows: list[Row], key: str) -> tuple[float, float, int] | None:
     return (tau, p, len(pairs)) if math.isfinite(tau) else None
 
 
-def _table(split: str, profile: str, rows: list[Row]) -> Table:
-    return Table(split, profile, rows, {key: kendall_tau(rows, key) for key in HEADLINE_KEYS})
+def _table(split: str, profile: str, rows: list[Row], excluded: tuple[str, ...] = ()) -> Table:
+    return Table(split, profile, rows, {key: kendall_tau(rows, key) for key in HEADLINE_KEYS}, excluded)
 
 
 def converged_only(tables: list[Table]) -> tuple[list[Table], list[Row]]:
@@ -244,7 +254,7 @@ def converged_only(tables: list[Table]) -> tuple[list[Table], list[Row]]:
         kept = []
         for row in table.rows:
             (kept if row.converged or not row.replicates else hidden).append(row)
-        kept_tables.append(_table(table.split, table.profile, kept))
+        kept_tables.append(_table(table.split, table.profile, kept, table.excluded))
     return kept_tables, hidden
 
 
@@ -258,7 +268,8 @@ def build_tables(
 ) -> list[Table]:
     """Tables per (split, profile), sorted by split then profile; rows by full-setting micro-F1.
 
-    Every (split, profile) of ``plan`` gets a row for every registered model, empty when it has no record yet.
+    Every (split, profile) of ``plan`` gets a row for every registered model it does not exclude, empty when it
+    has no record yet.
     """
     groups: dict[tuple[str, str, str, str], list[LoadedRecord]] = defaultdict(list)
     for loaded in records:
@@ -267,10 +278,13 @@ def build_tables(
     by_table: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for (split, profile, model, _), members in groups.items():
         by_table[(split, profile)].append(build_row(members, registered=model in registered))
+    excluded: dict[tuple[str, str], tuple[str, ...]] = {}
     for entry in plan:
         rows = by_table[(entry.split, entry.profile)]
         present = {row.model for row in rows}
-        rows.extend(Row(entry.split, entry.profile, m, label=m) for m in registered if m not in present)
+        rows.extend(Row(entry.split, entry.profile, m, label=m) for m in registered
+                    if m not in present and m not in entry.excluded)  # fmt: skip
+        excluded[(entry.split, entry.profile)] = tuple(m for m in registered if m in entry.excluded)
     tables = []
     for (split, profile), rows in sorted(by_table.items()):
         per_model = defaultdict(int)
@@ -280,5 +294,5 @@ def build_tables(
             if per_model[row.model] > 1:
                 row.label = f"{row.model} [{row.config_hash[:7]}]"
         rows.sort(key=_sort_key)
-        tables.append(_table(split, profile, rows))
+        tables.append(_table(split, profile, rows, excluded.get((split, profile), ())))
     return tables

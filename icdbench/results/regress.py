@@ -1,7 +1,9 @@
 """``icdbench regress`` (``make regress``): re-run every registered model at the ci profile on synth-tiny, plus
 ``lr`` cross-validated over the folds of a CMC 2007-format file (the synthetic stand-in of
-``icdbench.datasets.synthetic.cmc_shaped``, so the fold path is checked too), and compare every headline metric,
-in both settings, with ``leaderboards/ci.csv``.
+``icdbench.datasets.synthetic.cmc_shaped``, so the fold path is checked too), plus ``lr`` on ``codiesp-d-en``
+(real clinical text, prepared from ``../shared/data/codiesp`` or ``$CODIESP_SOURCE``; skipped with one line where
+the corpus is absent, as on a clean CI clone), and compare every headline metric, in both settings, with
+``leaderboards/ci.csv``.
 
 Each model runs in a fresh process with one torch thread (so a row equals what ``icdbench bench MODEL
 synth-tiny --profile ci --seeds 0`` gives with ``OMP_NUM_THREADS=1``), as many processes at a time as there are
@@ -63,6 +65,11 @@ ID_FIELDS = ("model", "split", "fold", "setting")
 FOLD_MODEL, FOLD_SPLIT = "lr", "cmc2007"  # the cross-validated job: every fold of the CMC-format file
 FOLD_JOB = f"{FOLD_MODEL}@{FOLD_SPLIT}"
 CMC_DOCS = 200
+# The job on real clinical text (issue 17): CodiEsp is public but not redistributed, so a machine without it skips
+# the job (and its ci.csv rows) instead of failing; where it is present, its rows are compared like the others.
+CODIESP_MODEL, CODIESP_SPLIT = "lr", "codiesp-d-en"
+CODIESP_JOB = f"{CODIESP_MODEL}@{CODIESP_SPLIT}"
+CODIESP_ENV = "CODIESP_SOURCE"  # where the CodiEsp v4 folder is, when not at ../shared/data/codiesp
 INFO_FIELDS = ("profile", "seed", "split_version", "split_hash", "config_hash", "suite_version", "fingerprint")
 FIELDS = (*ID_FIELDS, *HEADLINE_KEYS, *INFO_FIELDS)
 
@@ -174,8 +181,10 @@ def _float(text: str | None) -> float | None:
 
 
 def compare_rows(expected: list[dict], actual: list[dict], registered: list[str], fingerprint: str,
-                 failed: dict[str, str] | None = None) -> Comparison:  # fmt: skip
-    """Compare fresh ``actual`` rows with ``expected`` (ci.csv) rows; pure, so tests perturb a copy."""
+                 failed: dict[str, str] | None = None,
+                 skipped: frozenset[str] = frozenset()) -> Comparison:  # fmt: skip
+    """Compare fresh ``actual`` rows with ``expected`` (ci.csv) rows; pure, so tests perturb a copy. The rows of
+    ``skipped`` jobs (their input is absent on this machine) are not compared."""
     problems = [f"{model}: the run failed ({reason})" for model, reason in sorted((failed or {}).items())]
     in_expected = {row["model"] for row in expected}
     for model in registered:
@@ -192,7 +201,7 @@ def compare_rows(expected: list[dict], actual: list[dict], registered: list[str]
                  for job in unlisted]  # fmt: skip
     differences, compared, splits_changed, cross_deltas = [], 0, {}, {}
     for old in expected:
-        if old["model"] not in registered or (failed and _job_of(old) in failed):
+        if old["model"] not in registered or (failed and _job_of(old) in failed) or _job_of(old) in skipped:
             continue
         new = fresh.get(row_id(old))
         if new is None:
@@ -274,8 +283,24 @@ REGRESS_GRID = "regress"  # icdbench/settings/grids/regress.yaml: the jobs above
 
 
 def job_of(split: str, model: str) -> str:
-    """The regress job a run belongs to (the key of ``failed``): its model, or ``FOLD_JOB`` for a fold run."""
-    return FOLD_JOB if split == FOLD_SPLIT else model
+    """The regress job a run belongs to (the key of ``failed``): its model on synth-tiny, else ``model@split``
+    (``FOLD_JOB`` for a fold run, ``CODIESP_JOB``)."""
+    return model if split == SPLIT else f"{model}@{split}"
+
+
+def codiesp_source() -> Path:
+    """The CodiEsp v4 folder: ``$CODIESP_SOURCE``, else ``../shared/data/codiesp`` from the repository root."""
+    from icdbench.paths import REPO_ROOT
+
+    return Path(os.environ.get(CODIESP_ENV) or REPO_ROOT.parent / "shared" / "data" / "codiesp")
+
+
+def skipped_jobs() -> dict[str, str]:
+    """The jobs whose input is absent on this machine, each with the one line that says so."""
+    source = codiesp_source()
+    return {} if source.is_dir() else {
+        CODIESP_JOB: f"no CodiEsp corpus at {source} (../shared/data/codiesp from the repository root, or set "
+                     f"{CODIESP_ENV}=PATH); its {CI_FILE} rows are not compared"}  # fmt: skip
 
 
 def workers() -> int:
@@ -284,11 +309,11 @@ def workers() -> int:
     return available_cpus()
 
 
-def run_models(models: list[str], debug: bool = False) -> tuple[list[dict], dict[str, str], dict[str, float]]:
-    """Run each model once at the ci profile on synth-tiny, and ``FOLD_JOB`` fold by fold, through the regress
-    grid (``icdbench grid regress`` on the local pool): one fresh single-threaded worker process per run, as many
-    at a time as there are cores: (records, failures per job, cpu seconds per job). A failure shows the end of
-    its log (with the traceback, so ``debug`` adds nothing)."""
+def run_models(models: list[str], debug: bool = False, skip: frozenset[str] = frozenset(),
+               only: frozenset[str] | None = None) -> tuple[list[dict], dict[str, str], dict[str, float]]:  # fmt: skip
+    """Run the regress grid's jobs but ``skip`` (or just ``only``) on the local pool (``icdbench grid regress``): a
+    fresh single-threaded worker per run, as many at a time as there are cores: (records, failures per job, cpu
+    seconds per job). A failure shows the end of its log (its traceback: ``debug`` adds nothing)."""
     from icdbench.datasets.synthetic.cmc_shaped import write_cmc_file
     from icdbench.grid.commands import Launch, launch
     from icdbench.grid.progress import FAILED
@@ -306,7 +331,10 @@ def run_models(models: list[str], debug: bool = False) -> tuple[list[dict], dict
             ensure_split(SPLIT)  # once, before the workers need them
             ensure_split(FOLD_SPLIT, write_cmc_file(scratch / "cmc2007.xml", CMC_DOCS, seed=SEED))
             grid = load_grid(REGRESS_GRID)
-            runs = {run.key: run for run in grid.runs(models)}
+            jobs = {run: job_of(run.split, run.model) for run in grid.runs(models)}  # reads cmc2007, not CodiEsp
+            runs = {run.key: run for run, job in jobs.items() if job not in skip and (only is None or job in only)}
+            if any(run.split == CODIESP_SPLIT for run in runs.values()):
+                ensure_split(CODIESP_SPLIT, codiesp_source())
             start = time.perf_counter()
 
             def report(outcome) -> None:
@@ -329,7 +357,9 @@ def run_models(models: list[str], debug: bool = False) -> tuple[list[dict], dict
     return sorted(records, key=lambda r: (r["model"], r["split"], r.get("fold") or 0)), failed, cpu
 
 
-def run_regress(update: bool = False, debug: bool = False) -> int:
+def run_regress(update: bool = False, debug: bool = False, only: frozenset[str] | None = None) -> int:
+    """``make regress`` (``UPDATE=1``: ``update``). ``only`` (with ``update``): run just these jobs and keep the other
+    jobs' ci.csv rows as they are (a new job adds its rows, changing no other); a skipped job's rows are kept too."""
     from icdbench.models.registry import all_models
     from icdbench.results.sources import leaderboards_dir
 
@@ -337,7 +367,10 @@ def run_regress(update: bool = False, debug: bool = False) -> int:
     registered = list(all_models())
     start = time.perf_counter()
     print(f"regress: {len(registered)} models at the {PROFILE} profile on {SPLIT}, {workers()} at a time", flush=True)
-    records, failed, cpu = run_models(registered, debug=debug)
+    skipped = skipped_jobs()
+    for job, why in skipped.items():
+        print(f"regress: skipping {job}: {why}", flush=True)
+    records, failed, cpu = run_models(registered, debug=debug, skip=frozenset(skipped), only=only)
     fingerprint = machine_fingerprint()
     actual = [row for record in records for row in rows_of_record(record, fingerprint)]
     print(f"regress: {len(registered)} models and {FOLD_JOB} in {time.perf_counter() - start:.0f} s "
@@ -347,8 +380,11 @@ def run_regress(update: bool = False, debug: bool = False) -> int:
             print(f"regress: not updating {path}: {len(failed)} model(s) failed: {', '.join(sorted(failed))}",
                   file=sys.stderr)  # fmt: skip
             return 1
-        write_ci(path, actual)
-        print(f"regress: wrote {path} ({len(actual)} rows); add a CHANGELOG line saying why the numbers changed")
+        ran = {_job_of(row) for row in actual}
+        keep = (lambda job: job not in ran) if only is not None else (lambda job: job in skipped)
+        carried = [row for row in read_ci(path) if keep(_job_of(row))] if path.is_file() else []
+        write_ci(path, actual + carried)
+        print(f"regress: wrote {path} ({len(actual)} rows, {len(carried)} kept); add a CHANGELOG line saying why")
         return 0
     if not path.is_file():
         print(f"regress: FAIL: {path} does not exist; create it with make regress UPDATE=1", file=sys.stderr)
@@ -358,6 +394,6 @@ def run_regress(update: bool = False, debug: bool = False) -> int:
     if others:
         print(f"regress: note: {CI_FILE} was made on {', '.join(others)}; this machine is {fingerprint}, so those rows "
               f"are compared within {CROSS_MACHINE_ATOL} instead of {SAME_MACHINE_ATOL} (see icdbench.results.regress)")
-    comparison = compare_rows(expected, actual, registered, fingerprint, failed)
+    comparison = compare_rows(expected, actual, registered, fingerprint, failed, frozenset(skipped))
     print(diff_table(comparison))
     return 0 if comparison.ok else 1

@@ -23,6 +23,7 @@ from icdbench.results.cells import (
     STOP_NOTES,
     Grid,
     evidence_grid,
+    excluded_text,
     metric_grid,
     provenance_grid,
     reference_grids,
@@ -30,7 +31,7 @@ from icdbench.results.cells import (
     tau_grid,
 )
 from icdbench.results.fidelity import fidelity_markdown
-from icdbench.results.leaderboard import EVIDENCE, HEADLINE, SETTINGS, TABLE_KEYS, Row, Table
+from icdbench.results.leaderboard import EVIDENCE, HEADLINE, OFFICIAL, SETTINGS, TABLE_KEYS, Row, Table
 from icdbench.results.locking import csv_text, locked, read_csv, write_bytes, write_text
 
 PLOTS_DIR = "plots"
@@ -112,12 +113,13 @@ def markdown_grid(grid: Grid) -> str:
     return "\n".join(lines) + "\n" + notes
 
 
-def _split_line(table: Table) -> str:
+def split_line(table: Table) -> str:
+    """The split's version and hash, its ceiling recall, and the models not planned on it."""
     versions = sorted({row.split_version for row in table.rows if row.split_version})
     hashes = sorted({row.split_hash for row in table.rows if row.split_hash})
     line = (f"Split `{table.split}` version {', '.join(versions) or '–'}, content hash {', '.join(hashes) or '–'}; "
             f"profile `{table.profile}`.")  # fmt: skip
-    return line + ceiling_text(table)
+    return line + ceiling_text(table) + excluded_text(table)
 
 
 def ceiling_text(table: Table) -> str:
@@ -147,7 +149,7 @@ def markdown(board: Leaderboard, plots: dict[str, str]) -> str:
     parts.append("\n".join(f"- [{t.split} — {t.profile} profile](#{anchor(t)})" for t in board.tables) + "\n")
     for table in board.tables:
         parts.append(f'<a id="{anchor(table)}"></a>\n\n## {table.split} — {table.profile} profile\n')
-        parts.append(_split_line(table) + "\n")
+        parts.append(split_line(table) + "\n")
         parts.append("### Full and top-50 side by side\n")
         parts.append(markdown_grid(side_by_side_grid(table)))
         parts.append(markdown_grid(tau_grid(table)))
@@ -172,7 +174,7 @@ def markdown(board: Leaderboard, plots: dict[str, str]) -> str:
     parts.append(fidelity_markdown())
     parts.append("## Metrics\n")
     parts.append("\n".join(f"- **{label}** (`{key}`): {METRICS[key].definition}."
-                           for key, label in HEADLINE + EVIDENCE) + "\n")  # fmt: skip
+                           for key, label in OFFICIAL + HEADLINE + EVIDENCE) + "\n")  # fmt: skip
     parts.append(HOW_TO_CITE)
     return "\n".join(parts)
 

@@ -28,26 +28,27 @@ REQUIRED = ("model", "split", "profile", "seed", "metrics", "run_id")
 
 @dataclass(frozen=True)
 class PlanEntry:
-    """A committed leaderboard: every registered model on ``split`` at ``profile`` with ``seeds``."""
+    """A committed leaderboard: every registered model but ``excluded`` on ``split`` at ``profile`` with ``seeds``."""
 
     split: str
     profile: str
     seeds: tuple[int, ...]
+    excluded: tuple[str, ...] = ()  # the grid block's ``exclude`` (e.g. English-only encoders on Spanish text)
 
 
 COMMITTED_GRID = "committed"  # icdbench/settings/grids/committed.yaml: what `make leaderboard RUN=1` runs
 
 
 def committed_plan() -> tuple[PlanEntry, ...]:
-    """The committed leaderboards as the committed grid declares them: each block is every registered model on
-    its splits and profiles with its seeds."""
+    """The committed leaderboards as the committed grid declares them: each block is every registered model (but
+    its ``exclude``) on its splits and profiles with its seeds."""
     from icdbench.grid.spec import load_grid
 
     grid = load_grid(COMMITTED_GRID)
     if any(block.models is not None or block.folds is not None or block.overrides for block in grid.blocks):
-        raise UserError(f"{grid.path}: a committed board is every registered model at a profile (models: all), "
-                        "without folds or overrides")  # fmt: skip
-    return tuple(PlanEntry(split, profile, block.seeds)
+        raise UserError(f"{grid.path}: a committed board is every registered model at a profile (models: all, "
+                        "optionally with exclude), without folds or overrides")  # fmt: skip
+    return tuple(PlanEntry(split, profile, block.seeds, block.exclude)
                  for block in grid.blocks for split in block.splits for profile in block.profiles)  # fmt: skip
 
 
@@ -168,7 +169,7 @@ def missing_committed(models: list[str], splits: list[str] | None = None, root: 
     for entry in COMMITTED_PLAN:
         if splits and entry.split not in splits:
             continue
-        for model in models:
+        for model in (m for m in models if m not in entry.excluded):
             for seed in entry.seeds:
                 if not committed_path(entry.split, model, entry.profile, seed, root).is_file():
                     out.append((entry.split, entry.profile, model, seed))

@@ -25,19 +25,21 @@ def test_the_committed_grid_is_the_committed_plan_for_every_registered_model():
     assert grid.store == "committed"
     assert {(r.split, r.profile, r.seed) for r in runs} == {(e.split, e.profile, s) for e in COMMITTED_PLAN
                                                            for s in e.seeds}  # fmt: skip
-    assert len(runs) == len(registered) * sum(len(e.seeds) for e in COMMITTED_PLAN)
+    assert len(runs) == sum(len(e.seeds) * len(set(registered) - set(e.excluded)) for e in COMMITTED_PLAN)
     assert len({run.key for run in runs}) == len(runs)
     assert all(run.threads == run.resources.cpus == 1 for run in runs)  # how the 0.2.0+ records were made
 
 
 def test_the_regress_grid_is_what_regress_compares():
     grid = load_grid(regress.REGRESS_GRID)
-    every, folds = grid.blocks
+    every, folds, codiesp = grid.blocks
     assert grid.threads == regress.THREADS and grid.store == "runs"
     assert (every.models, every.splits, every.profiles, every.seeds) == (None, (regress.SPLIT,), (regress.PROFILE,),
                                                                          (regress.SEED,))  # fmt: skip
     assert (folds.models, folds.splits, folds.profiles, folds.folds) == ((regress.FOLD_MODEL,), (regress.FOLD_SPLIT,),
                                                                          (regress.PROFILE,), "all")  # fmt: skip
+    assert (codiesp.models, codiesp.splits, codiesp.profiles, codiesp.source) == (
+        (regress.CODIESP_MODEL,), (regress.CODIESP_SPLIT,), (regress.PROFILE,), None)  # regress prepares it first
 
 
 def test_a_run_travels_to_a_worker_as_json():
@@ -55,6 +57,8 @@ def test_a_run_travels_to_a_worker_as_json():
                                            "seeds": [0]}]}, "unknown resources ['cores']"),
     ({"runs": [{"models": ["lr"], "splits": ["synth-tiny"], "profiles": ["ci"], "seeds": ["a"]}]}, "seeds must be"),
     ({"runs": []}, "non-empty runs"),
+    ({"runs": [{"models": ["lr"], "exclude": ["svm"], "splits": ["synth-tiny"], "profiles": ["ci"], "seeds": [0]}]},
+     "exclude goes with models: all"),
 ])  # fmt: skip
 def test_a_bad_grid_file_is_one_line_naming_the_file(tmp_path, capsys, content, problem):
     path = tmp_path / "bad.yaml"
@@ -73,6 +77,13 @@ def test_unknown_models_splits_and_folds_on_a_plain_split_fail_at_expansion(tmp_
         load_grid(write_grid(tmp_path, "c", [{"models": ["lr"], "folds": 2}])).runs()
     with pytest.raises(UserError, match="unknown grid 'nosuchgrid'; available: .*committed"):
         load_grid("nosuchgrid")
+    with pytest.raises(UserError, match="nosuchmodel"):
+        load_grid(write_grid(tmp_path, "d", [{"models": "all", "exclude": ["nosuchmodel"]}])).runs()
+
+
+def test_exclude_leaves_models_out_of_an_all_models_block(tmp_path):
+    grid = load_grid(write_grid(tmp_path, "a", [{"models": "all", "exclude": ["lr", "svm"]}]))
+    assert sorted(run.model for run in grid.runs()) == sorted(set(all_models()) - {"lr", "svm"})
 
 
 def test_a_missing_engine_says_which_extra_installs_it():

@@ -86,11 +86,14 @@ def test_committed_leaderboard_lists_every_registered_model_and_what_is_missing(
     commit_all(tmp_path, [fake_record(registered[0], seed=s) for s in (0, 1, 2)])
     board = committed_board(tmp_path, registered)
     assert {(t.split, t.profile) for t in board.tables} == {(e.split, e.profile) for e in COMMITTED_PLAN}
+    planned = {(e.split, e.profile): e for e in COMMITTED_PLAN}
     for table in board.tables:
-        assert sorted(row.model for row in table.rows) == sorted(registered)
+        excluded = planned[(table.split, table.profile)].excluded
+        assert sorted(row.model for row in table.rows) == sorted(set(registered) - set(excluded))
+        assert table.excluded == excluded
     missing = missing_committed(registered, root=tmp_path)
     assert (COMMITTED_PLAN[0].split, "cpu", registered[0], 0) not in missing
-    assert len(missing) == sum(len(e.seeds) for e in COMMITTED_PLAN) * len(registered) - 3
+    assert len(missing) == sum(len(e.seeds) * len(set(registered) - set(e.excluded)) for e in COMMITTED_PLAN) - 3
     write_leaderboard(board, tmp_path)
     readme = (tmp_path / "README.md").read_text()
     assert "not run" in readme and "## How to cite a number" in readme
@@ -213,12 +216,13 @@ def test_run_option_launches_each_missing_record_on_the_committed_grid_and_repor
     monkeypatch.setenv("ICDBENCH_LEADERBOARDS", str(tmp_path / "lb"))
     monkeypatch.setenv("RUNS_DIR", str(tmp_path / "runs"))
     specs = {name: get_model(name) for name in ("caml", "lr")}
-    monkeypatch.setattr("icdbench.models.registry.all_models", lambda: specs)
+    excluded = {name: get_model(name) for entry in COMMITTED_PLAN for name in entry.excluded}  # the grid names them
+    monkeypatch.setattr("icdbench.models.registry.all_models", lambda: {**specs, **excluded})
     commit_all(tmp_path / "lb", [fake_record("caml", seed=0)])
     launched = []
 
     def fake_launch(grid, runs, options):
-        launched.extend((run.model, run.split, run.profile, run.seed) for run in runs)
+        launched.extend((run.model, run.split, run.profile, run.seed) for run in runs if run.model in specs)
         return [Outcome(run.key, "failed" if (run.model, run.split) == ("lr", "synth-radiology") else "done",
                         command=f"icdbench train {run.model} {run.split}", log="run.log",
                         error="RuntimeError: out of memory") for run in runs], False  # fmt: skip

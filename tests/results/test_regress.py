@@ -161,7 +161,7 @@ def test_the_cross_validated_job_must_have_its_rows_and_its_failure_is_one_probl
 def test_regress_command_exits_1_on_drift_and_update_rewrites_ci_csv(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ICDBENCH_LEADERBOARDS", str(tmp_path))
     records = [fake_record(m, split="synth-tiny", profile="ci") for m in MODELS]
-    monkeypatch.setattr(regress, "run_models", lambda models, debug=False: (records, {}, {}))
+    monkeypatch.setattr(regress, "run_models", lambda models, **options: (records, {}, {}))
     monkeypatch.setattr("icdbench.models.registry.all_models", lambda: dict.fromkeys(MODELS))
     monkeypatch.setattr(regress, "machine_fingerprint", lambda: HERE)
     assert main(["regress"]) == 1 and "does not exist" in capsys.readouterr().err
@@ -180,3 +180,88 @@ def test_committed_ci_csv_covers_every_registered_model():
     registered = list(all_models())
     problems = compare_rows(committed, committed, registered, "").problems
     assert problems == []
+
+
+def _codiesp_rows(fingerprint: str = HERE, shift: float = 0.0) -> list[dict]:
+    record = fake_record(regress.CODIESP_MODEL, split=regress.CODIESP_SPLIT, profile="ci", shift=shift)
+    return rows_of_record(record, fingerprint)
+
+
+def test_the_codiesp_job_is_its_own_job_beside_lr_on_synth_tiny():
+    assert regress.job_of(regress.SPLIT, "lr") == "lr"
+    assert regress.job_of(regress.CODIESP_SPLIT, "lr") == regress.CODIESP_JOB == "lr@codiesp-d-en"
+    assert regress.job_of(regress.FOLD_SPLIT, "lr") == regress.FOLD_JOB
+
+
+def test_without_the_corpus_the_codiesp_job_is_skipped_in_one_line_and_its_rows_do_not_fail(tmp_path, monkeypatch):
+    monkeypatch.setenv(regress.CODIESP_ENV, str(tmp_path / "absent"))
+    (why,) = regress.skipped_jobs().values()
+    assert str(tmp_path / "absent") in why and "CODIESP_SOURCE" in why and "\n" not in why
+    committed = _committed(tmp_path, _rows() + _codiesp_rows())
+    skipped = frozenset(regress.skipped_jobs())
+    assert compare_rows(committed, _rows(), MODELS, HERE, skipped=skipped).ok
+    problems = compare_rows(committed, _rows(), MODELS, HERE).problems  # not skipped: its rows are missing
+    assert problems == ["lr / codiesp-d-en / full: no fresh result for this row",
+                        "lr / codiesp-d-en / top50: no fresh result for this row"]  # fmt: skip
+    perturbed = copy.deepcopy(committed)
+    next(r for r in perturbed if r["split"] == "synth-tiny" and r["model"] == "lr")["emr"] = "0.5"
+    assert not compare_rows(perturbed, _rows(), MODELS, HERE, skipped=skipped).ok  # the others are still compared
+
+
+def test_with_the_corpus_the_codiesp_rows_are_compared_like_the_others(tmp_path, monkeypatch):
+    monkeypatch.setenv(regress.CODIESP_ENV, str(tmp_path))
+    assert regress.skipped_jobs() == {}
+    committed = _committed(tmp_path, _rows() + _codiesp_rows())
+    assert compare_rows(committed, _rows() + _codiesp_rows(), MODELS, HERE).ok
+    drifted = compare_rows(committed, _rows() + _codiesp_rows(shift=1e-3), MODELS, HERE)
+    assert not drifted.ok and {d.row[:2] for d in drifted.differences} == {("lr", "codiesp-d-en")}
+    failed = compare_rows(committed, _rows(), MODELS, HERE, {regress.CODIESP_JOB: "UserError: x"})
+    assert failed.problems == ["lr@codiesp-d-en: the run failed (UserError: x)"]  # lr on synth-tiny still compared
+
+
+def _run_regress(monkeypatch, tmp_path, records, corpus: bool):
+    monkeypatch.setenv("ICDBENCH_LEADERBOARDS", str(tmp_path))
+    monkeypatch.setenv(regress.CODIESP_ENV, str(tmp_path if corpus else tmp_path / "absent"))
+    asked = {}
+
+    def run_models(models, debug=False, skip=frozenset(), only=None):
+        asked.update(skip=skip, only=only)
+        wanted = [r for r in records if regress.job_of(r["split"], r["model"]) not in skip
+                  and (only is None or regress.job_of(r["split"], r["model"]) in only)]  # fmt: skip
+        return wanted, {}, {}
+
+    monkeypatch.setattr(regress, "run_models", run_models)
+    monkeypatch.setattr("icdbench.models.registry.all_models", lambda: dict.fromkeys(MODELS))
+    monkeypatch.setattr(regress, "machine_fingerprint", lambda: HERE)
+    return asked
+
+
+def test_regress_skips_the_codiesp_job_without_the_corpus_and_keeps_its_rows_on_update(tmp_path, monkeypatch, capsys):
+    records = [fake_record(m, split="synth-tiny", profile="ci") for m in MODELS]
+    codiesp = fake_record("lr", split=regress.CODIESP_SPLIT, profile="ci")
+    asked = _run_regress(monkeypatch, tmp_path, records + [codiesp], corpus=True)
+    assert main(["regress", "--update"]) == 0 and asked["skip"] == frozenset()
+    before = (tmp_path / "ci.csv").read_text()
+    assert "codiesp-d-en" in before and main(["regress"]) == 0
+    asked = _run_regress(monkeypatch, tmp_path, records + [codiesp], corpus=False)
+    capsys.readouterr()
+    assert main(["regress"]) == 0 and asked["skip"] == {regress.CODIESP_JOB}
+    skip_lines = [line for line in capsys.readouterr().out.splitlines() if "skipping" in line]
+    assert len(skip_lines) == 1 and skip_lines[0].startswith("regress: skipping lr@codiesp-d-en: no CodiEsp corpus at")
+    assert main(["regress", "--update"]) == 0 and (tmp_path / "ci.csv").read_text() == before  # rows kept
+
+
+def test_a_partial_update_adds_one_jobs_rows_and_leaves_every_other_byte_identical(tmp_path, monkeypatch):
+    from icdbench.results.regress import run_regress
+
+    records = [fake_record(m, split="synth-tiny", profile="ci") for m in MODELS]
+    _run_regress(monkeypatch, tmp_path, records, corpus=True)
+    assert main(["regress", "--update"]) == 0
+    before = (tmp_path / "ci.csv").read_text().splitlines()
+    codiesp = fake_record("lr", split=regress.CODIESP_SPLIT, profile="ci")
+    moved = [fake_record(m, split="synth-tiny", profile="ci", shift=0.1) for m in MODELS]  # would change the others
+    _run_regress(monkeypatch, tmp_path, moved + [codiesp], corpus=True)
+    assert run_regress(update=True, only=frozenset({regress.CODIESP_JOB})) == 0
+    after = (tmp_path / "ci.csv").read_text().splitlines()
+    added = [line for line in after if line not in before]
+    assert set(before) <= set(after) and len(added) == 2 and all(",codiesp-d-en,," in line for line in added)
