@@ -128,16 +128,17 @@ def _summary_table(tables, splits: list[str]) -> str:
     for table in tables:
         if splits and table.split not in splits:
             continue
+        columns = (*table.official("full"), *SUMMARY)  # a split's official metric (CodiEsp's MAP) first
         rows = []
         for row in table.rows:
             cells = []
-            for key, _ in SUMMARY:
+            for key, _ in columns:
                 stat = row.stats.get("full", {}).get(key)
                 text = "–" if stat is None or stat.mean is None else number(stat.mean, 4)
                 cells.append(text + ("" if stat is None or stat.std is None else f" ± {number(stat.std, 4)}"))
             mark = stop_mark(row)
             rows.append([row.label + (f" {mark}" if mark else ""), str(row.n_runs), *cells])
-        header = ["model", "runs", *[label for _, label in SUMMARY]]
+        header = ["model", "runs", *[label for _, label in columns]]
         notes = "".join(f"\n{note}" for note in stop_footnotes(table.rows))
         blocks.append(f"{table.split} ({table.profile} profile, full label set)\n{format_table(header, rows)}{notes}")
     return "\n\n".join(blocks)

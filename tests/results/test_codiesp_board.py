@@ -5,15 +5,17 @@ recall and stop-reason marks, and the published numbers beside the Spanish split
 from __future__ import annotations
 
 import csv
+import io
 
 from fake_records import commit_all, fake_record
 
 from icdbench.metrics.keys import METRICS
 from icdbench.models.registry import all_models, get_model
 from icdbench.paths import REPO_ROOT
-from icdbench.results.commands import committed_board
+from icdbench.results.commands import _summary_table, committed_board
+from icdbench.results.html import html_page
 from icdbench.results.leaderboard import OFFICIAL_KEYS, build_tables
-from icdbench.results.render import rebuild_leaderboard
+from icdbench.results.render import csv_document, markdown
 from icdbench.results.sources import COMMITTED_PLAN, LoadedRecord
 
 SPANISH, ENGLISH = ("codiesp-d", "codiesp-p"), ("codiesp-d-en", "codiesp-p-en")
@@ -49,6 +51,8 @@ def test_a_codiesp_table_shows_the_official_map_first_and_only_where_records_hav
     svm = next(row for row in full.rows if row[0].text == "svm")
     assert svm[2].sort == records[1]["metrics"]["full"]["map_codiesp"]
     assert "MAP (official) full" in side_by_side_grid(table).header
+    summary = _summary_table([table], [])  # what `icdbench leaderboard` prints
+    assert summary.splitlines()[1].split()[2:4] == ["MAP", "(official)"]
     synthetic = [fake_record("lr", "synth-icd10")]
     for record in synthetic:
         for setting in ("full", "top50"):
@@ -64,8 +68,7 @@ def test_the_committed_codiesp_boards_show_map_ceiling_marks_references_and_the_
     commit_all(tmp_path, records)
     board = committed_board(tmp_path, registered)  # no references.csv in tmp_path: the repository's
     assert set(board.references) == set(SPANISH)
-    rebuild_leaderboard(tmp_path, lambda: board)
-    readme, html = (tmp_path / "README.md").read_text(), (tmp_path / "index.html").read_text()
+    readme, html = markdown(board, {}), html_page(board, {})  # the board's files, without drawing its plots
     spanish = readme.split("## codiesp-d — cpu profile")[1].split("\n## ")[0]
     english = readme.split("## codiesp-d-en — cpu profile")[1].split("\n## ")[0]
     assert "MAP (official)" in spanish and "| caml † |" in spanish and "† training stopped at its budget" in spanish
@@ -76,7 +79,7 @@ def test_the_committed_codiesp_boards_show_map_ceiling_marks_references_and_the_
     assert "Published numbers" not in english  # teams were scored on the Spanish text
     assert "English-only" in readme.split("\n## ")[0]  # the introduction says why
     assert "Ceiling recall: 100.0%" in html and "Not run here: bert-attn" in html and "MAP (official)" in html
-    rows = list(csv.DictReader((tmp_path / "leaderboard.csv").open()))
+    rows = list(csv.DictReader(io.StringIO(csv_document(board))))
     lr = next(r for r in rows if (r["split"], r["model"], r["setting"]) == ("codiesp-d", "lr", "full"))
     assert float(lr["map_codiesp"]) == records[0]["metrics"]["full"]["map_codiesp"]
 
