@@ -78,10 +78,19 @@ def leaderboards_dir() -> Path:
     return Path(os.environ.get("ICDBENCH_LEADERBOARDS") or REPO_ROOT / "leaderboards")
 
 
+# Config keys added after records were committed, with the value every older record ran with: a record that has
+# the key at that value groups with one written before the key existed.
+LATER_KEYS: dict[tuple[str, str], object] = {("train", "num_nodes"): 1}
+
+
 def config_key(record: dict) -> str:
     """Hash of the resolved config without its seed: the runs a row may average share it (12 hex digits)."""
-    config = dict(record.get("config") or {})
+    config = {section: dict(values) if isinstance(values, dict) else values
+              for section, values in (record.get("config") or {}).items()}  # fmt: skip
     config.pop("seed", None)
+    for (section, key), implied in LATER_KEYS.items():
+        if isinstance(config.get(section), dict) and config[section].get(key, implied) == implied:
+            config[section].pop(key, None)
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
 
 
