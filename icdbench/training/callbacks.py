@@ -20,17 +20,20 @@ from pytorch_lightning.trainer.states import TrainerFn
 
 
 class BatchSeeder(Callback):
-    """Reseeds torch before every training batch from ``(seed, epoch, batch, rank)``.
+    """Reseeds torch before every training batch from ``(seed, epoch, batch)``, ``batch`` counted in the global
+    list of batches that DDP ranks take turns on (rank r's i-th batch is ``i * world_size + r``).
 
     Dropout and other random draws of a batch then depend only on where the batch is in training, not on what
     else consumed random numbers before it (Lightning's loops, data loader iterators), so a run resumed from a
-    checkpoint continues exactly as the uninterrupted run would have."""
+    checkpoint continues exactly as the uninterrupted run would have, and a DDP run over N ranks draws what one
+    process with ``optim.accumulate=N`` draws (tests/training/test_ddp.py). The trailing 0 (once the rank) keeps
+    the keys, and so the numbers, of one-process runs as they were recorded."""
 
     def __init__(self, seed: int):
         self.seed = seed
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx: int) -> None:
-        key = [self.seed, trainer.current_epoch, batch_idx, trainer.global_rank]
+        key = [self.seed, trainer.current_epoch, batch_idx * trainer.world_size + trainer.global_rank, 0]
         torch.manual_seed(int(np.random.SeedSequence(key).generate_state(1)[0]))
 
 

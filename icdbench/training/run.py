@@ -1,13 +1,13 @@
 """One run end to end: prepare the split if needed → resolve the config → train (the model's runner) → tune
 the threshold on validation → evaluate the test set in the full and top-50 settings → write the run folder.
 
-Under DDP (``train.strategy=ddp``) Lightning re-launches this same command in the other ranks; they share the
-run folder through ``ICDBENCH_RUN_ID`` and only global rank 0 writes files.
+Under DDP (``train.strategy=ddp``, started by Lightning, torchrun or srun) every rank runs this function; rank 0
+creates the run folder and shares its id with the others (:mod:`icdbench.training.ranks`), and only rank 0
+writes files.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -27,10 +27,12 @@ from icdbench.paths import data_dir, runs_dir
 from icdbench.results.record import CONFIG_FILE, LAYERS_FILE
 from icdbench.training.job import RunJob, ScoredRun
 from icdbench.training.official import fixed_choices, with_val_in_train
+from icdbench.training.ranks import forget, process_rank, share
 from icdbench.training.selection import monitor_warning
+from icdbench.training.stopping import StopOnSigterm
 from icdbench.training.trainer import CHECKPOINT_DIR, LAST_CKPT
 
-RUN_ID_ENV = "ICDBENCH_RUN_ID"
+RUN_ID = "run_id"  # the value DDP ranks take from rank 0 (ICDBENCH_RUN_ID for ranks Lightning starts)
 
 
 @dataclass
@@ -51,12 +53,6 @@ class RunRequest:
 class RunResult:
     run_dir: Path
     record: dict | None  # None on DDP ranks other than 0
-
-
-def launched_by_rank_zero() -> bool:
-    """Whether a DDP launcher started this process as a rank other than the first (it then reuses rank 0's
-    run folder and writes nothing)."""
-    return int(os.environ.get("LOCAL_RANK") or 0) > 0 or int(os.environ.get("NODE_RANK") or 0) > 0
 
 
 def ensure_split(name: str, source: Path | None = None, command: str = "") -> Path:
@@ -130,10 +126,7 @@ def recorded_split_dir(record: dict) -> Path:
 
 
 def new_run_dir(split: str, model: str, seed: int, profile: str, fold: int | None = None) -> tuple[Path, str]:
-    """A fresh run folder; DDP ranks launched by rank 0 reuse rank 0's id (``ICDBENCH_RUN_ID``)."""
-    inherited = os.environ.get(RUN_ID_ENV)
-    if inherited and launched_by_rank_zero():
-        return runs_dir() / split / model / inherited, inherited
+    """A fresh run folder (made by DDP rank 0 alone)."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     base = f"{stamp}-{profile}-seed{seed}" + ("" if fold is None else f"-fold{fold}")
     parent = runs_dir() / split / model
@@ -190,7 +183,27 @@ def _runner(spec: ModelSpec):
 
 
 def train(request: RunRequest) -> RunResult:
-    """Train, evaluate and record one run; returns its folder and record."""
+    """Train, evaluate and record one run; returns its folder and record. SIGTERM at any point before the
+    record is written raises ``Terminated`` (exit 143) and records nothing."""
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+    with StopOnSigterm() as sigterm:
+        try:
+            return _train(request, sigterm)
+        except (SIGTERMException, Terminated):  # Lightning's SIGTERMException would end the process with code 0
+            raise _stopped(request, sigterm.run_dir) from None
+
+
+def _stopped(request: RunRequest, run_dir: Path | None) -> Terminated:
+    name = get_model(request.model).name
+    if run_dir is not None and (run_dir / CHECKPOINT_DIR / LAST_CKPT).is_file():
+        return Terminated(f"{name} on {request.split} was stopped by SIGTERM; its checkpoint is kept: "
+                          f"icdbench train {name} {request.split} --resume {run_dir}")  # fmt: skip
+    return Terminated(f"{name} on {request.split} was stopped by SIGTERM before it had a checkpoint; nothing was "
+                      "recorded: run the same command again")  # fmt: skip
+
+
+def _train(request: RunRequest, sigterm: StopOnSigterm) -> RunResult:
     spec = get_model(request.model)
     resume_from = None
     if request.resume is not None:
@@ -220,12 +233,15 @@ def train(request: RunRequest) -> RunResult:
         layer = ConfigLayer(f"train.fixed_from {fixed.run_id}", fixed.layer_values())
         resolved = ResolvedConfig(cfg=merge_layer(cfg, layer), layers=[*resolved.layers, layer])
         cfg = resolved.cfg
+    rank = process_rank(cfg.train)
     if resume_from is None:
-        run_dir, run_id = new_run_dir(request.split, spec.name, cfg.seed, profile, fold)
+        run_id = share(RUN_ID, rank, lambda: new_run_dir(request.split, spec.name, cfg.seed, profile, fold)[1],
+                       cfg.train.accelerator)  # fmt: skip
+        run_dir = runs_dir() / request.split / spec.name / run_id
+    sigterm.run_dir = run_dir
 
-    launcher = not launched_by_rank_zero()
+    launcher = rank.is_zero
     if launcher:
-        os.environ[RUN_ID_ENV] = run_id  # for the DDP ranks Lightning launches from this process
         if resume_from is None:
             atomic_write_text(run_dir / CONFIG_FILE, resolved.yaml)
             layers = {"profile": profile, **({} if fold is None else {"fold": fold}),
@@ -233,7 +249,6 @@ def train(request: RunRequest) -> RunResult:
             atomic_write_text(run_dir / LAYERS_FILE, OmegaConf.to_yaml(layers))
     try:
         import pytorch_lightning as pl
-        from pytorch_lightning.utilities.exceptions import SIGTERMException
 
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
         split = load_split(split_dir)
@@ -243,24 +258,21 @@ def train(request: RunRequest) -> RunResult:
         if launcher and (warning := monitor_warning(job.monitor, split)):
             print(warning, file=sys.stderr)
         start = time.perf_counter()
-        try:
-            scored: ScoredRun = _runner(spec)(job)
-        except SIGTERMException:  # Lightning's SystemExit on SIGTERM would end the process with code 0
-            raise Terminated(f"{spec.name} on {request.split} was stopped by SIGTERM; its checkpoint is kept: "
-                             f"icdbench train {spec.name} {request.split} --resume {run_dir}") from None
+        scored: ScoredRun = _runner(spec)(job)
         wall = time.perf_counter() - start
+        sigterm.check()  # SIGTERM while a Lightning stage held it, e.g. in its last test batch
         if not job.is_global_zero:
             return RunResult(run_dir, None)
         from icdbench.results.run_index import append_run
         from icdbench.training.evaluation import finish_run, stop_note
 
-        record = finish_run(
-            job, scored, resolved, wall_seconds=wall, profile=profile, command=request.command
-        )
+        with sigterm.deferred():
+            record = finish_run(
+                job, scored, resolved, wall_seconds=wall, profile=profile, command=request.command
+            )
+            append_run(record, run_dir)  # RUNS_DIR/runs.csv lists every finished run, whichever command ran it
         if note := stop_note(record):
             print(note, file=sys.stderr)
-        append_run(record, run_dir)  # RUNS_DIR/runs.csv lists every finished run, whichever command ran it
         return RunResult(run_dir, record)
     finally:
-        if launcher:
-            os.environ.pop(RUN_ID_ENV, None)
+        forget(RUN_ID)

@@ -1,4 +1,5 @@
-"""SIGTERM (SLURM preemption): a run keeps a checkpoint, exits 143 without a record, and resumes from it."""
+"""SIGTERM (SLURM preemption): a run keeps a checkpoint, exits 143 without a record, and resumes from it; stopped
+outside Lightning's fit (loading data, a scikit-learn fit) it also exits 143 and records nothing."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from grid_files import SMALL_CAML, write_grid
 from pytorch_lightning.callbacks import Callback
 
+import icdbench.training.run as run_module
 from icdbench.cli import main
 from icdbench.errors import Terminated
 from icdbench.training.run import RunRequest, train
@@ -29,6 +31,36 @@ class TerminateAt(Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if trainer.current_epoch == 0 and batch_idx == self.batch:
             os.kill(os.getpid(), signal.SIGTERM)
+
+
+def terminated_first(function):
+    """``function`` that first sends this process SIGTERM, as a scheduler would while it runs."""
+
+    def wrapped(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return function(*args, **kwargs)
+
+    return wrapped
+
+
+@pytest.mark.parametrize("where", ["loading the split", "a scikit-learn fit"])
+def test_sigterm_outside_lightnings_fit_exits_143_and_records_nothing(run_env, monkeypatch, capsys, where):
+    _, runs = run_env
+    if where == "loading the split":
+        model, overrides = "caml", SMALL_CAML
+        monkeypatch.setattr(run_module, "load_split", terminated_first(run_module.load_split))
+    else:
+        from sklearn.linear_model import LogisticRegression
+
+        model, overrides = "lr", []
+        monkeypatch.setattr(LogisticRegression, "fit", terminated_first(LogisticRegression.fit))
+    handler = signal.getsignal(signal.SIGTERM)
+    code = main(["train", model, "synth-tiny", "--profile", "ci", "--seed", "0", *overrides])
+    assert code == 143
+    assert "stopped by SIGTERM before it had a checkpoint; nothing was recorded" in capsys.readouterr().err
+    (run_dir,) = list((runs / "synth-tiny" / model).iterdir())
+    assert not list(run_dir.glob("*record.json*")) and not (runs / "runs.csv").exists()  # nor a temporary one
+    assert signal.getsignal(signal.SIGTERM) == handler
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="needs SIGTERM")
