@@ -5,17 +5,24 @@ every process of a job it preempts or ends: the run keeps its checkpoint and exi
 grid`` resumes it. At the time limit submitit's early signal (USR2, 90 s before) requeues the task
 (:class:`GridJob` is checkpointable): the requeued task finds the unfinished run folder and resumes it.
 ``--slurm-cluster local`` runs the same arrays with submitit's local executor (no SLURM needed).
+
+A DDP run (``train.devices`` × ``train.num_nodes`` > 1) gets one task per process: ``--ntasks-per-node`` =
+``train.devices``, ``--nodes`` = ``train.num_nodes``; every task starts its worker, Lightning's SLURM
+environment gives each its rank, and rank 0 decides, trains with the others and reports (task 0's result). A
+block's ``resources`` are per task (``cpus``) and per node (``gpus``: one per device).
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import submitit
 from submitit.slurm.slurm import _make_sbatch_string  # the script submitit itself writes for an array
 
+from icdbench.errors import UserError
 from icdbench.grid.spec import GridRun, Resources
 from icdbench.grid.worker import Outcome, run_in_subprocess
 
@@ -29,11 +36,29 @@ class GridJob(submitit.helpers.Checkpointable):
         return run_in_subprocess(run, log, env)
 
 
-def sbatch_parameters(resources: Resources, settings: dict, name: str) -> dict:
-    """sbatch settings (submitit's names) for one resource request; ``settings``: partition, account, qos,
-    constraint, array_parallelism from the grid file or the flags (flags win)."""
+@dataclass(frozen=True)
+class Shape:
+    """What one array task of a run asks SLURM for: its resources, and its tasks per node and nodes (DDP)."""
+
+    resources: Resources
+    tasks_per_node: int = 1
+    nodes: int = 1
+
+
+def shape(run: GridRun) -> Shape:
+    train = run.train_config()
+    if train.devices * train.num_nodes == 1:
+        return Shape(run.resources)
+    return Shape(run.resources, int(train.devices), int(train.num_nodes))
+
+
+def sbatch_parameters(request: Shape, settings: dict, name: str) -> dict:
+    """sbatch settings (submitit's names) for one request; ``settings``: partition, account, qos, constraint,
+    array_parallelism from the grid file or the flags (flags win)."""
+    resources = request.resources
     params = {"job_name": f"icdbench-{name}", "time": resources.time_min or DEFAULT_TIME_MIN,
-              "cpus_per_task": resources.cpus, "ntasks_per_node": 1}  # fmt: skip
+              "cpus_per_task": resources.cpus, "ntasks_per_node": request.tasks_per_node,
+              "nodes": request.nodes}  # fmt: skip
     if resources.gpus:
         params["gpus_per_node"] = resources.gpus
     if resources.mem_gb:
@@ -47,10 +72,10 @@ def sbatch_parameters(resources: Resources, settings: dict, name: str) -> dict:
     return params
 
 
-def groups(runs: list[GridRun]) -> dict[Resources, list[GridRun]]:
-    out: dict[Resources, list[GridRun]] = {}
+def groups(runs: list[GridRun]) -> dict[Shape, list[GridRun]]:
+    out: dict[Shape, list[GridRun]] = {}
     for run in runs:
-        out.setdefault(run.resources, []).append(run)
+        out.setdefault(shape(run), []).append(run)
     return out
 
 
@@ -58,17 +83,21 @@ def sbatch_scripts(runs: list[GridRun], settings: dict, name: str, folder: Path)
     """The sbatch script of each array ``run_slurm`` would submit (``--dry-run``)."""
     command = " ".join([sys.executable, "-u -m submitit.core._submit", str(folder)])
     return [_make_sbatch_string(command=command, folder=folder, map_count=len(members),
-                                **sbatch_parameters(resources, settings, name))
-            for resources, members in groups(runs).items()]  # fmt: skip
+                                **sbatch_parameters(request, settings, name))
+            for request, members in groups(runs).items()]  # fmt: skip
 
 
-def _executor(cluster: str, folder: Path, resources: Resources, settings: dict, name: str):
+def _executor(cluster: str, folder: Path, request: Shape, settings: dict, name: str):
     if cluster == "local":
+        if request.tasks_per_node * request.nodes > 1:
+            raise UserError("submitit's local executor does not set SLURM's ranks; run a DDP run with "
+                            "--slurm-cluster slurm, or with the local launcher (Lightning starts its processes)")
         executor = submitit.LocalExecutor(folder)
+        resources = request.resources
         executor.update_parameters(timeout_min=resources.time_min or DEFAULT_TIME_MIN, gpus_per_node=resources.gpus)
         return executor
     executor = submitit.SlurmExecutor(folder)
-    executor.update_parameters(**sbatch_parameters(resources, settings, name))
+    executor.update_parameters(**sbatch_parameters(request, settings, name))
     return executor
 
 
@@ -76,8 +105,8 @@ def run_slurm(runs: list[GridRun], logs: dict[str, Path], env: dict[str, str], s
               folder: Path, cluster: str, progress) -> tuple[list[Outcome], bool]:  # fmt: skip
     """Submit ``runs`` as job arrays and wait for them; outcomes come back through submitit's result files."""
     jobs = {}
-    for resources, members in groups(runs).items():
-        executor = _executor(cluster, folder, resources, settings, name)
+    for request, members in groups(runs).items():
+        executor = _executor(cluster, folder, request, settings, name)
         with executor.batch():
             submitted = [(executor.submit(GridJob(), run, str(logs[run.key]), env), run) for run in members]
         jobs.update({id(job): (job, run) for job, run in submitted})
@@ -94,7 +123,7 @@ def run_slurm(runs: list[GridRun], logs: dict[str, Path], env: dict[str, str], s
                 continue
             del jobs[key]
             try:
-                outcome = job.result()
+                outcome = job.results()[0]  # task 0 (a DDP run's rank 0) reports the run
             except Exception as exc:  # the job died outside the run (node failure, cancelled, out of memory)
                 error = f"SLURM job {job.job_id}: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300]}"
                 outcome = Outcome(run.key, "failed", run.command, str(logs[run.key]), error)

@@ -79,6 +79,15 @@ class GridRun:
             parts += ["--source", self.source]
         return " ".join([*parts, *self.overrides])
 
+    def train_config(self):
+        """The ``train`` section of the run's resolved config (its devices, nodes and accelerator)."""
+        from icdbench.config import resolve_config
+        from icdbench.models.registry import get_model
+
+        spec = get_model(self.model)
+        return resolve_config(spec, split=self.split, profile=self.profile, overrides=list(self.overrides),
+                              seed=self.seed).cfg.train  # fmt: skip
+
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 

@@ -62,42 +62,83 @@ def _relative(run_dir: Path) -> str:
         return str(run_dir)
 
 
+DECISION = "grid_run"  # what every rank of a DDP run takes from rank 0: skip the run, resume a folder, start fresh
+
+
+def _decide(run: GridRun) -> dict:
+    """Rank 0's decision, made while it holds the run's lock."""
+    from icdbench.grid.state import find_record, find_resumable, identity
+
+    ident = identity(run)
+    found = find_record(run, ident)
+    if found is not None:
+        return {"status": "skipped", "run_dir": str(found[1])}
+    resume = find_resumable(run, ident)
+    return {"status": "train", "resume": None if resume is None else str(resume)}
+
+
+def _carry_out(run: GridRun, decision: dict, outcome: Outcome) -> Outcome:
+    from icdbench.results.record import RECORD_FILE
+    from icdbench.training.run import RunRequest, train
+
+    if decision["status"] == "busy":
+        outcome.status, outcome.error = "busy", decision["error"]
+    elif decision["status"] == "skipped":
+        outcome.status, outcome.run_dir = "skipped", _relative(Path(decision["run_dir"]))
+        outcome.record = json.loads((Path(decision["run_dir"]) / RECORD_FILE).read_text())
+    else:
+        resume = decision["resume"]
+        if resume is not None:
+            print(f"grid: resuming {resume}", flush=True)
+            request = RunRequest(run.model, run.split, resume=Path(resume), command=run.command)
+        else:
+            request = RunRequest(run.model, run.split, run.profile, seed=run.seed, fold=run.fold,
+                                 overrides=list(run.overrides), command=run.command,
+                                 source=Path(run.source) if run.source else None)  # fmt: skip
+        result = train(request)  # on a DDP rank other than 0 its record is None
+        outcome.status, outcome.record, outcome.run_dir = "done", result.record, _relative(result.run_dir)
+        outcome.resumed = resume is not None
+    return outcome
+
+
+def run_rank(run: GridRun):
+    """This process's rank in ``run`` (a DDP run has several processes; see icdbench.training.ranks) and the
+    run's accelerator."""
+    from icdbench.training.ranks import process_rank
+
+    train_cfg = run.train_config()
+    return process_rank(train_cfg), train_cfg.accelerator
+
+
 def execute(run: GridRun) -> Outcome:
-    """Run ``run`` in this process unless its record exists; resume its unfinished folder if it has one."""
+    """Run ``run`` in this process unless its record exists; resume its unfinished folder if it has one. Under DDP
+    rank 0 decides (holding the run's lock) and the other ranks follow."""
     from filelock import FileLock, Timeout
 
     from icdbench.errors import Terminated
-    from icdbench.grid.state import find_record, find_resumable, identity, lock_file
-    from icdbench.training.run import RunRequest, train
+    from icdbench.grid.state import lock_file
+    from icdbench.training.ranks import forget, share
 
     outcome = Outcome(run.key, "failed", run.command, "")
-    lock = lock_file(run)
-    lock.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with FileLock(str(lock), timeout=0):
-            ident = identity(run)
-            found = find_record(run, ident)
-            if found is not None:
-                outcome.status, outcome.record, outcome.run_dir = "skipped", found[0], _relative(found[1])
-                return outcome
-            resume = find_resumable(run, ident)
-            if resume is not None:
-                print(f"grid: resuming {resume}", flush=True)
-                request = RunRequest(run.model, run.split, resume=resume, command=run.command)
-            else:
-                request = RunRequest(run.model, run.split, run.profile, seed=run.seed, fold=run.fold,
-                                     overrides=list(run.overrides), command=run.command,
-                                     source=Path(run.source) if run.source else None)  # fmt: skip
-            result = train(request)
-            outcome.status, outcome.record, outcome.run_dir = "done", result.record, _relative(result.run_dir)
-            outcome.resumed = resume is not None
-    except Timeout:
-        outcome.status, outcome.error = "busy", f"another process holds {lock} (training this run now)"
+        rank, accelerator = run_rank(run)
+        if not rank.is_zero:
+            return _carry_out(run, share(DECISION, rank, dict, accelerator), outcome)
+        lock = lock_file(run)
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with FileLock(str(lock), timeout=0):
+                return _carry_out(run, share(DECISION, rank, lambda: _decide(run), accelerator), outcome)
+        except Timeout:
+            busy = {"status": "busy", "error": f"another process holds {lock} (training this run now)"}
+            return _carry_out(run, share(DECISION, rank, lambda: busy, accelerator), outcome)
     except Terminated as exc:
         outcome.status, outcome.error = "terminated", str(exc)
     except Exception as exc:  # one failing run is reported, the grid goes on
         traceback.print_exc()
         outcome.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    finally:
+        forget(DECISION)
     return outcome
 
 
@@ -176,8 +217,17 @@ def main(argv: list[str]) -> int:
         signal.signal(signal.SIGUSR2, signal.SIG_IGN)
     outcome = execute(run)
     outcome.cpu_s = time.process_time() - cpu
+    code = {"terminated": TERMINATED, "failed": 1}.get(outcome.status, 0)
+    if int(os.environ.get("LOCAL_RANK") or 0) > 0 and not _started_externally():
+        return code  # a DDP rank Lightning started from this worker, with its argv: rank 0 writes the outcome
     atomic_write_text(Path(argv[1]), outcome.to_json())
-    return {"terminated": TERMINATED, "failed": 1}.get(outcome.status, 0)
+    return code
+
+
+def _started_externally() -> bool:
+    from icdbench.training.ranks import started_externally
+
+    return started_externally()
 
 
 if __name__ == "__main__":

@@ -140,3 +140,18 @@ def test_the_slurm_dry_run_prints_one_array_per_resource_request(run_env, tmp_pa
     assert "#SBATCH --array=0-0%1" in second and "#SBATCH --cpus-per-task=1" in second and "gpus" not in second
     assert "grid arrays: 5 run(s), 0 recorded, 5 to run" in out
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").rglob("record.json"))
+
+
+def test_the_slurm_dry_run_gives_a_ddp_run_one_task_per_process_on_its_nodes(run_env, tmp_path, capsys):
+    path = write_grid(tmp_path, "ddp", [
+        {"models": ["caml"], "overrides": ["train.strategy=ddp", "train.devices=2", "train.num_nodes=3"],
+         "resources": {"cpus": 4, "gpus": 2}},
+        {"models": ["caml"], "resources": {"cpus": 4, "gpus": 2}},  # the same resources, one process
+    ])  # fmt: skip
+    assert main(["grid", str(path), "--launcher", "slurm", "--dry-run"]) == 0
+    ddp, single = (script.splitlines() for script in capsys.readouterr().out.split("#!/bin/bash")[1:])
+    for line in ("#SBATCH --nodes=3", "#SBATCH --ntasks-per-node=2", "#SBATCH --gpus-per-node=2",
+                 "#SBATCH --cpus-per-task=4", "#SBATCH --array=0-0%1"):  # fmt: skip
+        assert line in ddp, line
+    assert "#SBATCH --nodes=1" in single and "#SBATCH --ntasks-per-node=1" in single
+    assert any(line.startswith("srun ") for line in ddp)  # srun starts every task; Lightning reads their ranks
