@@ -65,8 +65,7 @@ ID_FIELDS = ("model", "split", "fold", "setting")
 FOLD_MODEL, FOLD_SPLIT = "lr", "cmc2007"  # the cross-validated job: every fold of the CMC-format file
 FOLD_JOB = f"{FOLD_MODEL}@{FOLD_SPLIT}"
 CMC_DOCS = 200
-# The job on real clinical text (issue 17): CodiEsp is public but not redistributed, so a machine without it skips
-# the job (and its ci.csv rows) instead of failing; where it is present, its rows are compared like the others.
+# Real clinical text (issue 17), not redistributed: where the corpus is absent the job and its rows are skipped.
 CODIESP_MODEL, CODIESP_SPLIT = "lr", "codiesp-d-en"
 CODIESP_JOB = f"{CODIESP_MODEL}@{CODIESP_SPLIT}"
 CODIESP_ENV = "CODIESP_SOURCE"  # where the CodiEsp v4 folder is, when not at ../shared/data/codiesp
@@ -351,7 +350,8 @@ def run_models(models: list[str], debug: bool = False, skip: frozenset[str] = fr
                 print(f"regress: {outcome.key:<34} {outcome.cpu_s:6.1f} s cpu  (at {time.perf_counter() - start:5.0f} "
                       f"s)  {status}", flush=True)  # fmt: skip
 
-            launch(grid, list(runs.values()), Launch(cpus=workers(), quiet=True, on_outcome=report))
+            if runs:  # every job asked for may be skipped
+                launch(grid, list(runs.values()), Launch(cpus=workers(), quiet=True, on_outcome=report))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return sorted(records, key=lambda r: (r["model"], r["split"], r.get("fold") or 0)), failed, cpu

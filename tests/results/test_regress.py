@@ -265,3 +265,25 @@ def test_a_partial_update_adds_one_jobs_rows_and_leaves_every_other_byte_identic
     after = (tmp_path / "ci.csv").read_text().splitlines()
     added = [line for line in after if line not in before]
     assert set(before) <= set(after) and len(added) == 2 and all(",codiesp-d-en,," in line for line in added)
+
+
+def test_run_models_launches_neither_skipped_jobs_nor_an_empty_grid(monkeypatch):
+    """The runs regress launches: not the skipped CodiEsp job, and nothing at all (no crash) when every job asked
+    for is skipped. Preparing and launching are stubbed: nothing trains here."""
+    from icdbench.grid.spec import GridRun
+
+    planned = [GridRun("lr", regress.SPLIT, "ci", 0), GridRun("lr", regress.CODIESP_SPLIT, "ci", 0)]
+    prepared, launched = [], []
+    monkeypatch.setattr("icdbench.training.run.ensure_split", lambda split, source=None: prepared.append(split))
+    monkeypatch.setattr("icdbench.datasets.synthetic.cmc_shaped.write_cmc_file", lambda *args, **kwargs: None)
+    monkeypatch.setattr("icdbench.grid.spec.load_grid", lambda name: type("Grid", (), {"runs": lambda _, m: planned})())
+    monkeypatch.setattr("icdbench.grid.commands.launch", lambda grid, runs, options: launched.append(runs))
+    skip = frozenset({regress.CODIESP_JOB})
+    assert regress.run_models(["lr"], skip=skip) == ([], {}, {})
+    assert [[run.split for run in runs] for runs in launched] == [[regress.SPLIT]]
+    assert regress.CODIESP_SPLIT not in prepared
+    launched.clear()
+    assert regress.run_models(["lr"], skip=skip, only=skip) == ([], {}, {}) and launched == []
+    regress.run_models(["lr"], only=skip)
+    assert [[run.split for run in runs] for runs in launched] == [[regress.CODIESP_SPLIT]]
+    assert prepared[-1] == regress.CODIESP_SPLIT
