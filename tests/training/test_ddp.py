@@ -8,7 +8,7 @@ make 14 batches of 16 at the ci profile, an even number, so no rank pads its sha
 padding is the one way sharded data changes training; an odd count would train on one batch twice per epoch).
 Tolerance: none. Measured: metrics, test scores and weights equal bit for bit, as they should: halving is exact in
 binary floating point, so DDP's mean (g0 + g1) / 2 equals accumulation's g0 / 2 + g1 / 2. The scores are gathered
-over the ranks (59 test documents: one padded duplicate removed), so equal scores also check the gathering.
+over the ranks (59 test documents in 4 batches, 2 per rank), so equal scores also check the gathering.
 Against the plain one-process run (accumulate 1) the numbers differ (micro-F1 0.1756 vs 0.1727, measured): half
 as many optimizer steps.
 """
@@ -64,7 +64,8 @@ def test_two_ddp_processes_train_as_one_process_accumulating_two_batches(run_env
         assert record["metrics"][setting] == reference["metrics"][setting], setting
     for key in ("epochs_run", "selection", "best_monitor", "threshold"):  # epoch 0 selected: every rank reloads it
         assert record[key] == reference[key], key
-    # val/loss is each rank's mean over its share, padded with a repeated batch (not the whole-set loss), so only
-    # the monitor (computed from the gathered scores) is compared along the curve
+    # val/loss differs under DDP on gloo: Lightning averages the ranks' integer document counts with an integer
+    # division (21 validation documents, 16 + 5 -> 10 instead of 10.5), so the loss is 21/20 too high (measured
+    # 0.13119 vs 0.12494 at epoch 0). Only the monitor (from the gathered scores) is compared along the curve.
     curve, expected = ([(p["epoch"], p["monitor"]) for p in r["convergence"]["curve"]] for r in (record, reference))
     assert curve == expected and record["convergence"]["selected"] == reference["convergence"]["selected"]
