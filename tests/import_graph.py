@@ -1,9 +1,10 @@
 """The import graph of the ``icdbench`` package, read from the source with ``ast`` (nothing is imported).
 
-Floors, from DESIGN.md ("Imports go down the floors only"): the ground floor ``io``, ``paths``, ``errors``;
-then ``models``, ``codes``, ``config``; ``datasets``; ``metrics``; ``training``; ``results``; and on top the
-orchestration (``app``, ``grid``, ``config_command``) and ``cli``. An import from a lower floor to a higher one
-is *upward*; an import between packages on the same floor is allowed.
+Floors (ARCHITECTURE.md), bottom up: the ground floor ``io``, ``paths``, ``errors``; then ``models``, ``codes``,
+``config``; ``datasets``; ``metrics``; ``results`` (the run record and the leaderboards: a pure reader and renderer
+of records); ``training`` (which writes the records); and on top the application layer (``app``, ``grid``,
+``config_command``) and ``cli``. An import from a lower floor to a higher one is *upward*; an import between
+packages on the same floor is allowed.
 
 Edges are the modules an import names explicitly (``from icdbench.results import record`` is an edge to
 ``icdbench.results.record``); the implicit import of a parent package's ``__init__`` is not an edge. Imports
@@ -22,21 +23,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PACKAGE = "icdbench"
-# DESIGN.md's floors, bottom up ("app → results → training → metrics → datasets → models, codes, config → io,
-# paths, errors"), with the orchestration and the CLI on top.
+# The floors, bottom up (ARCHITECTURE.md). results sits below training: the run record is written by training and
+# read by results, which imports nothing that trains (issue 18).
 FLOORS: dict[str, int] = {
     "__init__": 0, "io": 0, "paths": 0, "errors": 0,
     "models": 1, "codes": 1, "config": 1,
     "datasets": 2,
     "metrics": 3,
-    "training": 4,
-    "results": 5,
+    "results": 4,
+    "training": 5,
     "app": 6, "grid": 6, "config_command": 6,
     "cli": 7,
 }  # fmt: skip
-# The issue's reading ("results → training" runs back up; results becomes a pure reader of records that
-# training writes): results below training. DESIGN.md puts it above; the report gives both until they agree.
-ISSUE_FLOORS: dict[str, int] = FLOORS | {"results": 4, "training": 5}
 
 
 @dataclass(frozen=True)
@@ -70,11 +68,11 @@ def package_of(module: str) -> str:
     return parts[1] if len(parts) > 1 else "__init__"
 
 
-def floor_of(module: str, floors: dict[str, int] = FLOORS) -> int:
+def floor_of(module: str) -> int:
     package = package_of(module)
-    if package not in floors:
+    if package not in FLOORS:
         raise KeyError(f"{module}: package {package!r} has no floor; add it to FLOORS in {__file__}")
-    return floors[package]
+    return FLOORS[package]
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -143,9 +141,9 @@ def _known(name: str, modules: set[str]) -> str:
     return parts[0]
 
 
-def upward(graph: Graph, floors: dict[str, int] = FLOORS) -> list[Import]:
+def upward(graph: Graph) -> list[Import]:
     """Imports from a lower floor to a higher one."""
-    return [i for i in graph.internal() if floor_of(i.importer, floors) < floor_of(i.target, floors)]
+    return [i for i in graph.internal() if floor_of(i.importer) < floor_of(i.target)]
 
 
 def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
@@ -217,8 +215,7 @@ def summary(graph: Graph) -> dict[str, int]:
     across = [i for i in internal if package_of(i.importer) != package_of(i.target)]
     return {
         "modules": len(graph.modules),
-        "upward imports (DESIGN.md floors)": len(upward(graph)),
-        "upward imports (issue floors: results below training)": len(upward(graph, ISSUE_FLOORS)),
+        "upward imports": len(upward(graph)),
         "cycles (all imports)": len(cycles(graph.edges())),
         "cycles (module-level imports only)": len(cycles(module_level_edges(graph))),
         "function-local import statements": statements(local),
@@ -230,11 +227,10 @@ def summary(graph: Graph) -> dict[str, int]:
 def report(root: Path) -> str:
     graph = read_graph(root)
     lines = [f"{key}: {value}" for key, value in summary(graph).items()]
-    for title, floors in (("DESIGN.md floors", FLOORS), ("issue floors", ISSUE_FLOORS)):
-        ups = upward(graph, floors)
-        pairs = Counter(f"{package_of(i.importer)} -> {package_of(i.target)}" for i in ups)
-        lines += ["", f"upward imports, {title}:"] + [f"  {pair}: {n}" for pair, n in sorted(pairs.items())]
-        lines += [f"    {i.importer}:{i.line} -> {i.target}" for i in sorted(ups, key=lambda i: (i.importer, i.line))]
+    ups = upward(graph)
+    pairs = Counter(f"{package_of(i.importer)} -> {package_of(i.target)}" for i in ups)
+    lines += ["", "upward imports:"] + [f"  {pair}: {n}" for pair, n in sorted(pairs.items())]
+    lines += [f"    {i.importer}:{i.line} -> {i.target}" for i in sorted(ups, key=lambda i: (i.importer, i.line))]
     lines += ["", "cycles:"] + ["  " + " <-> ".join(c) for c in cycles(graph.edges())]
     return "\n".join(lines)
 

@@ -1,4 +1,4 @@
-"""Imports go down the floors only and never in a circle (DESIGN.md; issue 18).
+"""Imports go down the floors only and never in a circle (ARCHITECTURE.md; issue 18).
 
 The walker is checked on a small package made here; the rules on icdbench itself are expected to fail until the
 application layer of issue 18 lands (strict: the day they pass, the marker must go). ``python
@@ -56,10 +56,11 @@ def test_the_walker_finds_upward_imports_cycles_and_function_local_imports(tmp_p
                              "icdbench.training", "icdbench.training.run", "icdbench.training.fit",
                              "icdbench.results", "icdbench.results.record", "icdbench.models",
                              "icdbench.models.caml"}  # fmt: skip
-    # the type-only import from codes up to training is no edge; training -> results is upward under DESIGN.md
+    # the type-only import from codes up to training is no edge; results sits below training, so a record module
+    # that reaches into training runs up (training -> results runs down)
     assert sorted((i.importer, i.target) for i in upward(graph)) == [
         ("icdbench.models.caml", "icdbench.training.fit"),
-        ("icdbench.training.run", "icdbench.results.record"),
+        ("icdbench.results.record", "icdbench.training.run"),
     ]
     assert cycles(graph.edges()) == [
         ["icdbench.results.record", "icdbench.training.fit", "icdbench.training.run"]
