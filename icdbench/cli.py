@@ -1,99 +1,127 @@
-"""``icdbench`` command line. Each subcommand's work lives in its own package; imports are lazy so the
+"""``icdbench`` command line: argument parsing only. Each subcommand becomes a typed request
+(:mod:`icdbench.app.requests`) handed to the application layer; the app modules are imported lazily, so the
 command starts fast and ``icdbench list splits`` does not load torch."""
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
+from icdbench.app.requests import (
+    BenchRequest,
+    CompareRequest,
+    ConfigRequest,
+    EvaluateRequest,
+    ExplainRequest,
+    ExportRequest,
+    GridRequest,
+    LeaderboardRequest,
+    ListRequest,
+    PredictRequest,
+    PrepareRequest,
+    RegressRequest,
+    TrainRequest,
+    parse_seeds,
+)
 from icdbench.errors import UserError
 
 
-def _list(args):
-    if args.what == "splits":
-        from icdbench.datasets.commands import list_splits
-
-        return list_splits(args)
-    if args.what == "models":
-        from icdbench.training.commands import list_models
-
-        return list_models(args)
-    from icdbench.metrics.commands import list_metrics
-
-    return list_metrics(args)
+def _command() -> str:
+    """The command line as typed, recorded with a run."""
+    return shlex.join(["icdbench", *sys.argv[1:]])
 
 
-def _prepare(args):
-    from icdbench.datasets.commands import prepare
-
-    return prepare(args)
+# Each handler builds the command's typed request and hands it to app/. The app modules are imported when their
+# command runs: they load torch, Lightning and polars, which `icdbench list splits` and `--help` must not wait for.
 
 
-def _evaluate(args):
-    from icdbench.metrics.commands import evaluate
+def _list(args) -> int:
+    from icdbench.app.listing import list_things  # heavy: see the comment above the handlers
 
-    return evaluate(args)
-
-
-def _train(args):
-    from icdbench.training.commands import train
-
-    return train(args)
+    return list_things(ListRequest(args.what, fidelity=args.fidelity))
 
 
-def _bench(args):
-    from icdbench.training.commands import bench
+def _prepare(args) -> int:
+    from icdbench.app.prepare import prepare  # heavy: see the comment above the handlers
 
-    return bench(args)
-
-
-def _predict(args):
-    from icdbench.training.commands import predict
-
-    return predict(args)
+    return prepare(PrepareRequest(args.split, out=args.out, force=args.force, source=args.source,
+                                  split_ids=args.split_ids, evidence=args.evidence, seed=args.seed,
+                                  folds=args.folds))  # fmt: skip
 
 
-def _explain(args):
-    from icdbench.training.explain import explain
+def _evaluate(args) -> int:
+    from icdbench.app.evaluate import evaluate  # heavy: see the comment above the handlers
 
-    return explain(args)
-
-
-def _export(args):
-    from icdbench.results.export import export
-
-    return export(args)
+    return evaluate(EvaluateRequest(args.scores, args.split, out=args.out))
 
 
-def _leaderboard(args):
-    from icdbench.results.commands import leaderboard
+def _train(args) -> int:
+    from icdbench.app.runs import train  # heavy: see the comment above the handlers
 
-    return leaderboard(args)
-
-
-def _compare(args):
-    from icdbench.results.commands import compare
-
-    return compare(args)
+    return train(TrainRequest(args.model, args.split, profile=args.profile, seed=args.seed,
+                              overrides=tuple(args.overrides), source=args.source, resume=args.resume,
+                              command=_command()))  # fmt: skip
 
 
-def _regress(args):
-    from icdbench.results.commands import regress
+def _bench(args) -> int:
+    from icdbench.app.runs import bench  # heavy: see the comment above the handlers
 
-    return regress(args)
-
-
-def _grid(args):
-    from icdbench.grid.commands import grid
-
-    return grid(args)
+    return bench(BenchRequest(args.model, args.split, profile=args.profile, seeds=parse_seeds(args.seeds),
+                              folds=args.folds, overrides=tuple(args.overrides), source=args.source,
+                              command=_command()))  # fmt: skip
 
 
-def _config(args):
-    from icdbench.config_command import show_config
+def _predict(args) -> int:
+    from icdbench.app.runs import predict  # heavy: see the comment above the handlers
 
-    return show_config(args)
+    return predict(PredictRequest(args.run_dir, args.text, top=args.top))
+
+
+def _explain(args) -> int:
+    from icdbench.app.runs import explain  # heavy: see the comment above the handlers
+
+    return explain(ExplainRequest(args.run_dir, args.doc, method=args.method))
+
+
+def _export(args) -> int:
+    from icdbench.app.runs import export  # heavy: see the comment above the handlers
+
+    return export(ExportRequest(args.run_dir, args.format, part=args.part, out=args.out))
+
+
+def _leaderboard(args) -> int:
+    from icdbench.app.leaderboard import leaderboard  # heavy: see the comment above the handlers
+
+    return leaderboard(LeaderboardRequest(tuple(args.splits), run=args.run, converged_only=args.converged_only))
+
+
+def _compare(args) -> int:
+    from icdbench.app.compare import compare  # heavy: see the comment above the handlers
+
+    return compare(CompareRequest(args.run_a, args.run_b))
+
+
+def _regress(args) -> int:
+    from icdbench.app.regress import regress  # heavy: see the comment above the handlers
+
+    return regress(RegressRequest(update=args.update))
+
+
+def _grid(args) -> int:
+    from icdbench.grid.commands import grid  # heavy: see the comment above the handlers
+
+    return grid(GridRequest(args.grid, launcher=args.launcher, dry_run=args.dry_run,
+                            retry_failed=args.retry_failed, cpus=args.cpus, address=args.address,
+                            partition=args.partition, account=args.account,
+                            slurm_cluster=args.slurm_cluster))  # fmt: skip
+
+
+def _config(args) -> int:
+    from icdbench.app.config import show_config  # heavy: see the comment above the handlers
+
+    return show_config(ConfigRequest(args.model, args.split, profile=args.profile, overrides=tuple(args.overrides)))
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:

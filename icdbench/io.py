@@ -1,4 +1,4 @@
-"""Atomic writes: the ground floor every package may use (it imports nothing from icdbench).
+"""Atomic writes and plain-text tables: the ground floor every package may use (it imports nothing from icdbench).
 
 A file or folder is written under a temporary name in the folder it will live in, then renamed into place with
 ``os.replace``; a crash or an exception part-way leaves the old file (or none) and no temporary file behind,
@@ -90,3 +90,16 @@ def atomic_directory(path: Path | str) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def format_table(header: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
+    """A plain-text table; columns whose index is in ``numeric`` are right-aligned."""
+    numeric = numeric or set()
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells) -> str:
+        return "  ".join(
+            str(c).rjust(w) if i in numeric else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
+
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)])

@@ -19,7 +19,7 @@ os.environ.setdefault("CI", "true")
 
 @pytest.fixture(scope="session")
 def synth_tiny_data(tmp_path_factory) -> Path:
-    from icdbench.training.run import ensure_split
+    from icdbench.datasets.prepared import ensure_split
 
     data = tmp_path_factory.mktemp("data")
     with pytest.MonkeyPatch.context() as patch:

@@ -2,8 +2,8 @@
 
 Floors (ARCHITECTURE.md), bottom up: the ground floor ``io``, ``paths``, ``errors``; then ``models``, ``codes``,
 ``config``; ``datasets``; ``metrics``; ``results`` (the run record and the leaderboards: a pure reader and renderer
-of records); ``training`` (which writes the records); and on top the application layer (``app``, ``grid``,
-``config_command``) and ``cli``. An import from a lower floor to a higher one is *upward*; an import between
+of records); ``training`` (which writes the records); and on top the application layer (``app``, ``grid``) and
+``cli``. An import from a lower floor to a higher one is *upward*; an import between
 packages on the same floor is allowed.
 
 Edges are the modules an import names explicitly (``from icdbench.results import record`` is an edge to
@@ -32,7 +32,7 @@ FLOORS: dict[str, int] = {
     "metrics": 3,
     "results": 4,
     "training": 5,
-    "app": 6, "grid": 6, "config_command": 6,
+    "app": 6, "grid": 6,
     "cli": 7,
 }  # fmt: skip
 

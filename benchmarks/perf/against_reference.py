@@ -32,9 +32,9 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
+from icdbench.io import format_table
 from icdbench.models.base import ModelContext, as_output
 from icdbench.models.registry import get_model
-from icdbench.training.commands import format_table
 from icdbench.training.losses import CodingLoss
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -34,9 +34,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from icdbench.io import format_table
 from icdbench.paths import runs_dir
 from icdbench.results.leaderboard import CONVERGED, stop_reason_of, stop_reason_order
-from icdbench.training.commands import format_table
 
 FAILED = "failed"
 CURVE_POINTS = 40  # longer curves show their first and last points only, so a 173-epoch run stays on one line

@@ -115,10 +115,10 @@ def export(args) -> None:
 
     from icdbench.config import resolve_config
     from icdbench.datasets.datamodule import CodingDataModule
+    from icdbench.datasets.prepared import ensure_split
     from icdbench.datasets.storage import load_split
     from icdbench.models.encoders import resolve_encoder
     from icdbench.models.registry import get_model
-    from icdbench.training.run import ensure_split
 
     out = Path(args.out)
     if out.exists() and not args.force:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from icdbench.training.commands import format_table
+from icdbench.io import format_table
 
 
 def _grid_file(folder: Path, models: list[str], seeds: list[int]) -> Path:
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="icdbench-perf-grid-"))
     os.environ.setdefault("DATA_DIR", str(scratch / "data"))
     os.environ.setdefault("CI", "true")
-    from icdbench.training.run import ensure_split
+    from icdbench.datasets.prepared import ensure_split
 
     ensure_split("synth-tiny")
     grid = _grid_file(scratch, models, seeds)

@@ -23,8 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from icdbench.io import format_table
 from icdbench.models.registry import all_models
-from icdbench.training.commands import format_table
 
 
 def run_model(model: str, split: str, epochs: int, runs_dir: Path, extra: list[str]) -> dict | None:

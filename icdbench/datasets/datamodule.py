@@ -21,8 +21,11 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from icdbench.datasets.batching import BucketBatchSampler, ItemKey
-from icdbench.datasets.inputs import InputEncoding, build_inputs
+from icdbench.datasets.encodings import build_inputs
+from icdbench.datasets.inputs import InputEncoding
+from icdbench.datasets.sentences import FocusSentences
 from icdbench.datasets.storage import Split
+from icdbench.errors import UserError
 from icdbench.models.base import ModelContext
 
 _SEX = {"f": 1, "female": 1, "m": 2, "male": 2}
@@ -203,3 +206,25 @@ class CodingDataModule(pl_lightning.LightningDataModule):
 
     def targets(self, name: str) -> np.ndarray:
         return self.part(name).targets(self.ctx.n_codes)
+
+
+def focus_sentence_loader(datamodule, name: str = "train") -> DataLoader:
+    """Shuffled batches of ``optim.batch_size`` single-code focus sentences of a part, each as a one-sentence
+    document (the ``sentences`` batch keys with ``N = 1``)."""
+    part, cfg = datamodule.part(name), datamodule.cfg
+    dataset = FocusSentences(part.features)
+    if len(dataset) == 0:
+        raise UserError(
+            f"{datamodule.split.name} has no single-code focus sentence in its {name} part (no gold evidence "
+            "and no silver span found), so the ICD classifier has nothing to learn from"
+        )
+    sampler = BucketBatchSampler(
+        dataset.lengths(), cfg.optim.batch_size, shuffle=True, seed=cfg.seed, bucket=cfg.data.bucket
+    )
+    return DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        num_workers=cfg.data.num_workers,
+        collate_fn=Collator(part, datamodule.inputs, datamodule.ctx.n_codes),
+        persistent_workers=cfg.data.num_workers > 0,
+    )

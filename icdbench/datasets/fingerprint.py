@@ -5,7 +5,7 @@ changes what the files hold (sentence offsets added, a cleaning rule corrected).
 ``preparation``: a hash of the source of the module that prepares the split and of every module of
 ``icdbench.datasets`` and ``icdbench.codes`` it imports, directly or not (imports inside functions included,
 read from the source, not from what happens to be loaded), plus the options it was prepared with. A split
-prepared by other code is stale: ``icdbench.training.run.ensure_split`` regenerates a synthetic one and asks
+prepared by other code is stale: ``icdbench.datasets.prepared.ensure_split`` regenerates a synthetic one and asks
 for ``icdbench prepare SPLIT --force`` where raw files are needed.
 
 The package ``__init__`` of ``icdbench.datasets`` (it imports every split module to register them) and the

@@ -6,7 +6,7 @@ tokenizer), fills the :class:`ModelContext`, and saves what inference needs into
 ``icdbench predict`` can encode new text the same way.
 
 ``sentences`` is provided by the sentence-tagger family in ``icdbench/datasets/sentences.py`` (class
-``SentenceInputs`` with this same interface); :func:`build_inputs` is the one dispatch point.
+``SentenceInputs`` with this same interface); :mod:`icdbench.datasets.encodings` is the one dispatch point.
 """
 
 from __future__ import annotations
@@ -270,26 +270,3 @@ class TextInputs:
 
     def fill_context(self, ctx: ModelContext) -> None:
         """Nothing beyond the codes."""
-
-
-def input_class(kind: str):
-    """The encoding class for an input kind (the one dispatch point)."""
-    if kind == "words":
-        return WordInputs
-    if kind == "segments":
-        return SegmentInputs
-    if kind == "text":
-        return TextInputs
-    if kind == "sentences":
-        from icdbench.datasets.sentences import SentenceInputs
-
-        return SentenceInputs
-    raise UserError(f"unknown input kind {kind!r}")
-
-
-def build_inputs(kind: str, split: Split, train: pl.DataFrame, cfg, cache_dir: Path) -> InputEncoding:
-    return input_class(kind).fit(split, train, cfg, cache_dir)
-
-
-def load_inputs(kind: str, run_dir: Path, cfg) -> InputEncoding:
-    return input_class(kind).load(run_dir, cfg)

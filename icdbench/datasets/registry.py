@@ -1,12 +1,14 @@
 """The split registry: every named split, its version and how to prepare it.
 
-A module that can prepare splits registers them with ``@register_split``; ``icdbench.datasets`` imports
-those modules so the registry is complete after ``import icdbench.datasets``.
+A module that can prepare splits registers them with ``@register_split``; :func:`all_splits` imports the modules
+named in ``SPLIT_MODULES`` by name on first use (as ``icdbench.models.registry`` discovers model files), so a split
+module imports this registry and the registry imports none of them back.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,9 +86,13 @@ def stale_reason(name: str, manifest: dict) -> str | None:
     return None
 
 
-def all_splits() -> dict[str, SplitSpec]:
-    import icdbench.datasets  # noqa: F401  (registers every split module)
+# The modules that register splits (each package's __init__ imports its split modules).
+SPLIT_MODULES = ("icdbench.datasets.mimic", "icdbench.datasets.public", "icdbench.datasets.synthetic.splits")
 
+
+def all_splits() -> dict[str, SplitSpec]:
+    for module in SPLIT_MODULES:
+        importlib.import_module(module)
     return dict(_SPLITS)
 
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from icdbench.datasets.batching import BucketBatchSampler, ItemKey
+from icdbench.datasets.batching import ItemKey
 from icdbench.datasets.inputs import vocab_path
 from icdbench.datasets.silver import CodePhrases, silver_evidence
 from icdbench.datasets.storage import Split
@@ -283,27 +283,3 @@ class FocusSentences(Dataset):
     def __getitem__(self, key: ItemKey | int) -> tuple[int, SentenceFeature]:
         doc, n = self.items[key.index if isinstance(key, ItemKey) else int(key)]
         return doc, self.features[doc].sentence(n)
-
-
-def focus_sentence_loader(datamodule, name: str = "train") -> DataLoader:
-    """Shuffled batches of ``optim.batch_size`` single-code focus sentences of a part, each as a one-sentence
-    document (the ``sentences`` batch keys with ``N = 1``)."""
-    from icdbench.datasets.datamodule import Collator
-
-    part, cfg = datamodule.part(name), datamodule.cfg
-    dataset = FocusSentences(part.features)
-    if len(dataset) == 0:
-        raise UserError(
-            f"{datamodule.split.name} has no single-code focus sentence in its {name} part (no gold evidence "
-            "and no silver span found), so the ICD classifier has nothing to learn from"
-        )
-    sampler = BucketBatchSampler(
-        dataset.lengths(), cfg.optim.batch_size, shuffle=True, seed=cfg.seed, bucket=cfg.data.bucket
-    )
-    return DataLoader(
-        dataset,
-        batch_sampler=sampler,
-        num_workers=cfg.data.num_workers,
-        collate_fn=Collator(part, datamodule.inputs, datamodule.ctx.n_codes),
-        persistent_workers=cfg.data.num_workers > 0,
-    )

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from icdbench.app.requests import GridRequest
 from icdbench.grid.launchers import available_cpus
 from icdbench.grid.spec import Grid, GridRun, load_grid
 from icdbench.grid.worker import TERMINATED, Outcome
@@ -103,7 +104,7 @@ def plan_line(grid: Grid, runs: list[GridRun], todo: Plan, where: str) -> str:
 
 def prepare_splits(grid: Grid) -> None:
     """Prepare every split of the grid once, before the workers need it (a missing source fails here, in one line)."""
-    from icdbench.training.run import ensure_split
+    from icdbench.datasets.prepared import ensure_split
 
     for split, source in sorted({(split, block.source) for block in grid.blocks for split in block.splits}, key=str):
         ensure_split(split, Path(source) if source else None)
@@ -159,29 +160,30 @@ def launch(grid: Grid, runs: list[GridRun], options: Launch) -> tuple[list[Outco
     return outcomes, stopped
 
 
-def grid(args) -> int:
+def grid(request: GridRequest) -> int:
+    """``icdbench grid GRID``: plan, then run (or list, with ``dry_run``) every run without a record."""
     from icdbench.grid import state
     from icdbench.grid.launchers import require
     from icdbench.grid.progress import FAILED, summary
 
-    loaded = load_grid(args.grid)
+    loaded = load_grid(request.grid)
     name = loaded.name
-    if args.launcher != "local":  # a missing engine is one line before any planning work
-        require("ray" if args.launcher == "ray" else "submitit", "ray" if args.launcher == "ray" else "slurm")
-    if not args.dry_run:
+    if request.launcher != "local":  # a missing engine is one line before any planning work
+        require("ray" if request.launcher == "ray" else "submitit", "ray" if request.launcher == "ray" else "slurm")
+    if not request.dry_run:
         prepare_splits(loaded)
-    runs = _selected(loaded.runs(), name, args.retry_failed)
-    if args.retry_failed and not runs:
+    runs = _selected(loaded.runs(), name, request.retry_failed)
+    if request.retry_failed and not runs:
         print(f"grid {name}: no failed run in {state.grid_dir(name) / state.STATUS_FILE}; nothing to retry")
         return 0
     todo = plan(loaded, runs)
-    settings = {k: getattr(args, k) for k in ("partition", "account") if getattr(args, k)}
-    options = Launch(args.launcher, args.cpus, args.address, args.slurm_cluster, settings)
+    settings = {k: v for k, v in (("partition", request.partition), ("account", request.account)) if v}
+    options = Launch(request.launcher, request.cpus, request.address, request.slurm_cluster, settings)
     print(plan_line(loaded, runs, todo, options.where()), flush=True)
-    if args.dry_run:
+    if request.dry_run:
         for run in todo.todo:
             print(f"  {'resume' if run.key in todo.resume else 'run   '}  {run.command}")
-        if args.launcher == "slurm" and todo.todo:
+        if request.launcher == "slurm" and todo.todo:
             from icdbench.grid.slurm import sbatch_scripts
 
             for script in sbatch_scripts(todo.todo, {**loaded.slurm, **settings}, name, state.grid_dir(name) / "slurm"):
@@ -198,7 +200,7 @@ def grid(args) -> int:
         return TERMINATED
     failed = [o for o in outcomes if o.status in FAILED]
     if failed:
-        print(f"grid {name}: {len(failed)} run(s) did not finish; `icdbench grid {args.grid} --retry-failed` runs "
+        print(f"grid {name}: {len(failed)} run(s) did not finish; `icdbench grid {request.grid} --retry-failed` runs "
               "only those", file=sys.stderr)  # fmt: skip
         return 1
     return 0

@@ -90,7 +90,7 @@ class Progress:
 
 def summary(outcomes: list[Outcome], planned_done: int = 0) -> str:
     """One row per run of this invocation (status, wall time, run folder or log); failures with their command."""
-    from icdbench.training.commands import format_table
+    from icdbench.io import format_table
 
     rows = []
     for o in sorted(outcomes, key=lambda o: (o.status not in FAILED, o.key)):

@@ -144,7 +144,7 @@ class Grid:
         return list(out.values())
 
     def _folds(self, block: Block, split: str) -> list[int | None]:
-        from icdbench.training.crossval import fold_plan
+        from icdbench.datasets.prepared import fold_plan
 
         asked = None if block.folds in (None, "all") else int(block.folds)
         source = Path(block.source) if block.source else None

@@ -186,14 +186,6 @@ class Hmhan(nn.Module):
         return self.config.category_loss_weight * category_loss + self.config.consistency_weight * consistency
 
 
-def run_hmhan(job):
-    """The family's runner: the SMOTE stage on frozen features when ``smote`` is on (imported lazily, so
-    listing models does not load the training stack)."""
-    from icdbench.training.frozen_features import fit_hmhan
-
-    return fit_hmhan(job)
-
-
 HMHAN_FIDELITY = Fidelity(
     reference="none public: built from the paper (§III-F, §IV-A)",
     departures=(
@@ -212,7 +204,6 @@ HMHAN_FIDELITY = Fidelity(
     config=HmhanConfig,
     train_defaults=HMHAN_TRAINING,
     trainer="custom",
-    run=run_hmhan,
     fidelity=HMHAN_FIDELITY,
 )
 def build_hmhan(config: HmhanConfig, ctx: ModelContext) -> Hmhan:
@@ -228,7 +219,6 @@ def build_hmhan(config: HmhanConfig, ctx: ModelContext) -> Hmhan:
     config_defaults={"smote": False},
     train_defaults=HMHAN_TRAINING,
     trainer="custom",
-    run=run_hmhan,
     fidelity=HMHAN_FIDELITY,
 )
 def build_hmhan_nosmote(config: HmhanConfig, ctx: ModelContext) -> Hmhan:

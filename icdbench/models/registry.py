@@ -57,7 +57,6 @@ class ModelSpec:
     config_defaults: dict = field(default_factory=dict)  # variant tweaks applied over ``config()``
     train_defaults: dict = field(default_factory=dict)  # published optimisation/training settings (RunConfig keys)
     trainer: TrainerKind = "lightning"
-    run: Callable[..., Any] | None = None  # for trainer="custom": the family's own orchestration
     fidelity: Fidelity | None = None  # every registered model declares one (a test checks)
 
     def default_config(self):
@@ -77,7 +76,6 @@ def register_model(
     config_defaults: dict | None = None,
     train_defaults: dict | None = None,
     trainer: TrainerKind = "lightning",
-    run: Callable[..., Any] | None = None,
     fidelity: Fidelity | None = None,
 ):
     """Register ``build(config, ctx)`` under ``name``. Usable as a decorator on the builder function."""
@@ -95,7 +93,6 @@ def register_model(
             config_defaults=dict(config_defaults or {}),
             train_defaults=dict(train_defaults or {}),
             trainer=trainer,
-            run=run,
             fidelity=fidelity,
         )
         return build

@@ -198,12 +198,6 @@ class SentenceTaggerModel(nn.Module):
         return self.tagger.loss(batch) if stage == "tagger" else self.classifier_loss(batch)
 
 
-def _run(job):
-    from icdbench.training.sentence_stages import run_sentence_tagger
-
-    return run_sentence_tagger(job)
-
-
 TAGGER_FIDELITY = Fidelity(
     reference="none public: built from the paper (seed 002, eq. 1-11); its pathology data are private",
     departures=(
@@ -230,7 +224,6 @@ TAGGER_FIDELITY = Fidelity(
         "data.sentence_length": 64,
     },
     trainer="custom",
-    run=_run,
     fidelity=TAGGER_FIDELITY,
 )
 def build_sentence_tagger(config: SentenceTaggerConfig, ctx: ModelContext) -> SentenceTaggerModel:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from html import escape
 
 from icdbench.metrics.keys import METRICS
+from icdbench.results.board import HOW_TO_CITE, PLOT_CAPTIONS, PLOT_KINDS, anchor, hidden_text, plot_name, split_line
 from icdbench.results.cells import (
     EVIDENCE_CAPTION,
     EVIDENCE_TITLE,
@@ -102,16 +103,6 @@ def _markdown_section(text: str) -> str:
 
 
 def html_page(board, plots: dict[str, str]) -> str:
-    from icdbench.results.render import (
-        HOW_TO_CITE,
-        PLOT_CAPTIONS,
-        PLOT_KINDS,
-        anchor,
-        hidden_text,
-        plot_name,
-        split_line,
-    )
-
     parts = [f"<h1>{escape(board.title)}</h1>", f"<p>{escape(board.intro)}</p>",
              "<p>Cells: mean ± std over a row's runs; below, the 95% interval (t over runs, or bootstrap over test "
              "documents for a single run). Click a column header to sort.</p>",

@@ -24,6 +24,8 @@ numbers come from fixed seeds and deterministic algorithms:
 
 It fails (exit 1) on drift, on a registered model missing from ci.csv or failing to run, and on a model in
 ci.csv that is no longer registered. ``--update`` rewrites ci.csv from the fresh runs (say why in CHANGELOG).
+
+This module is the comparison (rows, fingerprints, tolerances); :mod:`icdbench.app.regress` runs the grid.
 """
 
 from __future__ import annotations
@@ -32,15 +34,10 @@ import hashlib
 import math
 import os
 import platform
-import shutil
-import sys
-import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from icdbench.io import format_table
 from icdbench.results.leaderboard import HEADLINE_KEYS, SETTINGS
 from icdbench.results.locking import csv_text, read_csv, write_text
 
@@ -233,8 +230,6 @@ def compare_rows(expected: list[dict], actual: list[dict], registered: list[str]
 
 
 def diff_table(comparison: Comparison) -> str:
-    from icdbench.training.commands import format_table
-
     lines = []
     if comparison.differences:
         rows = []
@@ -263,21 +258,6 @@ def write_ci(path: Path, rows: list[dict]) -> Path:
     return write_text(path, csv_text(FIELDS, ordered))
 
 
-@contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    """Set environment variables for the worker processes started inside the block, then restore them."""
-    old = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in old.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 REGRESS_GRID = "regress"  # icdbench/settings/grids/regress.yaml: the jobs above, declared as a grid
 
 
@@ -300,100 +280,3 @@ def skipped_jobs() -> dict[str, str]:
     return {} if source.is_dir() else {
         CODIESP_JOB: f"no CodiEsp corpus at {source} (../shared/data/codiesp from the repository root, or set "
                      f"{CODIESP_ENV}=PATH); its {CI_FILE} rows are not compared"}  # fmt: skip
-
-
-def workers() -> int:
-    from icdbench.grid.launchers import available_cpus
-
-    return available_cpus()
-
-
-def run_models(models: list[str], debug: bool = False, skip: frozenset[str] = frozenset(),
-               only: frozenset[str] | None = None) -> tuple[list[dict], dict[str, str], dict[str, float]]:  # fmt: skip
-    """Run the regress grid's jobs but ``skip`` (or just ``only``) on the local pool (``icdbench grid regress``): a
-    fresh single-threaded worker per run, as many at a time as there are cores: (records, failures per job, cpu
-    seconds per job). A failure shows the end of its log (its traceback: ``debug`` adds nothing)."""
-    from icdbench.datasets.synthetic.cmc_shaped import write_cmc_file
-    from icdbench.grid.commands import Launch, launch
-    from icdbench.grid.progress import FAILED
-    from icdbench.grid.spec import load_grid
-    from icdbench.training.run import ensure_split
-
-    records, failed, cpu = [], {}, {}
-    scratch = Path(tempfile.mkdtemp(prefix="icdbench-regress-"))
-    threads = str(THREADS)
-    # A fresh DATA_DIR too, as on a clean CI clone: a synth-tiny (or word2vec cache) prepared by older code under
-    # the same split version would otherwise be reused silently and give other numbers.
-    scratch_env = {"RUNS_DIR": str(scratch / "runs"), "DATA_DIR": str(scratch / "data")}
-    try:
-        with _environment(**scratch_env, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads):
-            ensure_split(SPLIT)  # once, before the workers need them
-            ensure_split(FOLD_SPLIT, write_cmc_file(scratch / "cmc2007.xml", CMC_DOCS, seed=SEED))
-            grid = load_grid(REGRESS_GRID)
-            jobs = {run: job_of(run.split, run.model) for run in grid.runs(models)}  # reads cmc2007, not CodiEsp
-            runs = {run.key: run for run, job in jobs.items() if job not in skip and (only is None or job in only)}
-            if any(run.split == CODIESP_SPLIT for run in runs.values()):
-                ensure_split(CODIESP_SPLIT, codiesp_source())
-            start = time.perf_counter()
-
-            def report(outcome) -> None:
-                run = runs[outcome.key]
-                job = job_of(run.split, run.model)
-                cpu[job] = cpu.get(job, 0.0) + outcome.cpu_s
-                status = "ok"
-                if outcome.status in FAILED:
-                    failed[job] = outcome.error
-                    tail = "\n".join(f"    | {line}" for line in outcome.log_tail.splitlines())
-                    status = "\n".join(filter(None, (f"failed: {outcome.error}", tail)))
-                else:
-                    records.append(outcome.record)
-                print(f"regress: {outcome.key:<34} {outcome.cpu_s:6.1f} s cpu  (at {time.perf_counter() - start:5.0f} "
-                      f"s)  {status}", flush=True)  # fmt: skip
-
-            if runs:  # every job asked for may be skipped
-                launch(grid, list(runs.values()), Launch(cpus=workers(), quiet=True, on_outcome=report))
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return sorted(records, key=lambda r: (r["model"], r["split"], r.get("fold") or 0)), failed, cpu
-
-
-def run_regress(update: bool = False, debug: bool = False, only: frozenset[str] | None = None) -> int:
-    """``make regress`` (``UPDATE=1``: ``update``). ``only`` (with ``update``): run just these jobs and keep the other
-    jobs' ci.csv rows as they are (a new job adds its rows, changing no other); a skipped job's rows are kept too."""
-    from icdbench.models.registry import all_models
-    from icdbench.results.sources import leaderboards_dir
-
-    path = leaderboards_dir() / CI_FILE
-    registered = list(all_models())
-    start = time.perf_counter()
-    print(f"regress: {len(registered)} models at the {PROFILE} profile on {SPLIT}, {workers()} at a time", flush=True)
-    skipped = skipped_jobs()
-    for job, why in skipped.items():
-        print(f"regress: skipping {job}: {why}", flush=True)
-    records, failed, cpu = run_models(registered, debug=debug, skip=frozenset(skipped), only=only)
-    fingerprint = machine_fingerprint()
-    actual = [row for record in records for row in rows_of_record(record, fingerprint)]
-    print(f"regress: {len(registered)} models and {FOLD_JOB} in {time.perf_counter() - start:.0f} s "
-          f"({sum(cpu.values()):.0f} s cpu) on {fingerprint}")  # fmt: skip
-    if update:
-        if failed:
-            print(f"regress: not updating {path}: {len(failed)} model(s) failed: {', '.join(sorted(failed))}",
-                  file=sys.stderr)  # fmt: skip
-            return 1
-        ran = {_job_of(row) for row in actual}
-        keep = (lambda job: job not in ran) if only is not None else (lambda job: job in skipped)
-        carried = [row for row in read_ci(path) if keep(_job_of(row))] if path.is_file() else []
-        write_ci(path, actual + carried)
-        print(f"regress: wrote {path} ({len(actual)} rows, {len(carried)} kept); add a CHANGELOG line saying why")
-        return 0
-    if not path.is_file():
-        print(f"regress: FAIL: {path} does not exist; create it with make regress UPDATE=1", file=sys.stderr)
-        return 1
-    expected = read_ci(path)
-    others = sorted({row.get("fingerprint", "") for row in expected} - {fingerprint})
-    if others:
-        print(f"regress: note: {CI_FILE} was made on {', '.join(others)}; this machine is {fingerprint}, so those rows "
-              f"are compared within {CROSS_MACHINE_ATOL} instead of {SAME_MACHINE_ATOL} (see icdbench.results.regress)")
-    comparison = compare_rows(expected, actual, registered, fingerprint, failed, frozenset(skipped))
-    print(diff_table(comparison))
-    return 0 if comparison.ok else 1

@@ -11,10 +11,20 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from icdbench.metrics.keys import METRICS
+from icdbench.results.board import (
+    HOW_TO_CITE,
+    PLOT_CAPTIONS,
+    PLOT_KINDS,
+    PLOTS_DIR,
+    Leaderboard,
+    anchor,
+    hidden_text,
+    plot_name,
+    split_line,
+)
 from icdbench.results.cells import (
     EVIDENCE_CAPTION,
     EVIDENCE_TITLE,
@@ -23,7 +33,6 @@ from icdbench.results.cells import (
     STOP_NOTES,
     Grid,
     evidence_grid,
-    excluded_text,
     metric_grid,
     provenance_grid,
     reference_grids,
@@ -31,72 +40,9 @@ from icdbench.results.cells import (
     tau_grid,
 )
 from icdbench.results.fidelity import fidelity_markdown
-from icdbench.results.leaderboard import EVIDENCE, HEADLINE, OFFICIAL, SETTINGS, TABLE_KEYS, Row, Table
-from icdbench.results.locking import csv_text, locked, read_csv, write_bytes, write_text
-
-PLOTS_DIR = "plots"
-PLOT_KINDS = ("rare-f1", "automation", "pr")
-PLOT_CAPTIONS = {
-    "rare-f1": "Macro-F1 by how many training documents a code has (rare codes on the left).",
-    "automation": "Selective automation: exact match and Jaccard of the documents a model is most sure of, against "
-                  "the share automated (dashed: EMR 0.9).",
-    "pr": "Micro-averaged precision-recall curves of the best models.",
-}  # fmt: skip
-
-HOW_TO_CITE = """\
-## How to cite a number
-
-A number in these tables is identified by the fields of its row (all in `leaderboard.csv` / `.json` and the
-provenance table of its split):
-
-- **suite version** (`suite_version`): the icdbench release that produced the runs;
-- **split**: its name, version and content hash (`split`, `split_version`, `split_hash` — the hash of the
-  prepared files, so a silently different preparation cannot pass for the same split);
-- **model and config**: the registered model name and the hash of its resolved configuration without the
-  seed (`model`, `config_hash`), with the scale profile (`profile`: paper, cpu or ci);
-- **seeds** (or folds) averaged (`replicates`), and the **setting** (full label set or top-50).
-
-Quote them with the number, for example: *micro-F1 0.512 ± 0.010 (mean ± std over seeds 0,1,2; 95% CI
-[0.487, 0.537]) — caml, config 0a1b2c3d4e5f, profile cpu, split synth-icd10 v1.0.0 (hash 9f8e7d6c5b4a),
-icdbench 0.1.0*. The run records (`leaderboards/records/`) hold everything else: git commit, library versions,
-device, the full resolved config and the command; `icdbench bench MODEL SPLIT --profile PROFILE --seeds S`
-re-runs a row. Cite the suite itself with `CITATION.cff`.
-"""
-
-
-@dataclass
-class Leaderboard:
-    title: str
-    intro: str  # a paragraph under the title: where the records come from, how to rebuild
-    tables: list[Table]
-    references: dict[str, list[dict]] = field(default_factory=dict)  # split -> published numbers
-    # (split, profile) -> row label -> the curves of its runs
-    curves: dict[tuple[str, str], dict[str, list[dict]]] = field(default_factory=dict)
-    hidden: list[Row] = field(default_factory=list)  # rows left out by --converged-only (said under the intro)
-
-
-def hidden_text(board: Leaderboard) -> str:
-    """One sentence naming the rows ``--converged-only`` hid; "" when none was."""
-    if not board.hidden:
-        return ""
-    names = ", ".join(f"{row.label} ({row.split}, {row.profile}: {row.stop_reason})" for row in board.hidden)
-    return (f"Built with `--converged-only`: {len(board.hidden)} row(s) whose runs did not all converge are "
-            f"hidden: {names}.")  # fmt: skip
-
-
-def load_references(path: Path) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
-    for row in read_csv(path):
-        out.setdefault(row["split"], []).append(row)
-    return out
-
-
-def anchor(table: Table) -> str:
-    return f"{table.split}-{table.profile}"
-
-
-def plot_name(table: Table, kind: str) -> str:
-    return f"{PLOTS_DIR}/{anchor(table)}-{kind}.png"
+from icdbench.results.html import html_page
+from icdbench.results.leaderboard import EVIDENCE, HEADLINE, OFFICIAL, SETTINGS, TABLE_KEYS
+from icdbench.results.locking import csv_text, locked, write_bytes, write_text
 
 
 # ---------------------------------------------------------------------------------------------------- markdown
@@ -111,26 +57,6 @@ def markdown_grid(grid: Grid) -> str:
     # a blank line ends the table (a text line right under it would be read as one more row)
     notes = "".join(f"\n{note}\n" for note in grid.notes)
     return "\n".join(lines) + "\n" + notes
-
-
-def split_line(table: Table) -> str:
-    """The split's version and hash, its ceiling recall, and the models not planned on it."""
-    versions = sorted({row.split_version for row in table.rows if row.split_version})
-    hashes = sorted({row.split_hash for row in table.rows if row.split_hash})
-    line = (f"Split `{table.split}` version {', '.join(versions) or '–'}, content hash {', '.join(hashes) or '–'}; "
-            f"profile `{table.profile}`.")  # fmt: skip
-    return line + ceiling_text(table) + excluded_text(table)
-
-
-def ceiling_text(table: Table) -> str:
-    """The split's ceiling recall as its records report it (``ceiling_recall``), or "" when they do not."""
-    ceiling = next((loaded.record["ceiling_recall"] for row in table.rows for loaded in row.records
-                    if loaded.record.get("ceiling_recall")), None)  # fmt: skip
-    if ceiling is None:
-        return ""
-    return (f" Ceiling recall: {ceiling['label_set']:.1%} of the test code occurrences have a code in the label "
-            f"set; {ceiling['seen_in_train']:.1%} a code with a train document, {ceiling['seen_in_train_val']:.1%} "
-            "with a train or validation one (only a model reading code titles reaches the rest).")
 
 
 def markdown(board: Leaderboard, plots: dict[str, str]) -> str:
@@ -284,8 +210,6 @@ def rebuild_leaderboard(out_dir: Path, build: Callable[[], Leaderboard]) -> tupl
 
 
 def _write_files(board: Leaderboard, out_dir: Path) -> list[Path]:
-    from icdbench.results.html import html_page
-
     pngs = render_plots(board)
     plots = {name: name for name in pngs}
     files = {

@@ -36,26 +36,6 @@ class PlanEntry:
     excluded: tuple[str, ...] = ()  # the grid block's ``exclude`` (e.g. English-only encoders on Spanish text)
 
 
-COMMITTED_GRID = "committed"  # icdbench/settings/grids/committed.yaml: what `make leaderboard RUN=1` runs
-
-
-def committed_plan() -> tuple[PlanEntry, ...]:
-    """The committed leaderboards as the committed grid declares them: each block is every registered model (but
-    its ``exclude``) on its splits and profiles with its seeds."""
-    from icdbench.grid.spec import load_grid
-
-    grid = load_grid(COMMITTED_GRID)
-    if any(block.models is not None or block.folds is not None or block.overrides for block in grid.blocks):
-        raise UserError(f"{grid.path}: a committed board is every registered model at a profile (models: all, "
-                        "optionally with exclude), without folds or overrides")  # fmt: skip
-    return tuple(PlanEntry(split, profile, block.seeds, block.exclude)
-                 for block in grid.blocks for split in block.splits for profile in block.profiles)  # fmt: skip
-
-
-# The committed leaderboards (issue 9): the main synthetic split with 3 seeds, the top-50 and radiology ones with 1.
-COMMITTED_PLAN: tuple[PlanEntry, ...] = committed_plan()
-
-
 @dataclass(frozen=True)
 class LoadedRecord:
     record: dict
@@ -170,16 +150,3 @@ def commit_record(record: dict, root: Path | None = None) -> Path:
     base = Path(root) if root is not None else leaderboards_dir()
     name = committed_name(record["profile"], record["seed"], record.get("fold"))
     return atomic_write_json(base / RECORDS_SUBDIR / record["split"] / record["model"] / name, record)
-
-
-def missing_committed(models: list[str], splits: list[str] | None = None, root: Path | None = None):
-    """``(split, profile, model, seed)`` of every planned committed record that does not exist yet."""
-    out = []
-    for entry in COMMITTED_PLAN:
-        if splits and entry.split not in splits:
-            continue
-        for model in (m for m in models if m not in entry.excluded):
-            for seed in entry.seeds:
-                if not committed_path(entry.split, model, entry.profile, seed, root).is_file():
-                    out.append((entry.split, entry.profile, model, seed))
-    return out

@@ -175,13 +175,13 @@ def finished_run_job(run_dir: Path):
     import json
 
     from icdbench.config import load_run_config
+    from icdbench.datasets.prepared import ensure_split, recorded_split_dir
     from icdbench.datasets.storage import load_split
     from icdbench.metrics.scores_file import load_scores
     from icdbench.models.registry import get_model
     from icdbench.results.record import CONFIG_FILE, SCORES_FILE, THRESHOLD_FILE, read_record
     from icdbench.training.job import RunJob
     from icdbench.training.predict import decisions
-    from icdbench.training.run import ensure_split, recorded_split_dir
 
     run_dir = Path(run_dir)
     record = read_record(run_dir)

@@ -29,6 +29,8 @@ from icdbench.errors import UserError
 from icdbench.io import atomic_write_json, atomic_write_text
 from icdbench.models.base import as_output
 from icdbench.paths import data_dir
+from icdbench.results.record import read_record
+from icdbench.training.predict import load_run_model
 
 LIME_SAMPLES = 300  # perturbed notes per document
 LIME_BATCH = 16  # notes per forward pass while LIME scores its perturbations
@@ -37,17 +39,14 @@ MAX_CODES = 15
 EXPLANATIONS_DIR = "explanations"
 
 
-def explain(args) -> int:
-    """CLI handler."""
-    from icdbench.results.record import read_record
-    from icdbench.training.predict import load_run_model
-
-    run_dir = Path(args.run_dir)
-    method = args.method
+def explain_document(run_dir: Path, doc_id: str, method: str = "attention") -> dict:
+    """Explain the codes a finished run gives test document ``doc_id`` (``method``: attention or lime), save the
+    explanation (module docstring says where) and print it; returns it."""
+    run_dir = Path(run_dir)
     spec, cfg, model, inputs, codes, threshold = load_run_model(run_dir)
     record = read_record(run_dir)
     split_name = record["split"]
-    doc = _load_document(split_name, args.doc, record)
+    doc = _load_document(split_name, doc_id, record)
     scorer = DocumentScorer(model, inputs, codes.height, doc)
     scores = scorer([doc["text"]])[0]
     chosen = _codes_to_explain(scores, threshold)
@@ -60,7 +59,7 @@ def explain(args) -> int:
         "run_id": record.get("run_id"),
         "model": spec.name,
         "split": split_name,
-        "doc_id": args.doc,
+        "doc_id": doc_id,
         "method": method,
         "lime_samples": LIME_SAMPLES if method == "lime" else None,
         "codes": [
@@ -76,12 +75,12 @@ def explain(args) -> int:
     }
     synthetic = is_synthetic(split_name)
     out_dir = explanation_dir(run_dir, split_name, str(record.get("run_id") or run_dir.name))
-    stem = f"{_safe(args.doc)}-{method}"
+    stem = f"{_safe(doc_id)}-{method}"
     atomic_write_json(out_dir / f"{stem}.json", result)
     if html is not None:
         atomic_write_text(out_dir / f"{stem}.html", html)
     _print(result, out_dir, stem, html is not None, synthetic)
-    return 0
+    return result
 
 
 def is_synthetic(split_name: str) -> bool:
@@ -101,8 +100,8 @@ def explanation_dir(run_dir: Path, split_name: str, run_id: str) -> Path:
 def _load_document(split_name: str, doc_id: str, record: dict) -> dict:
     """The test document's row (text, demographics, gold codes) from DATA_DIR, after checking that the split
     there is the one the run was trained on."""
+    from icdbench.datasets.prepared import recorded_split_dir
     from icdbench.datasets.storage import read_manifest
-    from icdbench.training.run import recorded_split_dir
 
     folder = recorded_split_dir(record)  # a fold run's documents are in its fold folder
     manifest = read_manifest(folder)

@@ -15,12 +15,11 @@ schedule is a callable object whose state is a dict of numbers.
 from __future__ import annotations
 
 import shutil
-import time
 from dataclasses import dataclass
 
 import torch
 
-from icdbench.training.job import RunJob, ScoredPart, ScoredRun
+from icdbench.training.job import RunJob, ScoredRun, score_parts
 from icdbench.training.module import CodingModule
 from icdbench.training.trainer import CHECKPOINT_DIR
 
@@ -33,16 +32,6 @@ def load_checkpoint_weights(module: torch.nn.Module, path) -> None:
     """Load the ``state_dict`` of a Lightning checkpoint; only tensors and plain data are unpickled."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     module.load_state_dict(checkpoint["state_dict"])
-
-
-def score_parts(module: CodingModule, trainer, datamodule) -> tuple[ScoredPart, ScoredPart, float]:
-    """Whole-set validation and test scores (gathered over DDP ranks) and test inference ms per document."""
-    trainer.validate(module, dataloaders=datamodule.val_dataloader(), verbose=False)
-    start = time.perf_counter()
-    trainer.test(module, dataloaders=datamodule.test_dataloader(), verbose=False)
-    seconds = time.perf_counter() - start
-    val, test = (ScoredPart(*module.collected[part]) for part in ("val", "test"))
-    return val, test, 1000.0 * seconds / max(1, len(test.doc_index))
 
 
 @dataclass

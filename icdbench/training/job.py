@@ -2,8 +2,8 @@
 
 Three runners exist, chosen by ``ModelSpec.trainer``: ``lightning``
 (:func:`icdbench.training.fit.fit_lightning`, every neural model), ``sklearn``
-(:func:`icdbench.training.sklearn_runner.fit_sklearn`) and ``custom``: the family's own
-``spec.run(job) -> ScoredRun``, e.g. the sentence tagger's two Lightning fits. A custom runner
+(:func:`icdbench.training.sklearn_runner.fit_sklearn`) and ``custom``: the family's own runner
+(:data:`icdbench.training.runners.CUSTOM_RUNNERS`), e.g. the sentence tagger's two Lightning fits. A custom runner
 uses the same machinery as the others through the job:
 
 - ``job.datamodule(kind)``: the split encoded for an input kind (cached per kind);
@@ -19,6 +19,7 @@ the same way for every runner (``icdbench.training.run``).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,8 +128,6 @@ class RunJob:
 
     def score(self, module, trainer, datamodule) -> tuple[ScoredPart, ScoredPart, float]:
         """Validation and test scores of ``module``; also returns inference ms per test document."""
-        from icdbench.training.fit import score_parts
-
         return score_parts(module, trainer, datamodule)
 
     def save_weights(self, model: torch.nn.Module) -> Path:
@@ -137,3 +136,13 @@ class RunJob:
             state = model.state_dict()
             atomic_write(path, lambda handle: torch.save(state, handle), binary=True)
         return path
+
+
+def score_parts(module, trainer, datamodule) -> tuple[ScoredPart, ScoredPart, float]:
+    """Whole-set validation and test scores (gathered over DDP ranks) and test inference ms per document."""
+    trainer.validate(module, dataloaders=datamodule.val_dataloader(), verbose=False)
+    start = time.perf_counter()
+    trainer.test(module, dataloaders=datamodule.test_dataloader(), verbose=False)
+    seconds = time.perf_counter() - start
+    val, test = (ScoredPart(*module.collected[part]) for part in ("val", "test"))
+    return val, test, 1000.0 * seconds / max(1, len(test.doc_index))

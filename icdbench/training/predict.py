@@ -14,7 +14,7 @@ import polars as pl
 import torch
 
 from icdbench.config import load_run_config
-from icdbench.datasets.inputs import load_inputs
+from icdbench.datasets.encodings import load_inputs
 from icdbench.errors import UserError
 from icdbench.models.base import ModelContext, as_output
 from icdbench.models.registry import get_model

@@ -14,20 +14,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from filelock import FileLock
 from omegaconf import OmegaConf
 
 from icdbench.config import ConfigLayer, ResolvedConfig, load_run_config, merge_layer, resolve_config
-from icdbench.datasets.registry import PrepareOptions, check_source, get_split
+from icdbench.datasets.prepared import ensure_split, fold_split_dir
 from icdbench.datasets.storage import load_split, read_manifest
 from icdbench.errors import Terminated, UserError
 from icdbench.io import atomic_write_text
 from icdbench.models.registry import ModelSpec, get_model
-from icdbench.paths import data_dir, runs_dir
+from icdbench.paths import runs_dir
 from icdbench.results.record import CONFIG_FILE, LAYERS_FILE
 from icdbench.training.job import RunJob, ScoredRun
 from icdbench.training.official import fixed_choices, with_val_in_train
 from icdbench.training.ranks import forget, process_rank, share
+from icdbench.training.runners import runner_of
 from icdbench.training.selection import monitor_warning
 from icdbench.training.stopping import StopOnSigterm
 from icdbench.training.trainer import CHECKPOINT_DIR, LAST_CKPT
@@ -55,74 +55,6 @@ class RunResult:
     record: dict | None  # None on DDP ranks other than 0
 
 
-def ensure_split(name: str, source: Path | None = None, command: str = "") -> Path:
-    """The prepared split folder under DATA_DIR, preparing it first if it is missing."""
-    spec = get_split(name)
-    out = data_dir() / name
-    manifest = read_manifest(out, missing_ok=True)
-    if manifest is None:
-        if spec.needs_source and source is None:
-            make_hint = " (make bench ... MIMIC_DIR=PATH)" if spec.needs_source == "MIMIC_DIR" else ""
-            raise UserError(
-                f"split {name} is not prepared and needs {spec.needs_source}: pass --source PATH{make_hint}"
-            )
-        data_dir().mkdir(parents=True, exist_ok=True)
-        with FileLock(str(data_dir() / f".{name}.lock")):
-            if read_manifest(out, missing_ok=True) is None:
-                spec.prepare(
-                    out, PrepareOptions(source=source, command=command or f"icdbench prepare {name}")
-                )
-        manifest = read_manifest(out)
-    check_source(out, manifest, source, f"run `icdbench prepare {name} --source {source} --force` to re-prepare it")
-    if manifest.get("split_version") != spec.version:
-        raise UserError(
-            f"{out} holds {name} version {manifest.get('split_version')}, the code expects {spec.version}; "
-            f"run `icdbench prepare {name} --force`"
-        )
-    return _fresh_split(name, out, manifest, source)
-
-
-def _fresh_split(name: str, out: Path, manifest: dict, source: Path | None) -> Path:
-    """``out`` if the code that prepared it is this code's; a stale embedded (synthetic) split is generated
-    again with its recorded seed; a stale split of raw files gets one line saying how to re-prepare it."""
-    from icdbench.datasets.registry import stale_reason
-
-    spec = get_split(name)
-    if (reason := stale_reason(name, manifest)) is None:
-        return out
-    if spec.needs_source:
-        where = source or "DIR"
-        raise UserError(f"{out} is stale: {reason}; re-prepare it with `icdbench prepare {name} --source {where} "
-                        f"--force` (DIR: {spec.needs_source})")
-    print(f"note: {name} is stale ({reason}); generating it again", file=sys.stderr)
-    with FileLock(str(data_dir() / f".{name}.lock")):
-        if stale_reason(name, read_manifest(out)) is not None:  # another process may have regenerated it
-            options = PrepareOptions(force=True, seed=int(manifest.get("seed") or 0), folds=manifest.get("folds"),
-                                     command=f"icdbench prepare {name} --force")
-            spec.prepare(out, options)
-    return out
-
-
-def fold_split_dir(split_dir: Path, name: str, fold: int | None) -> Path:
-    """The folder a run loads: the split itself, or fold ``fold`` of a cross-validated split."""
-    from icdbench.datasets.public.folds import fold_dirs, is_cross_validated
-
-    if not is_cross_validated(split_dir):
-        if fold is not None:
-            raise UserError(f"split {name} has fixed train/val/test parts, not folds; drop the fold option")
-        return split_dir
-    folds = fold_dirs(split_dir)
-    if fold is None:
-        raise UserError(f"split {name} is cross-validated ({len(folds)} folds); run it with "
-                        f"`icdbench bench MODEL {name}` (every fold) or `--folds K`")
-    if not 0 <= fold < len(folds):
-        raise UserError(f"fold {fold} does not exist: {split_dir} holds folds 0..{len(folds) - 1}")
-    return folds[fold]
-
-
-def recorded_split_dir(record: dict) -> Path:
-    """The prepared folder a recorded run loaded under DATA_DIR: its split, or the fold it was trained on."""
-    return fold_split_dir(data_dir() / record["split"], record["split"], record.get("fold"))
 
 
 def new_run_dir(split: str, model: str, seed: int, profile: str, fold: int | None = None) -> tuple[Path, str]:
@@ -166,20 +98,6 @@ def _resume_config(spec: ModelSpec, run_dir: Path) -> tuple[ResolvedConfig, str,
     layers.append(ConfigLayer(f"resumed from {run_dir / CONFIG_FILE}", {}))
     fold = saved.get("fold") if saved else None
     return ResolvedConfig(cfg=cfg, layers=layers), str(saved.get("profile", "?")) if saved else "?", fold
-
-
-def _runner(spec: ModelSpec):
-    if spec.trainer == "sklearn":
-        from icdbench.training.sklearn_runner import fit_sklearn
-
-        return fit_sklearn
-    if spec.trainer == "custom":
-        if spec.run is None:
-            raise UserError(f"model {spec.name} declares trainer='custom' but registers no run function")
-        return spec.run
-    from icdbench.training.fit import fit_lightning
-
-    return fit_lightning
 
 
 def train(request: RunRequest) -> RunResult:
@@ -258,7 +176,7 @@ def _train(request: RunRequest, sigterm: StopOnSigterm) -> RunResult:
         if launcher and (warning := monitor_warning(job.monitor, split)):
             print(warning, file=sys.stderr)
         start = time.perf_counter()
-        scored: ScoredRun = _runner(spec)(job)
+        scored: ScoredRun = runner_of(spec)(job)
         wall = time.perf_counter() - start
         sigterm.check()  # SIGTERM while a Lightning stage held it, e.g. in its last test batch
         if not job.is_global_zero:

@@ -178,7 +178,8 @@ def _fit_stage(job: RunJob, module: StageModule, datamodule, train_loader=None):
 
 
 def run_sentence_tagger(job: RunJob) -> ScoredRun:
-    from icdbench.datasets.sentences import FocusSentences, focus_sentence_loader
+    from icdbench.datasets.datamodule import focus_sentence_loader
+    from icdbench.datasets.sentences import FocusSentences
 
     if job.resume_from is not None:
         raise UserError("sentence-tagger runs train two stages and cannot be resumed; start a new run")

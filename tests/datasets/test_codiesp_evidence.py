@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from fixtures_public import write_codiesp
 
-from icdbench.datasets.commands import card_text
+from icdbench.app.prepare import card_text
 from icdbench.datasets.registry import PrepareOptions, get_split
 from icdbench.datasets.sentences import SentenceInputs
 from icdbench.datasets.storage import load_split
@@ -86,7 +86,7 @@ def test_real_corpus_every_test_code_has_x_evidence(tmp_path):
 
 
 def test_bench_summary_shows_the_official_metric_the_split_declares(corpus, tmp_path, monkeypatch):
-    from icdbench.training.commands import official_metric, results_table
+    from icdbench.app.tables import official_metric, results_table
 
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     _prepare("codiesp-d", corpus, tmp_path / "codiesp-d")

@@ -9,12 +9,12 @@ import shutil
 import pytest
 from fixtures_mimic import Admission, write_mimic4
 
-from icdbench.datasets.commands import _status
+from icdbench.app.listing import _status
 from icdbench.datasets.fingerprint import preparation_modules
+from icdbench.datasets.prepared import ensure_split
 from icdbench.datasets.registry import PrepareOptions, get_split, stale_reason
 from icdbench.datasets.storage import MANIFEST, read_manifest
 from icdbench.errors import UserError
-from icdbench.training.run import ensure_split
 
 
 def _modules(root: str) -> set[str]:

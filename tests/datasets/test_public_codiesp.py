@@ -154,7 +154,7 @@ def test_source_that_is_a_file_asks_for_the_folder(corpus, tmp_path):
 
 def test_another_source_is_refused_not_silently_reused(corpus, tmp_path, capsys, monkeypatch):
     from icdbench.cli import main
-    from icdbench.training.run import ensure_split
+    from icdbench.datasets.prepared import ensure_split
 
     other = shutil.copytree(corpus, tmp_path / "other")
     (other / "dev" / "devD.tsv").write_text("S0000-dev000\ti10\n")

@@ -8,6 +8,7 @@ import json
 import pytest
 from grid_files import write_grid
 
+from icdbench.app.leaderboard import COMMITTED_PLAN
 from icdbench.cli import main
 from icdbench.errors import UserError
 from icdbench.grid.launchers import require
@@ -15,7 +16,6 @@ from icdbench.grid.spec import GridRun, Resources, load_grid
 from icdbench.grid.state import find_record, find_resumable, identity
 from icdbench.models.registry import all_models
 from icdbench.results import regress
-from icdbench.results.sources import COMMITTED_PLAN
 
 
 def test_the_committed_grid_is_the_committed_plan_for_every_registered_model():

@@ -212,7 +212,7 @@ def synthetic_run(tmp_path: Path, n_docs: int = 30, n_codes: int = 1100, seed: i
 
 def test_exported_synthetic_run_equals_official(tmp_path):
     from icdbench.metrics.scores_file import load_scores
-    from icdbench.results.export import export_run
+    from icdbench.training.export import export_run
 
     run_dir, gold, gold_file, codes = synthetic_run(tmp_path)
     submission = export_run(run_dir, "codiesp-d", out=tmp_path / "submission.tsv")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fake_records import fake_record
 
+from icdbench.results.board import ceiling_text
 from icdbench.results.leaderboard import build_tables
-from icdbench.results.render import ceiling_text
 from icdbench.results.sources import LoadedRecord
 
 CEILING = {"label_set": 1.0, "seen_in_train": 0.825, "seen_in_train_val": 0.8582}

@@ -9,14 +9,14 @@ import io
 
 from fake_records import commit_all, fake_record
 
+from icdbench.app.leaderboard import COMMITTED_PLAN, _summary_table, committed_board
 from icdbench.metrics.keys import METRICS
 from icdbench.models.registry import all_models, get_model
 from icdbench.paths import REPO_ROOT
-from icdbench.results.commands import _summary_table, committed_board
 from icdbench.results.html import html_page
 from icdbench.results.leaderboard import OFFICIAL_KEYS, build_tables
 from icdbench.results.render import csv_document, markdown
-from icdbench.results.sources import COMMITTED_PLAN, LoadedRecord
+from icdbench.results.sources import LoadedRecord
 
 SPANISH, ENGLISH = ("codiesp-d", "codiesp-p"), ("codiesp-d-en", "codiesp-p-en")
 CEILING = {"label_set": 1.0, "seen_in_train": 0.825, "seen_in_train_val": 0.8582}

@@ -11,19 +11,13 @@ import pytest
 from fake_records import commit_all, fake_record, write_run
 from scipy import stats as scipy_stats
 
+from icdbench.app.leaderboard import COMMITTED_PLAN, committed_board, missing_committed, runs_board
 from icdbench.cli import main
 from icdbench.metrics.stats import aggregate_seeds
 from icdbench.models.registry import all_models
-from icdbench.results.commands import committed_board, runs_board
 from icdbench.results.leaderboard import EVIDENCE_KEYS, HEADLINE_KEYS, build_tables
 from icdbench.results.render import Leaderboard, rebuild_leaderboard
-from icdbench.results.sources import (
-    COMMITTED_PLAN,
-    LoadedRecord,
-    committed_records,
-    leaderboards_dir,
-    missing_committed,
-)
+from icdbench.results.sources import LoadedRecord, committed_records, leaderboards_dir
 
 REFERENCES = (
     "split,setting,model,registry_model,metric,value,published,plus_minus,citation,table,definition,note\n"
@@ -209,7 +203,7 @@ def test_run_option_launches_each_missing_record_on_the_committed_grid_and_repor
                                                                                             capsys):
     """``leaderboard --run`` plans the committed grid's missing records (a committed record is kept) and reports the
     failed ones; the grid's own tests (tests/grid) run real workers and check the records they commit."""
-    from icdbench.grid import commands as grid_commands
+    from icdbench.app import leaderboard as app_leaderboard
     from icdbench.grid.worker import Outcome
     from icdbench.models.registry import get_model
 
@@ -217,7 +211,7 @@ def test_run_option_launches_each_missing_record_on_the_committed_grid_and_repor
     monkeypatch.setenv("RUNS_DIR", str(tmp_path / "runs"))
     specs = {name: get_model(name) for name in ("caml", "lr")}
     excluded = {name: get_model(name) for entry in COMMITTED_PLAN for name in entry.excluded}  # the grid names them
-    monkeypatch.setattr("icdbench.models.registry.all_models", lambda: {**specs, **excluded})
+    monkeypatch.setattr(app_leaderboard, "all_models", lambda: {**specs, **excluded})
     commit_all(tmp_path / "lb", [fake_record("caml", seed=0)])
     launched = []
 
@@ -227,8 +221,8 @@ def test_run_option_launches_each_missing_record_on_the_committed_grid_and_repor
                         command=f"icdbench train {run.model} {run.split}", log="run.log",
                         error="RuntimeError: out of memory") for run in runs], False  # fmt: skip
 
-    monkeypatch.setattr(grid_commands, "launch", fake_launch)
-    monkeypatch.setattr(grid_commands, "prepare_splits", lambda grid: None)
+    monkeypatch.setattr(app_leaderboard, "launch", fake_launch)
+    monkeypatch.setattr(app_leaderboard, "prepare_splits", lambda grid: None)
     assert main(["leaderboard", "--run", "synth-icd10", "synth-radiology", "mimic3-full"]) == 1
     out, err = capsys.readouterr()
     assert ("caml", "synth-icd10", "cpu", 0) not in launched and len(launched) == 5 + 2  # 3 + 3 - 1, and 1 + 1

@@ -10,6 +10,7 @@ import copy
 import pytest
 from fake_records import fake_record
 
+from icdbench.app import regress as app_regress
 from icdbench.cli import main
 from icdbench.models.registry import all_models
 from icdbench.results import regress
@@ -161,9 +162,9 @@ def test_the_cross_validated_job_must_have_its_rows_and_its_failure_is_one_probl
 def test_regress_command_exits_1_on_drift_and_update_rewrites_ci_csv(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ICDBENCH_LEADERBOARDS", str(tmp_path))
     records = [fake_record(m, split="synth-tiny", profile="ci") for m in MODELS]
-    monkeypatch.setattr(regress, "run_models", lambda models, **options: (records, {}, {}))
-    monkeypatch.setattr("icdbench.models.registry.all_models", lambda: dict.fromkeys(MODELS))
-    monkeypatch.setattr(regress, "machine_fingerprint", lambda: HERE)
+    monkeypatch.setattr(app_regress, "run_models", lambda models, **options: (records, {}, {}))
+    monkeypatch.setattr(app_regress, "all_models", lambda: dict.fromkeys(MODELS))
+    monkeypatch.setattr(app_regress, "machine_fingerprint", lambda: HERE)
     assert main(["regress"]) == 1 and "does not exist" in capsys.readouterr().err
     assert main(["regress", "--update"]) == 0 and (tmp_path / "ci.csv").is_file()
     assert main(["regress"]) == 0 and "0 changed" in capsys.readouterr().out
@@ -230,9 +231,9 @@ def _run_regress(monkeypatch, tmp_path, records, corpus: bool):
                   and (only is None or regress.job_of(r["split"], r["model"]) in only)]  # fmt: skip
         return wanted, {}, {}
 
-    monkeypatch.setattr(regress, "run_models", run_models)
-    monkeypatch.setattr("icdbench.models.registry.all_models", lambda: dict.fromkeys(MODELS))
-    monkeypatch.setattr(regress, "machine_fingerprint", lambda: HERE)
+    monkeypatch.setattr(app_regress, "run_models", run_models)
+    monkeypatch.setattr(app_regress, "all_models", lambda: dict.fromkeys(MODELS))
+    monkeypatch.setattr(app_regress, "machine_fingerprint", lambda: HERE)
     return asked
 
 
@@ -252,7 +253,7 @@ def test_regress_skips_the_codiesp_job_without_the_corpus_and_keeps_its_rows_on_
 
 
 def test_a_partial_update_adds_one_jobs_rows_and_leaves_every_other_byte_identical(tmp_path, monkeypatch):
-    from icdbench.results.regress import run_regress
+    from icdbench.app.requests import RegressRequest
 
     records = [fake_record(m, split="synth-tiny", profile="ci") for m in MODELS]
     _run_regress(monkeypatch, tmp_path, records, corpus=True)
@@ -261,7 +262,7 @@ def test_a_partial_update_adds_one_jobs_rows_and_leaves_every_other_byte_identic
     codiesp = fake_record("lr", split=regress.CODIESP_SPLIT, profile="ci")
     moved = [fake_record(m, split="synth-tiny", profile="ci", shift=0.1) for m in MODELS]  # would change the others
     _run_regress(monkeypatch, tmp_path, moved + [codiesp], corpus=True)
-    assert run_regress(update=True, only=frozenset({regress.CODIESP_JOB})) == 0
+    assert app_regress.regress(RegressRequest(update=True, only=frozenset({regress.CODIESP_JOB}))) == 0
     after = (tmp_path / "ci.csv").read_text().splitlines()
     added = [line for line in after if line not in before]
     assert set(before) <= set(after) and len(added) == 2 and all(",codiesp-d-en,," in line for line in added)
@@ -274,16 +275,16 @@ def test_run_models_launches_neither_skipped_jobs_nor_an_empty_grid(monkeypatch)
 
     planned = [GridRun("lr", regress.SPLIT, "ci", 0), GridRun("lr", regress.CODIESP_SPLIT, "ci", 0)]
     prepared, launched = [], []
-    monkeypatch.setattr("icdbench.training.run.ensure_split", lambda split, source=None: prepared.append(split))
-    monkeypatch.setattr("icdbench.datasets.synthetic.cmc_shaped.write_cmc_file", lambda *args, **kwargs: None)
-    monkeypatch.setattr("icdbench.grid.spec.load_grid", lambda name: type("Grid", (), {"runs": lambda _, m: planned})())
-    monkeypatch.setattr("icdbench.grid.commands.launch", lambda grid, runs, options: launched.append(runs))
+    monkeypatch.setattr(app_regress, "ensure_split", lambda split, source=None: prepared.append(split))
+    monkeypatch.setattr(app_regress, "write_cmc_file", lambda *args, **kwargs: None)
+    monkeypatch.setattr(app_regress, "load_grid", lambda name: type("Grid", (), {"runs": lambda _, m: planned})())
+    monkeypatch.setattr(app_regress, "launch", lambda grid, runs, options: launched.append(runs))
     skip = frozenset({regress.CODIESP_JOB})
-    assert regress.run_models(["lr"], skip=skip) == ([], {}, {})
+    assert app_regress.run_models(["lr"], skip=skip) == ([], {}, {})
     assert [[run.split for run in runs] for runs in launched] == [[regress.SPLIT]]
     assert regress.CODIESP_SPLIT not in prepared
     launched.clear()
-    assert regress.run_models(["lr"], skip=skip, only=skip) == ([], {}, {}) and launched == []
-    regress.run_models(["lr"], only=skip)
+    assert app_regress.run_models(["lr"], skip=skip, only=skip) == ([], {}, {}) and launched == []
+    app_regress.run_models(["lr"], only=skip)
     assert [[run.split for run in runs] for runs in launched] == [[regress.CODIESP_SPLIT]]
     assert prepared[-1] == regress.CODIESP_SPLIT

@@ -11,10 +11,10 @@ import json
 import pytest
 from fake_records import commit_all, fake_record, write_run
 
+from icdbench.app.leaderboard import committed_board, hide_unconverged
 from icdbench.cli import main
 from icdbench.models import registry
 from icdbench.results.cells import STOP_MARKS, STOP_NOTES, provenance_grid
-from icdbench.results.commands import committed_board, hide_unconverged
 from icdbench.results.html import html_page
 from icdbench.results.leaderboard import build_tables, converged_only
 from icdbench.results.render import Leaderboard, csv_document, json_document, markdown
@@ -125,7 +125,7 @@ def test_converged_only_option_hides_budget_rows_and_says_how_many(tmp_path, mon
     monkeypatch.setenv("ICDBENCH_LEADERBOARDS", str(tmp_path / "lb"))
     monkeypatch.setenv("RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr("icdbench.models.registry.all_models", lambda: {"caml": None, "lr": None})
+    monkeypatch.setattr("icdbench.app.leaderboard.all_models", lambda: {"caml": None, "lr": None})
     commit_all(tmp_path / "lb", [fake_record("caml", stop_reason="budget"), fake_record("lr")])
     write_run(tmp_path / "runs", fake_record("caml", split="synth-tiny", profile="ci", stop_reason="budget"))
     write_run(tmp_path / "runs", fake_record("lr", split="synth-tiny", profile="ci"))
@@ -151,7 +151,7 @@ def test_a_newly_registered_model_joins_every_committed_table_without_being_list
     committed board, and ``--run`` would run it."""
     registry.all_models()  # import every model module first, so none registers into the patched dict later
     monkeypatch.setitem(registry._MODELS, "newcomer", next(iter(registry._MODELS.values())))
-    from icdbench.results.sources import COMMITTED_PLAN, missing_committed
+    from icdbench.app.leaderboard import COMMITTED_PLAN, missing_committed
 
     registered = list(registry.all_models())
     assert "newcomer" in registered

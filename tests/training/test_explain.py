@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -10,10 +9,12 @@ import polars as pl
 import pytest
 import torch
 
+from icdbench.app.requests import ExplainRequest
+from icdbench.app.runs import explain
 from icdbench.errors import UserError
 from icdbench.models.base import ModelOutput
 from icdbench.training import explain as explain_module
-from icdbench.training.explain import _top_words, explain
+from icdbench.training.explain import _top_words
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def tiny_run(tmp_path_factory):
 
 def _explain(run_dir, data, doc_id, method, monkeypatch, capsys):
     monkeypatch.setenv("DATA_DIR", str(data))
-    assert explain(argparse.Namespace(run_dir=run_dir, doc=doc_id, method=method)) == 0
+    assert explain(ExplainRequest(run_dir, doc_id, method)) == 0
     return capsys.readouterr().out
 
 
@@ -86,7 +87,7 @@ def test_unknown_document_and_missing_attention_are_user_errors(tiny_run, monkey
     run_dir, data, _ = tiny_run
     monkeypatch.setenv("DATA_DIR", str(data))
     with pytest.raises(UserError, match="not in the test part"):
-        explain(argparse.Namespace(run_dir=run_dir, doc="no-such-doc", method="lime"))
+        explain(ExplainRequest(run_dir, "no-such-doc", "lime"))
 
     class NoAttention(torch.nn.Module):
         want_attributions = False

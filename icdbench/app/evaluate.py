@@ -1,4 +1,4 @@
-"""CLI handlers: ``icdbench evaluate SCORES --split SPLIT`` and ``icdbench list metrics``."""
+"""``icdbench evaluate SCORES --split SPLIT``: a scores file scored on a prepared split's test part."""
 
 from __future__ import annotations
 
@@ -8,32 +8,24 @@ from pathlib import Path
 
 import numpy as np
 
+from icdbench.app.requests import EvaluateRequest
+from icdbench.datasets.storage import load_split
 from icdbench.errors import UserError
 from icdbench.io import atomic_write_json
+from icdbench.metrics import evaluate_settings, top_codes
+from icdbench.metrics.codiesp import codiesp_task, official_keys
 from icdbench.metrics.keys import METRICS
+from icdbench.metrics.scores_file import load_scores_file
+from icdbench.metrics.stats import HEADLINE, bootstrap_ci
+from icdbench.paths import data_dir
 
 CI_SEED = 0
 
 
-def list_metrics(args) -> int:
-    """Every report key with its direction and one-line definition."""
-    width = max(len(key) for key in METRICS)
-    direction = {True: "higher", False: "lower", None: "count"}
-    print(f"{'key':<{width}}  better  {'family':<14}  definition")
-    for key, info in METRICS.items():
-        print(f"{key:<{width}}  {direction[info.higher_is_better]:<6}  {info.family:<14}  {info.definition}")
-    return 0
-
-
-def evaluate(args) -> int:
+def evaluate(request: EvaluateRequest) -> int:
     """Evaluate a scores file on the test part of a prepared split (full and top-50 settings)."""
-    from icdbench.metrics import evaluate_settings, top_codes
-    from icdbench.metrics.codiesp import codiesp_task, official_keys
-    from icdbench.metrics.scores_file import load_scores_file
-    from icdbench.metrics.stats import HEADLINE, bootstrap_ci
-
-    loaded = load_scores_file(args.scores)
-    split = _load_split(args.split)
+    loaded = load_scores_file(request.scores)
+    split = _load_split(request.split)
     label_set = split.code_list
     scores, threshold = _align(loaded, split, label_set)
     index = {code: i for i, code in enumerate(label_set)}
@@ -54,21 +46,21 @@ def evaluate(args) -> int:
         )  # fmt: skip
         intervals = bootstrap_ci(scores, targets, HEADLINE, top50_codes=top50, seed=CI_SEED, **shared)
     except ValueError as exc:
-        raise UserError(f"cannot evaluate {args.scores} on {args.split}: {exc}") from exc
+        raise UserError(f"cannot evaluate {request.scores} on {request.split}: {exc}") from exc
     if codiesp_task(split.name):  # the track's official MAP beside icdbench's keys
         reports["full"].update(official_keys(label_set, scores, split.test["codes"].to_list()))
     print(_table(reports, intervals["full"]))
-    if args.out:
+    if request.out:
         result = {
             "split": split.name,
             "split_version": split.version,
-            "scores_file": str(args.scores),
+            "scores_file": str(request.scores),
             "threshold": threshold if isinstance(threshold, float) else "per-code (from the scores file)",
             "metrics": reports,
             "ci": intervals,
         }
-        atomic_write_json(Path(args.out), result)
-        print(f"wrote {args.out}")
+        atomic_write_json(Path(request.out), result)
+        print(f"wrote {request.out}")
     return 0
 
 
@@ -77,9 +69,6 @@ def _note(message: str) -> None:
 
 
 def _load_split(name: str):
-    from icdbench.datasets.storage import load_split
-    from icdbench.paths import data_dir
-
     split_dir = data_dir() / name
     if not split_dir.is_dir():
         raise UserError(f"split {name!r} is not prepared under {data_dir()}; run `icdbench prepare {name}` first")

@@ -1,4 +1,6 @@
-"""CLI handlers: ``icdbench leaderboard``, ``compare`` and ``regress``."""
+"""``icdbench leaderboard [SPLIT ...] [--run] [--converged-only]``: rebuild the committed leaderboards from the
+committed records (running whatever planned record is missing first, with ``--run``) and the user's own board
+from the finished runs under RUNS_DIR, then print the summary."""
 
 from __future__ import annotations
 
@@ -7,16 +9,63 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
+from icdbench.app.requests import LeaderboardRequest
+from icdbench.datasets.registry import get_split
 from icdbench.errors import UserError
+from icdbench.grid.commands import Launch, launch, plan, plan_line, prepare_splits
+from icdbench.grid.progress import FAILED, summary
+from icdbench.grid.spec import load_grid
+from icdbench.io import format_table
+from icdbench.models.registry import all_models
+from icdbench.paths import REPO_ROOT, data_dir, runs_dir
+from icdbench.results.board import Leaderboard, load_references
+from icdbench.results.cells import number, stop_footnotes, stop_mark
+from icdbench.results.curves import curves_of_run
+from icdbench.results.leaderboard import build_tables, converged_only
+from icdbench.results.render import rebuild_leaderboard
+from icdbench.results.sources import (
+    PlanEntry,
+    committed_path,
+    committed_records,
+    leaderboards_dir,
+    run_records,
+)
 
 SUMMARY = (("micro_f1", "micro-F1"), ("macro_f1", "macro-F1"), ("macro_auc_pr", "AUC-PR"), ("p@8", "P@8"),
            ("emr", "EMR"))  # fmt: skip
 RUNS_LEADERBOARD = "leaderboard"  # RUNS_DIR/leaderboard/: the user's own runs, rendered like the committed ones
+COMMITTED_GRID = "committed"  # icdbench/settings/grids/committed.yaml: what `make leaderboard RUN=1` runs
+
+
+def committed_plan() -> tuple[PlanEntry, ...]:
+    """The committed leaderboards as the committed grid declares them: each block is every registered model (but
+    its ``exclude``) on its splits and profiles with its seeds."""
+    grid = load_grid(COMMITTED_GRID)
+    if any(block.models is not None or block.folds is not None or block.overrides for block in grid.blocks):
+        raise UserError(f"{grid.path}: a committed board is every registered model at a profile (models: all, "
+                        "optionally with exclude), without folds or overrides")  # fmt: skip
+    return tuple(PlanEntry(split, profile, block.seeds, block.exclude)
+                 for block in grid.blocks for split in block.splits for profile in block.profiles)  # fmt: skip
+
+
+# The committed leaderboards (issue 9): the main synthetic split with 3 seeds, the top-50 and radiology ones with 1.
+COMMITTED_PLAN: tuple[PlanEntry, ...] = committed_plan()
+
+
+def missing_committed(models: list[str], splits: list[str] | None = None, root: Path | None = None):
+    """``(split, profile, model, seed)`` of every planned committed record that does not exist yet."""
+    out = []
+    for entry in COMMITTED_PLAN:
+        if splits and entry.split not in splits:
+            continue
+        for model in (m for m in models if m not in entry.excluded):
+            for seed in entry.seeds:
+                if not committed_path(entry.split, model, entry.profile, seed, root).is_file():
+                    out.append((entry.split, entry.profile, model, seed))
+    return out
 
 
 def _check_splits(names: list[str]) -> list[str]:
-    from icdbench.datasets.registry import get_split
-
     for name in names:
         get_split(name)  # unknown split -> one line with the closest names
     return list(names)
@@ -25,10 +74,6 @@ def _check_splits(names: list[str]) -> list[str]:
 def committed_board(root: Path, registered: list[str]):
     """The committed leaderboards: built from ``root/records`` and the published numbers of ``root/references.csv``
     (shown beside the splits that have some)."""
-    from icdbench.results.leaderboard import build_tables
-    from icdbench.results.render import Leaderboard
-    from icdbench.results.sources import COMMITTED_PLAN, committed_records
-
     records = committed_records(root)
     tables = build_tables(records, registered, COMMITTED_PLAN)
     curves = _record_curves(tables)
@@ -45,9 +90,6 @@ def committed_board(root: Path, registered: list[str]):
 
 def _references(root: Path, splits: set[str]) -> dict[str, list[dict]]:
     """The published numbers of ``root/references.csv`` (else the repository's) for ``splits``."""
-    from icdbench.paths import REPO_ROOT
-    from icdbench.results.render import load_references
-
     path = root / "references.csv"
     if not path.is_file():
         path = REPO_ROOT / "leaderboards" / "references.csv"
@@ -57,11 +99,6 @@ def _references(root: Path, splits: set[str]) -> dict[str, list[dict]]:
 
 def runs_board(runs_root: Path, registered: list[str], data_root: Path):
     """The user's runs under RUNS_DIR, with published numbers for the splits they ran."""
-    from icdbench.results.curves import curves_of_run
-    from icdbench.results.leaderboard import build_tables
-    from icdbench.results.render import Leaderboard
-    from icdbench.results.sources import leaderboards_dir, run_records
-
     tables = build_tables(run_records(runs_root), registered)
     curves = {}
     for table in tables:
@@ -78,8 +115,6 @@ def runs_board(runs_root: Path, registered: list[str], data_root: Path):
 
 def hide_unconverged(board):
     """``board`` without the rows whose runs did not all converge (``--converged-only``); they go to ``hidden``."""
-    from icdbench.results.leaderboard import converged_only
-
     board.tables, hidden = converged_only(board.tables)
     board.hidden = board.hidden + hidden
     return board
@@ -90,15 +125,10 @@ def _record_curves(tables) -> dict:
                                    for row in t.rows} for t in tables}  # fmt: skip
 
 
-def run_missing(registered: list[str], splits: list[str], debug: bool = False) -> list[str]:
+def run_missing(registered: list[str], splits: list[str]) -> list[str]:
     """Run every planned committed record that is missing through the committed grid (``icdbench grid committed``,
-    local pool) and commit each record as it finishes; returns the failures as one line each (``debug`` is not
-    needed: each run's traceback is in its log)."""
-    from icdbench.grid.commands import Launch, launch, plan, plan_line, prepare_splits
-    from icdbench.grid.progress import FAILED, summary
-    from icdbench.grid.spec import load_grid
-    from icdbench.results.sources import COMMITTED_GRID, COMMITTED_PLAN
-
+    local pool) and commit each record as it finishes; returns the failures as one line each (each run's
+    traceback is in its log)."""
     planned = sorted({entry.split for entry in COMMITTED_PLAN})
     unplanned = [split for split in splits if split not in planned]
     if unplanned:
@@ -121,9 +151,6 @@ def run_missing(registered: list[str], splits: list[str], debug: bool = False) -
 
 
 def _summary_table(tables, splits: list[str]) -> str:
-    from icdbench.results.cells import number, stop_footnotes, stop_mark
-    from icdbench.training.commands import format_table
-
     blocks = []
     for table in tables:
         if splits and table.split not in splits:
@@ -144,36 +171,30 @@ def _summary_table(tables, splits: list[str]) -> str:
     return "\n\n".join(blocks)
 
 
-def leaderboard(args) -> int:
-    from icdbench.models.registry import all_models
-    from icdbench.paths import data_dir, runs_dir
-    from icdbench.results.leaderboard import converged_only
-    from icdbench.results.render import rebuild_leaderboard
-    from icdbench.results.sources import leaderboards_dir, run_records
-
-    splits = _check_splits(args.splits)
+def leaderboard(request: LeaderboardRequest) -> int:
+    splits = _check_splits(list(request.splits))
     registered = list(all_models())
     root = leaderboards_dir()
-    failures = run_missing(registered, splits, debug=args.debug) if args.run else []
+    failures = run_missing(registered, splits) if request.run else []
     shown, hidden = [], []
     if root.is_dir():
         # The committed files keep every row: they are a pure function of the committed records (rebuilt byte for
         # byte by make leaderboard); --converged-only hides rows from the summary printed below.
         board, written = rebuild_leaderboard(root, lambda: committed_board(root, registered))
         print(f"leaderboard: wrote {len(written)} files under {root} (from {root / 'records'})")
-        tables, dropped = converged_only(board.tables) if args.converged_only else (board.tables, [])
+        tables, dropped = converged_only(board.tables) if request.converged_only else (board.tables, [])
         shown, hidden = shown + tables, hidden + dropped
-    elif args.run:
+    elif request.run:
         raise UserError(f"--run commits records to {root}, which does not exist; run it in a repository checkout")
     if run_records(runs_dir()):
         def build():
             board = runs_board(runs_dir(), registered, data_dir())
-            return hide_unconverged(board) if args.converged_only else board
+            return hide_unconverged(board) if request.converged_only else board
 
         board, written = rebuild_leaderboard(runs_dir() / RUNS_LEADERBOARD, build)
         print(f"leaderboard: wrote {len(written)} files under {runs_dir() / RUNS_LEADERBOARD} (your runs)")
         shown, hidden = shown + board.tables, hidden + board.hidden
-    if args.converged_only:
+    if request.converged_only:
         hidden = [row for row in hidden if not splits or row.split in splits]
         reasons = Counter(row.stop_reason for row in hidden)
         why = " (" + ", ".join(f"{reason} {n}" for reason, n in sorted(reasons.items())) + ")" if hidden else ""
@@ -187,65 +208,3 @@ def leaderboard(args) -> int:
         print(f"leaderboard: {len(failures)} run(s) failed:\n  " + "\n  ".join(failures), file=sys.stderr)
         return 1
     return 0
-
-
-def compare(args) -> int:
-    from icdbench.datasets.storage import read_manifest
-    from icdbench.results.cells import number
-    from icdbench.results.curves import GoldCodes
-    from icdbench.results.leaderboard import HEADLINE
-    from icdbench.results.paired import N_BOOT, align, compare_runs, load_run_scores
-    from icdbench.results.sources import read_run
-    from icdbench.training.commands import format_table
-
-    rec_a, rec_b = read_run(args.run_a), read_run(args.run_b)
-    ident = [(r["split"], str(r.get("split_version")), (r.get("split_hashes") or {}).get("content_sha256"))
-             for r in (rec_a, rec_b)]  # fmt: skip
-    if ident[0] != ident[1]:
-        raise UserError(f"the runs are on different splits ({ident[0][0]} v{ident[0][1]} vs {ident[1][0]} "
-                        f"v{ident[1][1]}, or differently prepared); a paired test needs the same test documents")
-    a = load_run_scores(args.run_a, rec_a)
-    b = align(a, load_run_scores(args.run_b, rec_b))
-    from icdbench.training.run import recorded_split_dir
-
-    split_dir = recorded_split_dir(rec_a)  # a fold run's gold codes are in its fold folder
-    gold = GoldCodes.load(split_dir, rec_a)
-    if gold is None:
-        state = "is not prepared" if read_manifest(split_dir, missing_ok=True) is None else "is another preparation"
-        raise UserError(f"{split_dir} {state}; compare needs the split the runs used (content hash "
-                        f"{ident[0][2][:12] if ident[0][2] else '?'}) for the gold codes: `icdbench prepare "
-                        f"{rec_a['split']}` with DATA_DIR set as for the runs")  # fmt: skip
-    if gold.missing(a.doc_ids):
-        raise UserError(f"the runs scored documents that {split_dir}'s test part lacks; is DATA_DIR the right one?")
-    targets = gold.matrix(a.doc_ids, a.codes)
-    import polars as pl
-
-    counts = dict(pl.read_parquet(split_dir / "codes.parquet", columns=["code", "train_count"]).iter_rows())
-    train_counts = [int(counts.get(code, 0)) for code in a.codes]
-    results = compare_runs(a, b, targets, gold.sequences(a.doc_ids), train_counts)
-    print(f"A: {args.run_a} ({rec_a['model']}, seed {rec_a['seed']})")
-    print(f"B: {args.run_b} ({rec_b['model']}, seed {rec_b['seed']})")
-    print(f"paired bootstrap ({N_BOOT} resamples) over {len(a.doc_ids)} test documents of {rec_a['split']} (full "
-          "label set); delta = B - A with its 95% interval; two-sided p")  # fmt: skip
-    rows = []
-    for key, label in HEADLINE:
-        r = results[key]
-        delta = _finite(r["delta"])
-        rows.append([label, number(_finite(r["a"]), 4), number(_finite(r["b"]), 4),
-                     "–" if delta is None else f"{delta:+.4f}",
-                     f"[{number(_finite(r['low']), 4)}, {number(_finite(r['high']), 4)}]",
-                     number(_finite(r["p_value"]), 4)])  # fmt: skip
-    print(format_table(["metric", "A", "B", "delta", "95% CI", "p"], rows))
-    return 0
-
-
-def _finite(value):
-    import math
-
-    return None if value is None or not math.isfinite(float(value)) else float(value)
-
-
-def regress(args) -> int:
-    from icdbench.results.regress import run_regress
-
-    return run_regress(update=args.update, debug=args.debug)

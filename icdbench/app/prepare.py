@@ -1,44 +1,16 @@
-"""``icdbench list splits`` and ``icdbench prepare SPLIT``."""
+"""``icdbench prepare SPLIT``: prepare a split under DATA_DIR (or reuse it) and print its card."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from icdbench.app.requests import PrepareRequest
+from icdbench.datasets.registry import PrepareOptions, check_source, get_split, stale_reason
+from icdbench.datasets.stats import format_card, split_card
+from icdbench.datasets.storage import load_split, read_manifest, verify_split
 from icdbench.errors import UserError
 from icdbench.paths import data_dir
-
-
-def _status(split_dir: Path, version: str) -> str:
-    from icdbench.datasets.storage import read_manifest
-
-    try:
-        manifest = read_manifest(split_dir, missing_ok=True)
-    except UserError:
-        return "corrupt"
-    if manifest is None:
-        return "no"
-    found = manifest.get("split_version")
-    if found != version:
-        return f"stale ({found})"
-    from icdbench.datasets.registry import stale_reason
-
-    return "stale (code)" if stale_reason(manifest.get("split", split_dir.name), manifest) else "yes"
-
-
-def list_splits(args) -> int:
-    """Name, version, prepared under DATA_DIR?, what source it needs, description."""
-    from icdbench.datasets.registry import all_splits
-
-    rows = [("split", "version", "prepared", "needs", "description")]
-    for name, spec in sorted(all_splits().items()):
-        rows.append((name, spec.version, _status(data_dir() / name, spec.version), spec.needs_source or "-",
-                     spec.description))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4])
-    print(f"\nDATA_DIR: {data_dir()}")
-    return 0
 
 
 def _check_writable(out: Path) -> None:
@@ -55,28 +27,25 @@ def _check_writable(out: Path) -> None:
                         "choose a writable --out or DATA_DIR")
 
 
-def _command(args) -> str:
-    words = ["icdbench", "prepare", args.split]
-    for flag in ("out", "source", "split_ids", "evidence"):
-        value = getattr(args, flag, None)
+def _command(request: PrepareRequest) -> str:
+    words = ["icdbench", "prepare", request.split]
+    for flag, value in (("out", request.out), ("source", request.source), ("split_ids", request.split_ids),
+                        ("evidence", request.evidence)):
         if value is not None:
             words += [f"--{flag.replace('_', '-')}", str(value)]
-    if args.seed:
-        words += ["--seed", str(args.seed)]
-    if args.force:
+    if request.seed:
+        words += ["--seed", str(request.seed)]
+    if request.force:
         words.append("--force")
     return " ".join(words)
 
 
-def prepare(args) -> int:
+def prepare(request: PrepareRequest) -> int:
     """Prepare a split (or reuse one already prepared with the same version and seed) and print its card."""
-    from icdbench.datasets.registry import PrepareOptions, check_source, get_split, stale_reason
-    from icdbench.datasets.storage import read_manifest, verify_split
-
-    spec = get_split(args.split)
-    out = Path(args.out) if args.out else data_dir() / spec.name
+    spec = get_split(request.split)
+    out = Path(request.out) if request.out else data_dir() / spec.name
     _check_writable(out)
-    existing = None if args.force or not out.is_dir() else read_manifest(out, missing_ok=True)
+    existing = None if request.force or not out.is_dir() else read_manifest(out, missing_ok=True)
     same_split = existing is not None and (existing.get("split"), existing.get("split_version")) == (
         spec.name, spec.version)
     if same_split and (reason := stale_reason(spec.name, existing)):
@@ -84,23 +53,24 @@ def prepare(args) -> int:
         existing = None
     if existing is not None:
         same_version = existing.get("split_version") == spec.version
-        same_seed = existing.get("seed", args.seed) == args.seed
+        same_seed = existing.get("seed", request.seed) == request.seed
         if existing.get("split") != spec.name or not same_version or not same_seed:
             what = (f"{existing.get('split')} version {existing.get('split_version')} seed {existing.get('seed')}")
-            raise UserError(f"{out} holds {what}, not {spec.name} version {spec.version} seed {args.seed}; "
+            raise UserError(f"{out} holds {what}, not {spec.name} version {spec.version} seed {request.seed}; "
                             "rerun with --force to replace it")
-        if args.folds is not None and existing.get("folds") != args.folds:
-            raise UserError(f"{out} holds {existing.get('folds')} folds, not {args.folds}; rerun with --force to "
+        if request.folds is not None and existing.get("folds") != request.folds:
+            raise UserError(f"{out} holds {existing.get('folds')} folds, not {request.folds}; rerun with --force to "
                             "replace it")
-        check_source(out, existing, args.source, "rerun with --force to re-prepare it from the new folder")
+        check_source(out, existing, request.source, "rerun with --force to re-prepare it from the new folder")
         manifest = verify_split(out)
         print(f"{spec.name} version {spec.version} is already prepared at {out}; reusing it (--force rebuilds)")
         print(card_text(out, manifest))
         return 0
-    if args.folds is not None and not spec.folds:
+    if request.folds is not None and not spec.folds:
         raise UserError(f"split {spec.name} has fixed train/val/test parts, not folds; drop --folds")
-    options = PrepareOptions(force=args.force, source=args.source, split_ids=args.split_ids,
-                             evidence=args.evidence, seed=args.seed, folds=args.folds, command=_command(args))
+    options = PrepareOptions(force=request.force, source=request.source, split_ids=request.split_ids,
+                             evidence=request.evidence, seed=request.seed, folds=request.folds,
+                             command=_command(request))
     path = spec.prepare(out, options)
     print(card_text(Path(path), verify_split(Path(path))))
     return 0
@@ -108,9 +78,6 @@ def prepare(args) -> int:
 
 def card_text(split_dir: Path, manifest: dict) -> str:
     """The statistics card: stored in the manifest by generators, otherwise computed from the parquet."""
-    from icdbench.datasets.stats import format_card, split_card
-    from icdbench.datasets.storage import load_split
-
     card = manifest.get("stats")
     if not card:
         split = load_split(split_dir, verify=False, columns=["subject_id", "codes", "text"])

@@ -28,13 +28,6 @@ PARTS = ("test",)
 TASK_NAMES = {"d": "diagnoses", "p": "procedures"}
 
 
-def export(args) -> int:
-    """CLI handler."""
-    path = export_run(args.run_dir, args.format, part=args.part, out=args.out)
-    print(f"wrote {path}")
-    return 0
-
-
 def export_run(run_dir, fmt: str, *, part: str = "test", out=None) -> Path:
     """Write the submission file of format ``fmt`` for the finished run ``run_dir``; returns its path (default
     ``RUN_DIR/<format>-<part>.tsv``)."""

@@ -1,5 +1,6 @@
-"""``icdbench bench MODEL SPLIT`` on a cross-validated split (cmc2007): one ordinary run per fold, then the
-per-fold table with mean ± std over folds, and the human coders' agreement with the gold on the same folds.
+"""``icdbench bench MODEL SPLIT`` on a cross-validated split (cmc2007): one ordinary run per fold (the folds
+to run: :func:`icdbench.datasets.prepared.fold_plan`), then the per-fold table with mean ± std over folds, and
+the human coders' agreement with the gold on the same folds.
 
 A fold is a complete split folder (``icdbench.datasets.public.folds``); run ``i`` loads fold ``i`` and its
 record carries ``fold: i``, which leaderboards average over like seeds.
@@ -8,9 +9,15 @@ record carries ``fold: i``, which leaderboards average over like seeds.
 from __future__ import annotations
 
 import statistics
-from pathlib import Path
 
+import polars as pl
+
+from icdbench.app.tables import TABLE_METRICS
+from icdbench.datasets.public.cmc2007 import CODERS_FILE, GOLD
+from icdbench.datasets.public.folds import fold_dirs
 from icdbench.errors import UserError
+from icdbench.metrics.human import coder_agreement
+from icdbench.paths import data_dir
 
 FOLDS_KEY = "folds="  # the issue's ``folds=K`` form, accepted beside ``--folds K``
 
@@ -36,36 +43,9 @@ def requested_folds(option: str | None, overrides: list[str]) -> tuple[int | Non
     return (values.pop() if values else None), rest
 
 
-def fold_plan(split: str, asked: int | None, source: Path | None, command: str) -> list[int] | None:
-    """The folds to run (the first ``asked``, default all prepared ones), or None for a split without folds.
-    Raises a one-line error for folds on a plain split or more folds than are prepared."""
-    from icdbench.datasets.public.folds import fold_dirs
-    from icdbench.datasets.registry import all_splits, get_split
-    from icdbench.training.run import ensure_split
-
-    if get_split(split).folds is None:
-        if asked is None:
-            return None
-        crossed = sorted(name for name, spec in all_splits().items() if spec.folds)
-        raise UserError(f"split {split} has fixed train/val/test parts, not folds; drop folds={asked} "
-                        f"(cross-validated splits: {', '.join(crossed)})")
-    prepared = len(fold_dirs(ensure_split(split, source, command)))
-    if asked is not None and asked > prepared:
-        raise UserError(f"folds={asked} but {split} is prepared with {prepared} folds; pass folds=1..{prepared}")
-    return list(range(prepared if asked is None else asked))
-
-
 def coder_table(split: str, folds: list[int]) -> tuple[list[str], list[list[str]]] | None:
     """Each company's agreement with the gold (``CMC_MAJORITY``) on every fold's test documents, mean ± std
     over the folds like the model rows; None where the split keeps no coders' labels."""
-    import polars as pl
-
-    from icdbench.datasets.public.cmc2007 import CODERS_FILE, GOLD
-    from icdbench.datasets.public.folds import fold_dirs
-    from icdbench.metrics.human import coder_agreement
-    from icdbench.paths import data_dir
-    from icdbench.training.commands import TABLE_METRICS
-
     split_dir = data_dir() / split
     if not (split_dir / CODERS_FILE).is_file():
         return None

@@ -1,0 +1,34 @@
+"""Which runner trains a model (``ModelSpec.trainer``): ``lightning`` (every neural model), ``sklearn``, or
+``custom``: a family's own orchestration over the same fit path. The family packages below (``models``) name
+no runner; the runners live here, above them, and point down at the models they train."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from icdbench.errors import UserError
+from icdbench.models.registry import ModelSpec
+from icdbench.training.fit import fit_lightning
+from icdbench.training.frozen_features import fit_hmhan
+from icdbench.training.job import RunJob, ScoredRun
+from icdbench.training.sentence_stages import run_sentence_tagger
+from icdbench.training.sklearn_runner import fit_sklearn
+
+Runner = Callable[[RunJob], ScoredRun]
+
+# trainer="custom" families -> their runner: HMHAN's SMOTE stage on frozen features, the sentence tagger's stages
+CUSTOM_RUNNERS: dict[str, Runner] = {
+    "hmhan": fit_hmhan,
+    "sentence-tagger": run_sentence_tagger,
+}
+
+
+def runner_of(spec: ModelSpec) -> Runner:
+    if spec.trainer == "sklearn":
+        return fit_sklearn
+    if spec.trainer == "custom":
+        if spec.family not in CUSTOM_RUNNERS:
+            raise UserError(f"model {spec.name} declares trainer='custom' but its family {spec.family!r} has no "
+                            "runner in icdbench.training.runners.CUSTOM_RUNNERS")  # fmt: skip
+        return CUSTOM_RUNNERS[spec.family]
+    return fit_lightning
