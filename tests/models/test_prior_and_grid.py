@@ -11,7 +11,7 @@ import pytest
 from icdbench.errors import UserError
 from icdbench.models.linear import FittedLinear
 from icdbench.models.registry import get_model
-from icdbench.training import sklearn_runner
+from icdbench.training import runners, sklearn_runner
 from icdbench.training.run import RunRequest, train
 
 TEXTS = ["kidney injury", "pneumonia and fever", "fever only", "kidney disease and fever", "cough"]
@@ -75,7 +75,7 @@ def _spy_runs(monkeypatch):
         scored.append((self.C, len(texts)))
         return predict(self, texts)
 
-    monkeypatch.setattr(sklearn_runner, "fit_sklearn", capture)
+    monkeypatch.setattr(runners, "fit_sklearn", capture)  # the runner the registry maps trainer="sklearn" to
     monkeypatch.setattr(FittedLinear, "predict_scores", spy)
     return runs, scored
 
