@@ -231,14 +231,13 @@ def test_evaluate_command_reports_the_official_map(tmp_path, monkeypatch, capsys
     (equal to the official scorer's: the synthetic-run test above)."""
     import polars as pl
 
-    import icdbench.metrics as metrics
-    import icdbench.metrics.stats as stats
+    from icdbench.app import evaluate
     from icdbench.cli import main
     from icdbench.metrics.scores_file import save_scores
 
     # icdbench's own keys and intervals are tested elsewhere; skipping them keeps this test fast
-    monkeypatch.setattr(metrics, "evaluate_settings", lambda *args, **kwargs: {"full": {}, "top50": {}})
-    monkeypatch.setattr(stats, "bootstrap_ci", lambda *args, **kwargs: {"full": {}})
+    monkeypatch.setattr(evaluate, "evaluate_settings", lambda *args, **kwargs: {"full": {}, "top50": {}})
+    monkeypatch.setattr(evaluate, "bootstrap_ci", lambda *args, **kwargs: {"full": {}})
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     assert main(["prepare", "codiesp-p-en", "--source", str(CORPUS)]) == 0
     test = pl.read_parquet(tmp_path / "data" / "codiesp-p-en" / "test.parquet")
