@@ -4,6 +4,8 @@ Validation metrics such as macro AUC or a tuned threshold need every document's 
 are only accumulated here; the metrics run on the gathered set. Under DDP torchmetrics concatenates the
 states of all processes (``dist_reduce_fx="cat"``); ``DistributedSampler`` pads the last batches by repeating
 documents, so :meth:`ScoreCollector.compute` drops repeated document indices and returns rows sorted by index.
+:class:`DocumentMean` does the same for one number per document (the validation loss): a mean over the
+deduplicated documents, equal on every rank, where a per-rank mean would count padding and weigh ranks wrongly.
 """
 
 from __future__ import annotations
@@ -51,12 +53,46 @@ class ScoreCollector(Metric):
         return deduplicate(doc_index, scores, targets)
 
 
-def deduplicate(doc_index: Tensor, scores: Tensor, targets: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Sort rows by ``doc_index`` ``[M]`` and keep the first row of each index."""
+class DocumentMean(Metric):
+    """Mean of one value per document (``values [B]``, ``doc_index [B]``), each document counted once."""
+
+    full_state_update = False
+    is_differentiable = False
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.add_state("doc_index", default=[], dist_reduce_fx="cat")
+        self.add_state("values", default=[], dist_reduce_fx="cat")
+
+    def update(self, values: Tensor, doc_index: Tensor) -> None:
+        doc_index = torch.as_tensor(doc_index, device=values.device).reshape(-1)
+        if values.shape != doc_index.shape:
+            raise ValueError(
+                f"expected values [B] and doc_index [B]; got {tuple(values.shape)}, {tuple(doc_index.shape)}"
+            )
+        self.doc_index.append(doc_index.long())
+        self.values.append(values.detach().double())
+
+    def compute(self) -> Tensor:
+        if isinstance(self.doc_index, list) and not self.doc_index:
+            raise ValueError("DocumentMean.compute() called before any update()")
+        order, first = first_rows(dim_zero_cat(self.doc_index))
+        return dim_zero_cat(self.values)[order][first].mean()
+
+
+def first_rows(doc_index: Tensor) -> tuple[Tensor, Tensor]:
+    """The order that sorts ``doc_index`` ``[M]`` (stable) and, in that order, a mask of each index's first row."""
     order = torch.argsort(doc_index, stable=True)
-    doc_index, scores, targets = doc_index[order], scores[order], targets[order]
+    doc_index = doc_index[order]
     first = torch.ones_like(doc_index, dtype=torch.bool)
     first[1:] = doc_index[1:] != doc_index[:-1]
+    return order, first
+
+
+def deduplicate(doc_index: Tensor, scores: Tensor, targets: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Sort rows by ``doc_index`` ``[M]`` and keep the first row of each index."""
+    order, first = first_rows(doc_index)
+    doc_index, scores, targets = doc_index[order], scores[order], targets[order]
     group = torch.cumsum(first.long(), 0) - 1
     if not torch.equal(targets, targets[first][group]):
         raise ValueError("the same document index arrived with different targets; were two datasets mixed?")

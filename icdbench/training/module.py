@@ -19,7 +19,7 @@ from pytorch_lightning.trainer.states import TrainerFn
 from torch import nn
 
 from icdbench.errors import UserError
-from icdbench.metrics.collect import ScoreCollector
+from icdbench.metrics.collect import DocumentMean, ScoreCollector
 from icdbench.models.base import ModelContext, ModelOutput, as_output
 from icdbench.training.losses import CodingLoss, positive_weights
 from icdbench.training.monitor import monitor_metrics
@@ -65,15 +65,14 @@ class CodingModule(pl.LightningModule):
         self.model = model
         self.optim_cfg = cfg.optim
         self.train_cfg = cfg.train
-        pos_weight = (
-            positive_weights(ctx.train_counts, ctx.n_train_docs) if "wbce" in cfg.train.loss else None
-        )
+        pos_weight = positive_weights(ctx.train_counts, ctx.n_train_docs) if "wbce" in cfg.train.loss else None
         self.loss_fn = CodingLoss(
             cfg.train.loss, gamma=cfg.train.focal_gamma, alpha=cfg.train.focal_alpha, pos_weight=pos_weight
         )
         # what the plateau schedule watches (a stage may watch its own)
         self.monitor = resolve_monitor(cfg.train.monitor)
         self.collectors = nn.ModuleDict({"val": ScoreCollector(), "test": ScoreCollector()})
+        self.val_loss = DocumentMean()
         self.collected: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self.collapsed: str | None = None  # why training was stopped by the collapse guard
 
@@ -94,18 +93,15 @@ class CodingModule(pl.LightningModule):
                 f"training loss became {loss.item()} at epoch {self.current_epoch}, step {self.global_step}; "
                 f"lower optim.lr (now {self.optim_cfg.lr:g}) or use train.precision=32-true"
             )
-        self.log(
-            "train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch["targets"])
-        )
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch["targets"]))
         return loss
 
     def _collect(self, part: str, batch: dict) -> None:
         output = self(batch)
         scores = torch.sigmoid(output.logits.float())
         self.collectors[part].update(scores, batch["targets"].bool(), batch["doc_index"])
-        if part == "val":
-            loss = self.loss_fn(output.logits, batch["targets"])
-            self.log("val/loss", loss, on_epoch=True, sync_dist=True, batch_size=len(batch["targets"]))
+        if part == "val":  # per document, so that DDP's padding repeats count once (see DocumentMean)
+            self.val_loss.update(self.loss_fn.per_document(output.logits, batch["targets"]), batch["doc_index"])
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self._collect("val", batch)
@@ -122,7 +118,8 @@ class CodingModule(pl.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         _, scores, targets = self._gather("val")
-        metrics = monitor_metrics(scores, targets)
+        metrics = {**monitor_metrics(scores, targets), "loss": float(self.val_loss.compute())}
+        self.val_loss.reset()
         # identical on every rank (computed from the gathered set), so no further reduction is needed
         self.log_dict({f"val/{k}": float(v) for k, v in metrics.items()}, prog_bar=True, sync_dist=False)
         if self.trainer.state.fn == TrainerFn.FITTING and (reason := collapse_reason(scores, targets)):

@@ -9,7 +9,7 @@ from sklearn import metrics as skm
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from icdbench.errors import UserError
-from icdbench.metrics.collect import ScoreCollector
+from icdbench.metrics.collect import DocumentMean, ScoreCollector
 from icdbench.metrics.human import RAC_TABLE, coder_agreement
 from icdbench.metrics.scores_file import load_scores, load_scores_file, save_scores
 
@@ -110,3 +110,14 @@ def test_collector_rejects_conflicting_duplicates_and_bad_shapes():
         collector.compute()
     with pytest.raises(ValueError, match="expected scores"):
         ScoreCollector().update(torch.rand(2, 3), torch.rand(2, 2) > 0, torch.tensor([0, 1]))
+
+
+def test_document_mean_counts_each_document_once_across_ranks():
+    """Two ranks of 3 and 1 documents plus a padding repeat: the mean of the 4 documents, not of the ranks' means."""
+    rank0, rank1 = DocumentMean(), DocumentMean()
+    rank0.update(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0, 2, 3]))
+    rank1.update(torch.tensor([10.0, 1.0]), torch.tensor([1, 0]))  # document 0 again: the sampler's padding
+    rank0.merge_state(rank1)
+    assert rank0.compute().item() == pytest.approx(4.0)  # (1 + 10 + 2 + 3) / 4
+    with pytest.raises(ValueError, match="expected values"):
+        DocumentMean().update(torch.rand(2), torch.tensor([0, 1, 2]))

@@ -63,3 +63,14 @@ def test_combined_loss_is_the_sum():
     assert combined.item() == pytest.approx(parts.item(), rel=1e-6)
     with pytest.raises(ValueError):
         CodingLoss("wbce")
+
+
+@pytest.mark.parametrize("kind", ["bce", "focal", "wbce", "focal+wbce"])
+def test_per_document_losses_average_to_the_trained_loss(kind):
+    logits, targets = torch.randn(5, 7) * 4, (torch.rand(5, 7) > 0.7).float()
+    loss = CodingLoss(kind, pos_weight=torch.rand(7) * 5)
+    per_document = loss.per_document(logits, targets)
+    assert per_document.shape == (5,)
+    assert per_document.mean().item() == pytest.approx(loss(logits, targets).item(), rel=1e-6)
+    # a document's loss does not depend on the batch it arrives in
+    assert loss.per_document(logits[2:3], targets[2:3]).item() == pytest.approx(per_document[2].item(), rel=1e-6)
