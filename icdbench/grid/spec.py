@@ -15,6 +15,7 @@
         folds: all         # cross-validated splits only: all prepared folds, or the first K
         overrides: [optim.lr=1e-3]
         source: path/to/raw/files   # for splits that need one (relative to the grid file)
+        # or ${CORPUS_DIR:-../default/path}: an environment variable, with a fallback used where it is unset
 
 Only this module's :func:`load_grid` reads the file; expanding it (:meth:`Grid.runs`) needs the model registry
 and, for fold blocks, the prepared split.
@@ -24,6 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -218,11 +221,30 @@ def _block(raw, resources: Resources, path: Path, index: int) -> Block:
         raise UserError(f"{path}: {where}.overrides must be key=value, got {bad}")
     source = raw.get("source")
     if source is not None:
-        source = str((path.parent / str(source)).resolve())
+        source = str((path.parent / _expand(str(source), f"{path}: {where}.source")).expanduser().resolve())
     return Block(models, _list(raw["splits"], f"{where}.splits", path),
                  _list(raw["profiles"], f"{where}.profiles", path), _list(raw["seeds"], f"{where}.seeds", path, int),
                  folds, overrides,
                  _resources(raw.get("resources"), resources, path), source, exclude)  # fmt: skip
+
+
+# ${NAME} or ${NAME:-fallback}, as in a shell
+_VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<fallback>[^}]*))?\}")
+
+
+def _expand(value: str, where: str) -> str:
+    """``value`` with each ``${NAME}`` / ``${NAME:-fallback}`` replaced by the environment's value (a packaged grid
+    cannot know where a corpus lies, so its source names a variable; the fallback serves a repository checkout)."""
+
+    def replace_one(match: re.Match) -> str:
+        name, fallback = match["name"], match["fallback"]
+        if os.environ.get(name):
+            return os.environ[name]
+        if fallback is None:
+            raise UserError(f"{where} names ${{{name}}}, which is not set; export {name}=PATH and run again")
+        return fallback
+
+    return _VARIABLE.sub(replace_one, value)
 
 
 def load_grid(name_or_path: str | Path) -> Grid:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from grid_files import write_grid
@@ -12,7 +13,7 @@ from icdbench.app.leaderboard import COMMITTED_PLAN
 from icdbench.cli import main
 from icdbench.errors import UserError
 from icdbench.grid.launchers import require
-from icdbench.grid.spec import GridRun, Resources, load_grid
+from icdbench.grid.spec import GridRun, Resources, grid_path, load_grid
 from icdbench.grid.state import find_record, find_resumable, identity
 from icdbench.models.registry import all_models
 from icdbench.results import regress
@@ -42,6 +43,15 @@ def test_the_regress_grid_is_what_regress_compares():
         (regress.CODIESP_MODEL,), (regress.CODIESP_SPLIT,), (regress.PROFILE,), None)  # regress prepares it first
 
 
+def test_a_source_names_an_environment_variable_with_a_fallback_relative_to_the_grid_file(tmp_path, monkeypatch):
+    """The committed grid is package data: only a variable can say where CodiEsp lies once installed from a wheel."""
+    monkeypatch.delenv("CODIESP_SOURCE", raising=False)
+    grid_dir = load_grid("committed").blocks[-1]
+    assert grid_dir.source == str((Path(grid_path("committed")).parent / "../../../../shared/data/codiesp").resolve())
+    monkeypatch.setenv("CODIESP_SOURCE", str(tmp_path / "codiesp"))
+    assert {block.source for block in load_grid("committed").blocks} == {None, str(tmp_path / "codiesp")}
+
+
 def test_a_run_travels_to_a_worker_as_json():
     run = GridRun("caml", "synth-tiny", "ci", 3, None, ("optim.lr=0.01",), Resources(2, 1, 8.0, 30), 2)
     assert GridRun.from_json(run.to_json()) == run
@@ -59,6 +69,8 @@ def test_a_run_travels_to_a_worker_as_json():
     ({"runs": []}, "non-empty runs"),
     ({"runs": [{"models": ["lr"], "exclude": ["svm"], "splits": ["synth-tiny"], "profiles": ["ci"], "seeds": [0]}]},
      "exclude goes with models: all"),
+    ({"runs": [{"models": ["lr"], "splits": ["synth-tiny"], "profiles": ["ci"], "seeds": [0],
+                "source": "${ICDBENCH_TEST_UNSET_SOURCE}/x"}]}, "export ICDBENCH_TEST_UNSET_SOURCE=PATH"),
 ])  # fmt: skip
 def test_a_bad_grid_file_is_one_line_naming_the_file(tmp_path, capsys, content, problem):
     path = tmp_path / "bad.yaml"
