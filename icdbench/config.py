@@ -33,8 +33,10 @@ from omegaconf import errors as oc_errors
 from icdbench.errors import UserError
 from icdbench.paths import settings_dir
 
-# Validation metrics CodingModule logs every epoch; any of them can be the early-stopping monitor.
-VAL_METRICS = ("val/map_doc", "val/p@8", "val/micro_f1", "val/macro_auc_pr", "val/loss")
+# The metrics computed on the validation set every epoch (icdbench.training.monitor), logged as val/<key> beside
+# val/loss; any of them can be the early-stopping monitor.
+MONITORED = ("map_doc", "p@8", "micro_f1", "macro_auc_pr")
+VAL_METRICS = (*(f"val/{key}" for key in MONITORED), "val/loss")
 
 
 @dataclass

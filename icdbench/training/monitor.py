@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-MONITORED = ("map_doc", "p@8", "micro_f1", "macro_auc_pr")
+from icdbench.config import MONITORED
 
 
 def monitor_metrics(scores: np.ndarray, targets: np.ndarray) -> dict[str, float]:
