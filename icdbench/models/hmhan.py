@@ -22,9 +22,9 @@ is positive whenever the code is) — the paper names no formula for tying the t
 
 Multi-label SMOTE (``smote=true``, the paper's setting) resamples frozen encoder features before the
 attention layers are trained: the encoder is frozen, its token states are cached, MLSMOTE
-(:mod:`icdbench.training.smote`) adds synthetic token-state sequences, and the layers above train on them
-(:mod:`icdbench.training.frozen_features`, this family's runner). With ``smote=false`` (``hmhan-nosmote``)
-the encoder is fine-tuned end to end with the attention layers.
+(:mod:`icdbench.training.families.hmhan_smote`) adds synthetic token-state sequences, and the layers above
+train on them (:mod:`icdbench.training.families.hmhan`, this family's runner on the training floor). With
+``smote=false`` (``hmhan-nosmote``) the encoder is fine-tuned end to end with the attention layers.
 
 Not given by the paper and chosen here: FC widths 512 → 256, dropout 0.3, the consistency term above, and
 output biases that start at each code's (category's) train prevalence (:mod:`icdbench.models._priors`).

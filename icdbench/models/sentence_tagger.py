@@ -14,7 +14,8 @@ Only single-code focus sentences train level 2.
 Inference (:class:`SentenceTaggerModel`): a report's codes are the union of the codes of its tagged sentences,
 the most probable sentence standing in when none is tagged (:func:`union_codes`). For the metrics package a
 code's document score is ``max_n P(focus_n) · P(code | sentence n)``, returned as logits so that threshold-free
-metrics are defined. The two levels are trained separately (``icdbench.training.sentence_stages``).
+metrics are defined. The two levels are trained separately, by this family's runner on the training floor
+(``icdbench.training.families.sentence_tagger``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""The Lightning runner: build the model, fit it with ``CodingModule``, pick the evaluated weights, score.
+"""The fit path of every Lightning model: build the model, fit it with ``CodingModule`` and the run's Trainer, pick
+the evaluated weights, score. Families that train their own way (``icdbench.training.families``) go through the
+same steps: :func:`fit_lightning` with their own training data (:class:`FitData`), or :func:`fit_module` once per
+stage and :func:`scored_run` at the end, so every callback (SWA included) and the weight selection are the same.
 
 Which weights are evaluated (``ScoredRun.selection``):
 - ``swa-average`` when ``train.swa`` is on and an average exists (see ``icdbench.training.callbacks``);
@@ -15,13 +18,15 @@ schedule is a callable object whose state is a dict of numbers.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
-from icdbench.training.job import RunJob, ScoredRun, score_parts
+from icdbench.training.job import RunJob, ScoredRun
 from icdbench.training.module import CodingModule
-from icdbench.training.trainer import CHECKPOINT_DIR
+from icdbench.training.trainer import CHECKPOINT_DIR, TrainerBundle
 
 
 def count_parameters(model: torch.nn.Module) -> int:
@@ -64,28 +69,71 @@ def select_weights(bundle, module: CodingModule, *, final: bool = False) -> Sele
     return Selected("final", None, chosen.curve, None, reason)
 
 
-def fit_lightning(job: RunJob) -> ScoredRun:
-    datamodule = job.datamodule()
-    model = job.spec.build(job.model_config(), datamodule.ctx)
-    module = CodingModule(model, job.cfg, datamodule.ctx)
-    bundle = job.trainer()
-    trainer = bundle.trainer
-    trainer.fit(module, datamodule=datamodule, ckpt_path=job.resume_from, weights_only=True)
-    job.is_global_zero = trainer.is_global_zero
+@dataclass
+class Fitted:
+    """One ``trainer.fit`` of the run: the Trainer with its callbacks, and the weights it selected."""
 
-    chosen = select_weights(bundle, module, final=job.fixed is not None)
+    bundle: TrainerBundle
+    chosen: Selected
+
+    @property
+    def trainer(self):
+        return self.bundle.trainer
+
+
+@dataclass
+class FitData:
+    """What a Lightning model trains on: the data it fits on, the context its loss is built from (class weights
+    count the training documents) and facts for the record's ``extra``. By default the run's datamodule and
+    context; a family that trains on something else (HMHAN's SMOTE stage: frozen features, over-sampled) supplies
+    its own and is scored like every model on the run's datamodule."""
+
+    datamodule: Any
+    ctx: Any
+    extra: dict = field(default_factory=dict)
+
+
+FitDataOf = Callable[[RunJob, torch.nn.Module, Any], FitData]
+
+
+def fit_module(job: RunJob, module: CodingModule, *, stage: str = "", monitor: str | None = None,
+               max_epochs: int | None = None, **data) -> Fitted:  # fmt: skip
+    """Fit ``module`` with the run's Trainer (``job.trainer``: every callback, SWA included; ``stage`` etc. for a
+    family with several fits) on ``data`` (``datamodule=`` or the dataloaders ``trainer.fit`` takes), and put
+    the evaluated weights into it (:func:`select_weights`)."""
+    bundle = job.trainer(stage=stage, monitor=monitor, max_epochs=max_epochs)
+    bundle.trainer.fit(module, ckpt_path=job.resume_from, weights_only=True, **data)
+    job.is_global_zero = bundle.trainer.is_global_zero
+    return Fitted(bundle, select_weights(bundle, module, final=job.fixed is not None))
+
+
+def scored_run(job: RunJob, module: CodingModule, fitted: Fitted, datamodule) -> ScoredRun:
+    """The run's end for every Lightning fit: save the evaluated weights (and what predict needs to encode new
+    text), score validation and test on ``datamodule``, drop the checkpoints unless kept."""
     job.save_weights(module.model)
     if job.is_global_zero:
         datamodule.inputs.save(job.run_dir)  # what predict needs to encode new text (e.g. the vocabulary)
-    val, test, ms_per_doc = score_parts(module, trainer, datamodule)
+    val, test, ms_per_doc = job.score(module, fitted.trainer, datamodule)
     if job.is_global_zero and not job.cfg.train.keep_checkpoints:
         shutil.rmtree(job.run_dir / CHECKPOINT_DIR, ignore_errors=True)
     return ScoredRun(
         val=val,
         test=test,
         n_parameters=count_parameters(module.model),
-        train_docs_per_s=bundle.throughput.docs_per_second,
+        train_docs_per_s=fitted.bundle.throughput.docs_per_second,
         inference_ms_per_doc=ms_per_doc,
-        epochs_run=trainer.current_epoch,
-        **chosen.scored_fields(),
+        epochs_run=fitted.trainer.current_epoch,
+        **fitted.chosen.scored_fields(),
     )
+
+
+def fit_lightning(job: RunJob, fit_data: FitDataOf | None = None) -> ScoredRun:
+    """The Lightning runner: build the model, fit it (:func:`fit_module`), score it (:func:`scored_run`).
+    ``fit_data(job, model, datamodule)`` says what the model trains on when that is not the run's datamodule."""
+    datamodule = job.datamodule()
+    model = job.spec.build(job.model_config(), datamodule.ctx)
+    data = FitData(datamodule, datamodule.ctx) if fit_data is None else fit_data(job, model, datamodule)
+    module = CodingModule(model, job.cfg, data.ctx)
+    scored = scored_run(job, module, fit_module(job, module, datamodule=data.datamodule), datamodule)
+    scored.extra.update(data.extra)
+    return scored

@@ -4,7 +4,8 @@ Three runners exist, chosen by ``ModelSpec.trainer``: ``lightning``
 (:func:`icdbench.training.fit.fit_lightning`, every neural model), ``sklearn``
 (:func:`icdbench.training.sklearn_runner.fit_sklearn`) and ``custom``: the family's own runner
 (:data:`icdbench.training.runners.CUSTOM_RUNNERS`), e.g. the sentence tagger's two Lightning fits. A custom runner
-uses the same machinery as the others through the job:
+trains on the same fit path (:mod:`icdbench.training.fit`: ``fit_lightning`` with its own training data, or
+``fit_module`` per stage and ``scored_run``), which uses this machinery of the job:
 
 - ``job.datamodule(kind)``: the split encoded for an input kind (cached per kind);
 - ``job.trainer(stage=..., monitor=..., max_epochs=...)``: a configured Trainer (callbacks, logger under

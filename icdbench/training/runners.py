@@ -1,6 +1,7 @@
 """Which runner trains a model (``ModelSpec.trainer``): ``lightning`` (every neural model), ``sklearn``, or
-``custom``: a family's own orchestration over the same fit path. The family packages below (``models``) name
-no runner; the runners live here, above them, and point down at the models they train."""
+``custom``: a family's own orchestration over the same fit path (``icdbench.training.fit``), one file per family
+in ``icdbench.training.families``. The model files below (``models``) name no runner; the runners live here,
+above them, and point down at the models they train."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from collections.abc import Callable
 
 from icdbench.errors import UserError
 from icdbench.models.registry import ModelSpec
+from icdbench.training.families.hmhan import fit_hmhan
+from icdbench.training.families.sentence_tagger import run_sentence_tagger
 from icdbench.training.fit import fit_lightning
-from icdbench.training.frozen_features import fit_hmhan
 from icdbench.training.job import RunJob, ScoredRun
-from icdbench.training.sentence_stages import run_sentence_tagger
 from icdbench.training.sklearn_runner import fit_sklearn
 
 Runner = Callable[[RunJob], ScoredRun]

@@ -13,7 +13,7 @@ from icdbench.models.sentence_tagger import (
     attention_supervision_loss,
     union_codes,
 )
-from icdbench.training.sentence_stages import focus_class_weights, supervision_summary
+from icdbench.training.families.sentence_tagger import focus_class_weights, supervision_summary
 
 SMALL = SentenceTaggerConfig(embed_dim=16, hidden_size=12, attention_dim=8)
 

@@ -287,7 +287,7 @@ def test_hmhan_smote_freezes_the_encoder_and_nosmote_trains_it(tiny_encoder, mak
     frozen, tuned = _build("hmhan", tiny_encoder, ctx), _build("hmhan-nosmote", tiny_encoder, ctx)
     assert not any(p.requires_grad for p in frozen.encoder.parameters())
     assert all(p.requires_grad for p in tuned.encoder.parameters())
-    from icdbench.training.frozen_features import fit_hmhan
+    from icdbench.training.families.hmhan import fit_hmhan
     from icdbench.training.runners import runner_of
 
     assert get_model("hmhan").trainer == "custom" and runner_of(get_model("hmhan")) is fit_hmhan

@@ -5,7 +5,7 @@ import pytest
 import torch
 from sklearn.neighbors import NearestNeighbors
 
-from icdbench.training.smote import imbalance_ratios, interpolate, mlsmote
+from icdbench.training.families.hmhan_smote import imbalance_ratios, interpolate, mlsmote
 
 
 def _data(seed: int = 0, n: int = 60, n_features: int = 4):
@@ -100,7 +100,7 @@ def test_balanced_labels_need_no_synthetic_samples():
 
 
 def _token_features(lengths=(5, 3, 7, 2), hidden=4, seed=0):
-    from icdbench.training.frozen_features import TokenFeatures
+    from icdbench.training.families.hmhan import TokenFeatures
 
     rng = np.random.default_rng(seed)
     lengths = np.asarray(lengths, dtype=np.int64)
@@ -114,7 +114,7 @@ def _token_features(lengths=(5, 3, 7, 2), hidden=4, seed=0):
 
 
 def test_token_features_round_trip_and_pooling(tmp_path):
-    from icdbench.training.frozen_features import TokenFeatures
+    from icdbench.training.families.hmhan import TokenFeatures
 
     features = _token_features()
     features.save(tmp_path)
@@ -126,8 +126,8 @@ def test_token_features_round_trip_and_pooling(tmp_path):
 
 
 def test_synthetic_documents_interpolate_token_states_position_by_position():
-    from icdbench.training.frozen_features import FeatureCollator, FeatureDataset
-    from icdbench.training.smote import SmotePlan
+    from icdbench.training.families.hmhan import FeatureCollator, FeatureDataset
+    from icdbench.training.families.hmhan_smote import SmotePlan
 
     features = _token_features()
     plan = SmotePlan(
@@ -163,7 +163,7 @@ def test_encode_features_keeps_each_documents_real_tokens():
     from omegaconf import OmegaConf
 
     from icdbench.models.encoders import SegmentEncoder
-    from icdbench.training.frozen_features import encode_features
+    from icdbench.training.families.hmhan import encode_features
 
     encoder = SegmentEncoder("tiny-random", freeze=True)
     gen = torch.Generator().manual_seed(0)

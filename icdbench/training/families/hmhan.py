@@ -1,4 +1,5 @@
-"""HMHAN's SMOTE stage: frozen encoder features, multi-label SMOTE on them, the attention layers on top.
+"""HMHAN's runner (``trainer="custom"``): the Lightning fit path of every model, on frozen encoder features
+over-sampled with multi-label SMOTE when ``smote`` is on (the model: :mod:`icdbench.models.hmhan`).
 
 The paper computes BioClinicalBERT embeddings, applies SMOTE, then trains HMHAN (Algorithm 1, steps 9–11), so
 with ``smote=true`` the encoder is frozen for the whole run and:
@@ -7,14 +8,17 @@ with ``smote=true`` the encoder is frozen for the whole run and:
    cached under ``DATA_DIR/<split>/cache/features/<key>`` (inside DATA_DIR, like the notes they derive from),
    keyed by the split fingerprint, the part, the train-document limit, the encoder (name, path, file sizes
    and times), the segment settings and the compute dtype — runs with other seeds reuse them;
-2. MLSMOTE (:mod:`icdbench.training.smote`) plans synthetic documents from the train features: neighbours are
-   searched on each document's mean token state, and a synthetic document is the position-wise interpolation
-   of the two documents' token-state matrices (over the sample's own tokens; where the reference is shorter,
-   the sample's states are kept), with the same gap for every position; its age is interpolated the same way
-   and its sex is the sample's. HMHAN's attention heads then read a synthetic token sequence exactly as a
-   real one — the attention has no positional terms, so the interpolated sequence is a valid input;
+2. MLSMOTE (:mod:`icdbench.training.families.hmhan_smote`) plans synthetic documents from the train
+   features: neighbours are searched on each document's mean token state, and a synthetic document is the
+   position-wise interpolation of the two documents' token-state matrices (over the sample's own tokens; where
+   the reference is shorter, the sample's states are kept), with the same gap for every position; its age is
+   interpolated the same way and its sex is the sample's. HMHAN's attention heads then read a synthetic token
+   sequence exactly as a real one — the attention has no positional terms, so the interpolated sequence is a
+   valid input;
 3. the attention layers, FC layers and output train on real + synthetic train features (class weights of the
-   weighted BCE from the resampled counts), validated every epoch on the cached validation features;
+   weighted BCE from the resampled counts), validated every epoch on the cached validation features, through
+   :func:`icdbench.training.fit.fit_lightning` like every model (the same Trainer, callbacks, SWA and weight
+   selection): only what it trains on differs (:func:`smote_fit_data`);
 4. the selected weights are scored on validation and test through the normal ``segments`` path (the frozen
    encoder runs online, as ``icdbench predict`` and ``explain`` will run it), so the scores match inference.
 
@@ -26,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +41,9 @@ from torch.utils.data import DataLoader, Dataset
 from icdbench.datasets.batching import BucketBatchSampler, ItemKey
 from icdbench.io import atomic_directory
 from icdbench.models.encoders import SegmentEncoder, resolve_encoder
+from icdbench.training.families.hmhan_smote import SmotePlan, mlsmote
+from icdbench.training.fit import FitData, fit_lightning
 from icdbench.training.job import RunJob, ScoredRun
-from icdbench.training.smote import SmotePlan, mlsmote
 
 FEATURE_VERSION = "1"
 STATES_FILE, INDEX_FILE = "states.f16", "index.json"
@@ -230,18 +234,9 @@ def smote_training_set(features: TokenFeatures, part, n_codes: int, k: int, seed
     return FeatureDataset(features, plan), FeatureCollator(all_targets, age, sex), plan, all_targets
 
 
-def fit_hmhan(job: RunJob) -> ScoredRun:
-    """HMHAN's runner (``trainer="custom"``): the SMOTE stage above when ``smote`` is on, else the standard
-    Lightning fit with the encoder fine-tuned."""
-    from icdbench.training.fit import count_parameters, fit_lightning, select_weights
-    from icdbench.training.module import CodingModule
-    from icdbench.training.trainer import CHECKPOINT_DIR
-
+def smote_fit_data(job: RunJob, model, datamodule) -> FitData:
+    """What the SMOTE stage trains on: real + synthetic train features, cached validation features."""
     config = job.model_config()
-    if not config.smote:
-        return fit_lightning(job)
-    datamodule = job.datamodule()
-    model = job.spec.build(config, datamodule.ctx)
     train_features, reused_train = cached_features(job, model.encoder, datamodule, "train")
     val_features, reused_val = cached_features(job, model.encoder, datamodule, "val")
     train_part, val_part, n_codes = datamodule.part("train"), datamodule.part("val"), datamodule.ctx.n_codes
@@ -254,34 +249,20 @@ def fit_hmhan(job: RunJob) -> ScoredRun:
     ctx = dataclasses.replace(
         datamodule.ctx, train_counts=all_targets.sum(0).astype(np.int64), n_train_docs=len(all_targets)
     )
-    module = CodingModule(model, job.cfg, ctx)
-    bundle = job.trainer()  # one fit: checkpoints where --resume looks for them
-    trainer = bundle.trainer
-    trainer.fit(module, datamodule=features, ckpt_path=job.resume_from, weights_only=True)
-    job.is_global_zero = trainer.is_global_zero
-    chosen = select_weights(bundle, module)
-    job.save_weights(module.model)
-    val, test, ms_per_doc = job.score(module, trainer, datamodule)  # online encoder: as at inference
-    if job.is_global_zero and not job.cfg.train.keep_checkpoints:
-        shutil.rmtree(job.run_dir / CHECKPOINT_DIR, ignore_errors=True)
-    trainable = sum(p.numel() for p in module.model.parameters() if p.requires_grad)
-    return ScoredRun(
-        val=val,
-        test=test,
-        n_parameters=count_parameters(module.model),
-        train_docs_per_s=bundle.throughput.docs_per_second,
-        inference_ms_per_doc=ms_per_doc,
-        epochs_run=trainer.current_epoch,
-        **chosen.scored_fields(),
-        extra={
-            "smote": {
-                **plan.summary(),
-                "method": "MLSMOTE (Charte et al. 2015), ranking labels, on frozen encoder token states",
-                "k": config.smote_k,
-                "encoder_frozen": True,
-                "trainable_parameters": int(trainable),
-                "real_train_docs": len(train_features),
-                "features_reused_from_cache": bool(reused_train and reused_val),
-            },
-        },
-    )
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    smote = {
+        **plan.summary(),
+        "method": "MLSMOTE (Charte et al. 2015), ranking labels, on frozen encoder token states",
+        "k": config.smote_k,
+        "encoder_frozen": True,
+        "trainable_parameters": int(trainable),
+        "real_train_docs": len(train_features),
+        "features_reused_from_cache": bool(reused_train and reused_val),
+    }
+    return FitData(features, ctx, {"smote": smote})
+
+
+def fit_hmhan(job: RunJob) -> ScoredRun:
+    """HMHAN's runner (``trainer="custom"``): the Lightning fit path, on the SMOTE stage's features when ``smote``
+    is on (then scored through the online frozen encoder, as at inference), else with the encoder fine-tuned."""
+    return fit_lightning(job, smote_fit_data if job.model_config().smote else None)

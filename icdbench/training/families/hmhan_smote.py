@@ -21,7 +21,7 @@ than two samples has no neighbour and is skipped; ``k`` shrinks to the bag size 
 
 The algorithm only plans the synthetic samples (:class:`SmotePlan`: which sample, which reference, which
 gap, which labels); :func:`interpolate` applies a plan to feature vectors, and callers with structured
-features (HMHAN's token-state matrices, ``icdbench.training.frozen_features``) apply the same plan to them.
+features (HMHAN's token-state matrices, ``icdbench.training.families.hmhan``) apply the same plan to them.
 """
 
 from __future__ import annotations

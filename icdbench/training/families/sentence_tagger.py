@@ -16,8 +16,8 @@ P/R/F1, classifier accuracy and F1, the union rule's subset accuracy and instanc
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import shutil
 
 import numpy as np
 import torch
@@ -27,10 +27,9 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from icdbench.errors import UserError
 from icdbench.models.sentence_tagger import SentenceTaggerModel, union_codes
-from icdbench.training.fit import count_parameters, select_weights
+from icdbench.training.fit import Fitted, fit_module, scored_run
 from icdbench.training.job import RunJob, ScoredRun
 from icdbench.training.module import CodingModule
-from icdbench.training.trainer import CHECKPOINT_DIR
 
 MONITORS = {"tagger": "val/tagger_macro_f1", "classifier": "val/classifier_accuracy"}
 
@@ -153,19 +152,14 @@ def paper_metrics(model: SentenceTaggerModel, loader: DataLoader) -> dict[str, f
     return {k: float(v) for k, v in out.items()}
 
 
-def _fit_stage(job: RunJob, module: StageModule, datamodule, train_loader=None):
-    """Fit one stage and reload its best checkpoint; returns ``(trainer bundle, the stage's facts)``."""
+def _fit_stage(job: RunJob, module: StageModule, **data) -> tuple[Fitted, dict]:
+    """Fit one stage on the run's fit path (its best checkpoint reloaded); returns it and the stage's facts."""
     stage, config = module.stage, job.model_config()
     epochs = min(config.tagger_epochs if stage == "tagger" else config.classifier_epochs, job.cfg.optim.epochs)
-    bundle = job.trainer(stage=stage, monitor=MONITORS[stage], max_epochs=epochs)
-    if train_loader is None:
-        bundle.trainer.fit(module, datamodule=datamodule)
-    else:
-        bundle.trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=datamodule.val_dataloader())
-    job.is_global_zero = bundle.trainer.is_global_zero
-    chosen = select_weights(bundle, module)
-    return bundle, {
-        "epochs_run": int(bundle.trainer.current_epoch),
+    fitted = fit_module(job, module, stage=stage, monitor=MONITORS[stage], max_epochs=epochs, **data)
+    chosen = fitted.chosen
+    return fitted, {
+        "epochs_run": int(fitted.trainer.current_epoch),
         "max_epochs": int(epochs),
         "monitor": MONITORS[stage],
         "best": chosen.best_monitor,
@@ -173,7 +167,7 @@ def _fit_stage(job: RunJob, module: StageModule, datamodule, train_loader=None):
         "stop_reason": chosen.stop_reason,
         "curve": chosen.curve,
         "selected": chosen.selected,
-        "train_items_per_s": bundle.throughput.docs_per_second,  # reports (tagger) or sentences (classifier)
+        "train_items_per_s": fitted.bundle.throughput.docs_per_second,  # reports (tagger) or sentences (classifier)
     }
 
 
@@ -190,15 +184,12 @@ def run_sentence_tagger(job: RunJob) -> ScoredRun:
     weights = focus_class_weights(train_features, config.focus_weight)
     model.tagger.class_weights.copy_(torch.tensor(weights))
 
-    tagger_bundle, tagger_facts = _fit_stage(job, StageModule(model, job.cfg, datamodule.ctx, "tagger"), datamodule)
+    tagger, tagger_facts = _fit_stage(job, StageModule(model, job.cfg, datamodule.ctx, "tagger"), datamodule=datamodule)
     module = StageModule(model, job.cfg, datamodule.ctx, "classifier")
-    bundle, classifier_facts = _fit_stage(job, module, datamodule, focus_sentence_loader(datamodule))
+    classifier, classifier_facts = _fit_stage(job, module, train_dataloaders=focus_sentence_loader(datamodule),
+                                              val_dataloaders=datamodule.val_dataloader())  # fmt: skip
     stages = {"tagger": tagger_facts, "classifier": classifier_facts}
-
-    job.save_weights(model)
-    if job.is_global_zero:
-        datamodule.inputs.save(job.run_dir)
-    val, test, ms_per_doc = job.score(module, bundle.trainer, datamodule)
+    scored = scored_run(job, module, classifier, datamodule)
     extra = {
         **supervision_summary(datamodule.inputs.supervision),
         "focus_class_weights": list(weights),
@@ -207,20 +198,13 @@ def run_sentence_tagger(job: RunJob) -> ScoredRun:
     }
     if job.is_global_zero:
         extra["metrics"] = paper_metrics(model, sequential_loader(datamodule, "test", job.cfg.optim.batch_size))
-        if not job.cfg.train.keep_checkpoints:
-            shutil.rmtree(job.run_dir / CHECKPOINT_DIR, ignore_errors=True)
-    return ScoredRun(
-        val=val,
-        test=test,
-        n_parameters=count_parameters(model),
-        train_docs_per_s=tagger_bundle.throughput.docs_per_second,  # stage 1 sees whole reports
-        inference_ms_per_doc=ms_per_doc,
+    return dataclasses.replace(
+        scored,
+        train_docs_per_s=tagger.bundle.throughput.docs_per_second,  # stage 1 sees whole reports
         epochs_run=sum(s["epochs_run"] for s in stages.values()),
-        selection="best-checkpoint",
         best_monitor=None,  # each stage has its own monitor and curve: extra["stages"]
-        # the run converged when both stages did; the record's curve is the classifier's (it scores codes)
+        # the run converged when both stages did; the record's curve and selection are the classifier's (it
+        # scores codes)
         stop_reason="converged" if all(s["stop_reason"] == "converged" for s in stages.values()) else "budget",
-        curve=classifier_facts["curve"],
-        selected=classifier_facts["selected"],
         extra=extra,
     )
