@@ -52,6 +52,23 @@ def test_swa_run_evaluates_the_average(run_env):
     assert record["sentence_permutation"] == {"copies": 1, "train_docs_under_2_sentences": 0}
 
 
+def test_swa_under_hmhans_frozen_feature_path_evaluates_the_average(run_env):
+    """HMHAN's SMOTE stage trains on the fit path of every model: with ``train.swa=true`` the evaluated and saved
+    weights are the average, not the last epoch's (``last.ckpt``), and the frozen encoder stays as it was."""
+    overrides = ["optim.epochs=2", "train.swa=true", "train.keep_checkpoints=true", "train.logger=none",
+                 "data.max_train_docs=48"]  # fmt: skip
+    result = train(RunRequest("hmhan", "synth-tiny", "ci", overrides=overrides))
+    record = result.record
+    assert record["extra"]["smote"]["encoder_frozen"] and record["epochs_run"] == 2
+    assert record["selection"] == "swa-average"
+    evaluated = torch.load(result.run_dir / "model.pt", weights_only=True)
+    last = torch.load(result.run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    last = {name.removeprefix("model."): value for name, value in last.items() if name.startswith("model.")}
+    assert evaluated.keys() == last.keys()
+    moved = {name for name in evaluated if not torch.equal(evaluated[name], last[name])}
+    assert moved and not any(name.startswith("encoder.") for name in moved)
+
+
 class _StopAfter(Callback):
     def __init__(self, epoch: int):
         self.epoch = epoch
