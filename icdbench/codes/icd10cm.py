@@ -10,6 +10,7 @@ from icdbench.codes.hierarchy import Hierarchy
 
 
 def load() -> Hierarchy:
+    # heavy: the ICD-10-CM tables load on first use
     import simple_icd_10_cm as cm
 
     hierarchy = Hierarchy()

@@ -21,9 +21,13 @@ import torch
 
 from icdbench.datasets.augment import permute_sentences
 from icdbench.datasets.storage import Split
+from icdbench.datasets.text import TOKENIZER_VERSION, clean_text, split_sentences, tokenize, tokenize_with_offsets
 from icdbench.datasets.vocab import Vocab
+from icdbench.datasets.word2vec import cache_key, cached_word2vec, w2v_settings
 from icdbench.errors import UserError
 from icdbench.models.base import ModelContext
+from icdbench.models.encoders import load_tokenizer, resolve_encoder, special_tokens_template
+from icdbench.paths import data_dir
 
 TITLE_TOKENS = 36  # code-title length (long + short title), as RAC uses
 VOCAB_FILE = "vocab.txt"
@@ -32,8 +36,6 @@ VOCAB_FILE = "vocab.txt"
 def vocab_path(run_dir: Path) -> Path:
     """Where a run's vocabulary lives. It lists words of the notes, so it stays under DATA_DIR (data-use
     agreements), keyed by the run's place in ``RUNS_DIR/<split>/<model>/<run_id>``."""
-    from icdbench.paths import data_dir
-
     split, model, run_id = Path(run_dir).resolve().parts[-3:]
     return data_dir() / split / "runs" / model / run_id / VOCAB_FILE
 
@@ -63,8 +65,6 @@ def tokenize_document(text: str, spans: list[dict] | None) -> tuple[list[str], n
 
     Sentences are the split's stored offsets when it has them, else ``text.split_sentences``; each starts at
     the first token at or after its first character."""
-    from icdbench.datasets.text import split_sentences, tokenize_with_offsets
-
     located = tokenize_with_offsets(text)
     tokens = [token for token, _, _ in located]
     token_chars = np.fromiter((start for _, start, _ in located), dtype=np.int64, count=len(located))
@@ -103,9 +103,6 @@ class WordInputs:
 
     @classmethod
     def fit(cls, split: Split, train: pl.DataFrame, cfg, cache_dir: Path) -> WordInputs:
-        from icdbench.datasets.text import TOKENIZER_VERSION
-        from icdbench.datasets.word2vec import cache_key, cached_word2vec, w2v_settings
-
         model_cfg = cfg.model
         is_w2v = "w2v_min_count" in model_cfg  # the WordEmbeddingConfig mixin
         tokenized = tokenize_frame(train)
@@ -160,8 +157,6 @@ class WordInputs:
 
     def title_ids(self, titles: list[str], short_titles: list[str | None]) -> torch.Tensor:
         """``[C, 36]`` ids of each code's "long title + short title" (0-padded)."""
-        from icdbench.datasets.text import clean_text, tokenize
-
         out = torch.zeros(len(titles), TITLE_TOKENS, dtype=torch.long)
         for row, (title, short) in enumerate(zip(titles, short_titles)):
             ids = self.vocab.encode(tokenize(clean_text(f"{title or ''} {short or ''}")))[:TITLE_TOKENS]
@@ -181,8 +176,6 @@ class SegmentInputs:
     kind = "segments"
 
     def __init__(self, encoder: str, segment_length: int, max_segments: int):
-        from icdbench.models.encoders import load_tokenizer, resolve_encoder, special_tokens_template
-
         self.encoder = str(resolve_encoder(encoder))
         self.tokenizer = load_tokenizer(encoder)
         self.segment_length = segment_length
@@ -204,8 +197,6 @@ class SegmentInputs:
         """Nothing to save: the tokenizer is the encoder's, named in the saved config."""
 
     def features(self, frame: pl.DataFrame, *, train: bool) -> list[np.ndarray]:
-        from icdbench.datasets.text import clean_text
-
         limit = self.body * self.max_segments
         texts = [clean_text(t) for t in frame["text"].to_list()]
         encoded = self.tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False)[
@@ -255,8 +246,6 @@ class TextInputs:
         """Nothing to save: the pipeline holds its own vectoriser."""
 
     def features(self, frame: pl.DataFrame, *, train: bool) -> list[str]:
-        from icdbench.datasets.text import clean_text
-
         return [clean_text(t) for t in frame["text"].to_list()]
 
     def length(self, feature: str) -> int:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from icdbench.datasets.fingerprint import code_fingerprint, preparation_record
 from icdbench.errors import UserError
 
 # prepare(out_dir, options) -> out_dir. ``options`` holds --source, --seed, --force, --split-ids, --evidence...
@@ -69,15 +70,11 @@ def check_source(split_dir: Path, manifest: dict, source: Path | None, hint: str
 def preparation(name: str, options: PrepareOptions) -> dict:
     """The manifest's ``preparation`` block for split ``name``: fingerprints of the code that prepares it and of
     ``options`` (``icdbench.datasets.fingerprint``)."""
-    from icdbench.datasets.fingerprint import preparation_record
-
     return preparation_record(get_split(name).prepare.__module__, options)
 
 
 def stale_reason(name: str, manifest: dict) -> str | None:
     """Why a prepared split of ``name`` is not what this code prepares (its preparation code differs), or None."""
-    from icdbench.datasets.fingerprint import code_fingerprint
-
     recorded = (manifest.get("preparation") or {}).get("code_sha256")
     if recorded is None:
         return "it was prepared before icdbench recorded the code that prepares a split"

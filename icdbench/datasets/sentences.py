@@ -28,7 +28,9 @@ from icdbench.datasets.batching import ItemKey
 from icdbench.datasets.inputs import vocab_path
 from icdbench.datasets.silver import CodePhrases, silver_evidence
 from icdbench.datasets.storage import Split
+from icdbench.datasets.text import TOKENIZER_VERSION, split_sentences, tokenize, tokenize_with_offsets
 from icdbench.datasets.vocab import Vocab
+from icdbench.datasets.word2vec import cache_key, cached_word2vec, w2v_settings
 from icdbench.errors import UserError
 from icdbench.models.base import ModelContext
 
@@ -51,8 +53,6 @@ def layout_document(
     text: str, sentences: list[dict] | None, max_sentences: int, sentence_length: int
 ) -> DocumentLayout:
     """The sentences and words a model of this input kind sees (module docstring)."""
-    from icdbench.datasets.text import split_sentences, tokenize_with_offsets
-
     located = tokenize_with_offsets(text)
     starts = np.fromiter((s for _, s, _ in located), dtype=np.int64, count=len(located))
     spans = sorted((int(s["start"]), int(s["end"])) for s in sentences) if sentences else split_sentences(text)
@@ -145,9 +145,6 @@ class SentenceInputs:
 
     @classmethod
     def fit(cls, split: Split, train: pl.DataFrame, cfg, cache_dir: Path) -> SentenceInputs:
-        from icdbench.datasets.text import TOKENIZER_VERSION, tokenize
-        from icdbench.datasets.word2vec import cache_key, cached_word2vec, w2v_settings
-
         _check_limits(cfg)
         documents = [tokenize(text) for text in train["text"].to_list()]
         vocab = Vocab.build(documents, min_count=cfg.model.w2v_min_count)
@@ -214,8 +211,6 @@ class SentenceInputs:
         return out
 
     def encode_r4v(self, text: str | None) -> np.ndarray:
-        from icdbench.datasets.text import tokenize
-
         return self.vocab.encode(tokenize(text or ""))[: self.sentence_length]
 
     def length(self, feature: SentenceFeature) -> int:

@@ -45,6 +45,7 @@ Phrase = frozenset[str]
 
 @lru_cache(maxsize=1)
 def _stop_words() -> frozenset[str]:
+    # heavy: scikit-learn, needed only for silver evidence
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     return frozenset(ENGLISH_STOP_WORDS) | TITLE_FILLER
@@ -52,6 +53,7 @@ def _stop_words() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _stemmer():
+    # heavy: gensim, needed only for silver evidence
     from gensim.parsing.porter import PorterStemmer
 
     return PorterStemmer()
@@ -72,6 +74,7 @@ def phrase_stems(text: str) -> Phrase:
 def icd10cm_synonyms(code: str) -> list[str]:
     """Inclusion terms and "includes" notes of an ICD-10-CM code (its own: a parent's notes are shared by all
     its children and would match any sibling's mention)."""
+    # heavy: the ICD-10-CM tables load on first use
     import simple_icd_10_cm as cm
 
     if not cm.is_valid_item(code):

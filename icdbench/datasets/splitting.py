@@ -22,6 +22,7 @@ def patient_split(docs: pl.DataFrame, *, seed: int, fractions: dict[str, float] 
     ``iterative-stratification`` package; deterministic in ``seed``. Document order inside a part follows
     ``docs``.
     """
+    # heavy: loaded only when a split is stratified
     from iterstrat.ml_stratifiers import IterativeStratification
 
     fractions = fractions or PART_FRACTIONS

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from icdbench.datasets.storage import PARTS
+from icdbench.datasets.registry import PrepareOptions, all_splits
+from icdbench.datasets.storage import PARTS, read_manifest
 
 RARE = 10  # a code is rare below this many training documents
 START, END = "<!-- split-cards:start -->", "<!-- split-cards:end -->"
@@ -88,9 +89,6 @@ def markdown_cards(cards: list[tuple[str, str, dict]]) -> str:
 
 def synthetic_cards(seed: int = 0) -> list[tuple[str, str, dict]]:
     """Prepare every synthetic split in a temporary folder and collect its card."""
-    from icdbench.datasets.registry import PrepareOptions, all_splits
-    from icdbench.datasets.storage import read_manifest
-
     cards = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, spec in all_splits().items():

@@ -29,6 +29,7 @@ def w2v_settings(config: WordEmbeddingConfig) -> dict:
 
 
 def cache_key(fingerprint: str, n_docs: int, vocab: Vocab, settings: dict, tokenizer: str) -> str:
+    # heavy: gensim loads only when word2vec embeddings are made
     import gensim
 
     vocab_hash = hashlib.sha256("\n".join(vocab.tokens).encode()).hexdigest()
@@ -41,6 +42,7 @@ def cache_key(fingerprint: str, n_docs: int, vocab: Vocab, settings: dict, token
 def train_word2vec(documents: list[list[str]], vocab: Vocab, settings: dict) -> np.ndarray:
     """``[V, embed_dim]`` float32 matrix aligned with ``vocab``: row 0 (padding) zero, unknown words and
     vocabulary tokens word2vec dropped get small seeded random vectors."""
+    # heavy: gensim loads only when word2vec embeddings are made
     from gensim.models import Word2Vec
 
     model = Word2Vec(

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from icdbench.metrics.functional.trec_map import DEPTH, code_order, ranked_columns, trec_map
+from icdbench.metrics.scores_file import load_scores
 
 SPLIT_NAME = re.compile(r"codiesp-(?P<task>[dp])(?P<english>-en)?")
 X_LABELS = {"d": "DIAGNOSTICO", "p": "PROCEDIMIENTO"}  # the label column of CodiEsp-X files
@@ -70,7 +71,6 @@ def split_official_keys(split_name: str, scores_file, gold: Sequence[Sequence[st
     both see the same float32 ties), ``{}`` for any other split. ``gold``: the codes of each row of the file."""
     if codiesp_task(split_name) is None:
         return {}
-    from icdbench.metrics.scores_file import load_scores
 
     _, codes, scores = load_scores(scores_file)
     return official_keys(codes, scores, gold)

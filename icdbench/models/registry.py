@@ -101,6 +101,7 @@ def register_model(
 
 
 def _discover() -> None:
+    # discovery: every model file is imported by name and registers itself
     import icdbench.models as package
 
     for info in pkgutil.iter_modules(package.__path__):

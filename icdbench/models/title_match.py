@@ -41,6 +41,7 @@ class TitleMatch:
     """``fit(texts, Y)`` fits the vectoriser on titles + notes (``Y`` unused); ``predict_scores`` → cosines."""
 
     def __init__(self, config: TitleMatchConfig, descriptions: list[str]):
+        # heavy: scikit-learn loads only when the model is built
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         self.descriptions = descriptions

@@ -12,8 +12,14 @@ import json
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
+from icdbench.datasets.storage import read_manifest
+from icdbench.errors import UserError
+from icdbench.metrics import automation_curve_of
+from icdbench.metrics.scores_file import load_scores
 from icdbench.metrics.thresholds import TopK
+from icdbench.results.record import SCORES_FILE, THRESHOLD_FILE
 
 AUTOMATION_POINTS = 20  # coverage 5%, 10%, ..., 100%
 PR_BINS = 1000  # the PR curve is exact at score thresholds 0.000, 0.001, ..., 0.999
@@ -24,8 +30,6 @@ ROW_CHUNK = 4096  # documents per chunk when binning scores (bounds memory at MI
 
 def automation_points(scores: np.ndarray, targets: np.ndarray, threshold) -> dict[str, list[float]]:
     """EMR and Jaccard when automating the 5%, 10%, ... most confident documents (metrics' own curve)."""
-    from icdbench.metrics import automation_curve_of
-
     curve = automation_curve_of(scores, targets, threshold=threshold)
     shares = [(i + 1) / AUTOMATION_POINTS for i in range(AUTOMATION_POINTS)]
     points = [curve.at(share) for share in shares]
@@ -87,8 +91,6 @@ def curves_of_run(record: dict, run_dir: Path, data_root: Path) -> dict | None:
     (only when the split there is the one the run used, by content hash); None when neither is available."""
     if record.get("curves"):
         return record["curves"]
-    from icdbench.errors import UserError
-    from icdbench.results.record import SCORES_FILE, THRESHOLD_FILE
 
     run_dir = Path(run_dir)
     if not (run_dir / SCORES_FILE).is_file() or not (run_dir / THRESHOLD_FILE).is_file():
@@ -97,7 +99,6 @@ def curves_of_run(record: dict, run_dir: Path, data_root: Path) -> dict | None:
         targets_of = GoldCodes.load(Path(data_root) / record["split"], record)
         if targets_of is None:
             return None
-        from icdbench.metrics.scores_file import load_scores
 
         doc_ids, codes, scores = load_scores(run_dir / SCORES_FILE)
         targets = targets_of.matrix(doc_ids, codes)
@@ -116,9 +117,6 @@ class GoldCodes:
     @staticmethod
     def load(split_dir: Path, record: dict | None = None) -> GoldCodes | None:
         """None when the split is not prepared there or (given a record) is not the split the run used."""
-        import polars as pl
-
-        from icdbench.datasets.storage import read_manifest
 
         manifest = read_manifest(split_dir, missing_ok=True)
         if manifest is None:

@@ -10,6 +10,7 @@ with the +1 correction.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,18 @@ import torch
 from torch import Tensor
 
 from icdbench.errors import UserError
+from icdbench.metrics.functional.classification import SetCounts, per_doc_jaccard
+from icdbench.metrics.functional.hierarchy import rollup_groups
+from icdbench.metrics.functional.ranking import ranking_stats
+from icdbench.metrics.functional.sequence import Sequences
 from icdbench.metrics.functional.sets import CodeSets
+from icdbench.metrics.keys import FREQUENCY_BUCKETS
+from icdbench.metrics.report import Inputs, decision_threshold
+from icdbench.metrics.scores_file import load_scores
+from icdbench.metrics.stats import SUPPORTED, paired_test
+from icdbench.results.curves import threshold_of
 from icdbench.results.leaderboard import HEADLINE_KEYS
+from icdbench.results.record import SCORES_FILE, THRESHOLD_FILE
 
 N_BOOT = 1000
 BLOCK = 32  # resamples per vectorised block (bounds memory at BLOCK x codes per key)
@@ -37,12 +48,6 @@ class RunScores:
 
 
 def load_run_scores(run_dir: Path, record: dict) -> RunScores:
-    import json
-
-    from icdbench.metrics.scores_file import load_scores
-    from icdbench.results.curves import threshold_of
-    from icdbench.results.record import SCORES_FILE, THRESHOLD_FILE
-
     run_dir = Path(run_dir)
     doc_ids, codes, scores = load_scores(run_dir / SCORES_FILE)
     path = run_dir / THRESHOLD_FILE
@@ -105,13 +110,6 @@ class ExtraPieces:
 
     @staticmethod
     def of(scores, targets, codes, threshold, sequences, train_counts) -> ExtraPieces:
-        from icdbench.metrics.functional.classification import SetCounts, per_doc_jaccard
-        from icdbench.metrics.functional.hierarchy import rollup_groups
-        from icdbench.metrics.functional.ranking import ranking_stats
-        from icdbench.metrics.functional.sequence import Sequences
-        from icdbench.metrics.keys import FREQUENCY_BUCKETS
-        from icdbench.metrics.report import Inputs, decision_threshold
-
         inputs = Inputs.check(scores, targets, codes, threshold, sequences, None, train_counts)
         gold = CodeSets.from_mask(inputs.targets)
         pred = CodeSets.from_scores(inputs.scores, decision_threshold(inputs.threshold, inputs.scores))
@@ -183,8 +181,6 @@ def compare_runs(a: RunScores, b: RunScores, targets: np.ndarray, sequences: lis
                  train_counts, *, seed: int = 0) -> dict[str, dict]:  # fmt: skip
     """``{key: {"a", "b", "delta" (b - a), "low", "high" (95% interval of delta), "p_value"}}`` for every headline
     key, from ``N_BOOT`` paired resamples of the test documents."""
-    from icdbench.metrics.stats import SUPPORTED, paired_test
-
     fast = [k for k in HEADLINE_KEYS if k in SUPPORTED]
     out = paired_test(a.scores, b.scores, targets, fast, threshold_a=_torch_threshold(a.threshold),
                       threshold_b=_torch_threshold(b.threshold), n_boot=N_BOOT, seed=seed)  # fmt: skip

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from icdbench.errors import UserError
 from icdbench.io import atomic_write_json, jsonable
 
 RECORD_FILE = "record.json"
@@ -31,8 +32,6 @@ def write_record(run_dir: Path, record: dict) -> dict:
 
 
 def read_record(run_dir: Path) -> dict:
-    from icdbench.errors import UserError
-
     path = Path(run_dir) / RECORD_FILE
     if not path.is_file():
         raise UserError(f"{run_dir} has no {RECORD_FILE}; is it a finished run folder?")

@@ -10,19 +10,26 @@ from omegaconf import OmegaConf
 
 from icdbench.config import ResolvedConfig
 from icdbench.io import atomic_write, atomic_write_json
+from icdbench.metrics import TopK, evaluate_settings, top_codes
+from icdbench.metrics.codiesp import split_official_keys
+from icdbench.metrics.scores_file import save_scores
+from icdbench.metrics.stats import HEADLINE, bootstrap_ci
+from icdbench.metrics.thresholds import tune_threshold
+from icdbench.models.encoders import encoder_fields
 from icdbench.results.provenance import peak_memory, provenance
 from icdbench.results.record import SCORES_FILE, THRESHOLD_FILE, write_record
 from icdbench.training.evidence import evidence_keys, predicted_codes
 from icdbench.training.job import MODEL_FILE, RunJob, ScoredRun
+from icdbench.training.monitor import monitor_metrics
+from icdbench.training.official import comparable_to_published, saved_threshold, train_parts
 from icdbench.training.predict import RUN_CODES_FILE
+from icdbench.training.selection import TIE
 
 BOOTSTRAP_SAMPLES = 1000  # resamples of the test documents for the headline metrics' 95% intervals
 
 
 def threshold_summary(rule: str, threshold) -> dict:
     """What ``threshold.json`` holds: the rule and its tuned value (a number, one per code, or top-k's k)."""
-    from icdbench.metrics import TopK
-
     if isinstance(threshold, TopK):
         return {"rule": rule, "value": None, "top_k": int(threshold.k)}
     array = np.asarray(threshold, dtype=np.float64)
@@ -54,9 +61,6 @@ def convergence(job: RunJob, scored: ScoredRun) -> tuple[str, dict]:
     ``converged`` or ``budget`` come from training (patience exhausted, or stopped by ``optim.epochs`` /
     ``train.max_minutes`` while still improving); ``prior`` overrides either when the evaluated weights rank
     the validation codes no better (within the selection tie) than the training prevalence does."""
-    from icdbench.training.monitor import monitor_metrics
-    from icdbench.training.selection import TIE
-
     val = scored.val
     model_value = monitor_metrics(val.scores, val.targets).get(PRIOR_KEY, float("nan"))
     prior_value = monitor_metrics(prior_scores(job, len(val.targets)), val.targets).get(PRIOR_KEY)
@@ -116,14 +120,6 @@ def finish_run(
     profile: str,
     command: str,
 ) -> dict:
-    from icdbench.metrics import evaluate_settings, top_codes
-    from icdbench.metrics.codiesp import split_official_keys
-    from icdbench.metrics.scores_file import save_scores
-    from icdbench.metrics.stats import HEADLINE, bootstrap_ci
-    from icdbench.metrics.thresholds import tune_threshold
-    from icdbench.models.encoders import encoder_fields
-    from icdbench.training.official import comparable_to_published, saved_threshold, train_parts
-
     split, cfg, run_dir = job.split, job.cfg, job.run_dir
     codes = split.code_list
     rule = cfg.train.threshold

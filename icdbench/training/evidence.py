@@ -11,15 +11,28 @@ read from the split in memory; nothing is written.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
+from icdbench.config import load_run_config
+from icdbench.datasets.datamodule import Collator, PartDataset
+from icdbench.datasets.prepared import ensure_split, recorded_split_dir
+from icdbench.datasets.storage import load_split
+from icdbench.datasets.text import clean_with_offsets, tokenize_with_offsets
 from icdbench.errors import UserError
 from icdbench.metrics.functional.evidence import DocumentAttributions, cases_to_explain, evidence_report
+from icdbench.metrics.report import decision_threshold
+from icdbench.metrics.scores_file import load_scores
 from icdbench.models.base import as_output
+from icdbench.models.registry import get_model
+from icdbench.results.record import CONFIG_FILE, SCORES_FILE, THRESHOLD_FILE, read_record
+from icdbench.training.job import MODEL_FILE, RunJob
+from icdbench.training.predict import decisions
+from icdbench.training.weights import load_model_weights
 
 EVIDENCE_BATCH = 4  # documents per forward pass: label attention is [B, C, T]
 
@@ -30,8 +43,6 @@ def has_gold_evidence(frame) -> bool:
 
 def word_positions(text: str, max_tokens: int, width: int) -> np.ndarray:
     """``[width, 2]`` raw offsets of the ``words`` input's positions (-1 beyond the document)."""
-    from icdbench.datasets.text import tokenize_with_offsets
-
     located = tokenize_with_offsets(text)[: min(max_tokens, width)]
     out = np.full((width, 2), -1, dtype=np.int64)
     if located:
@@ -43,8 +54,6 @@ def segment_positions(text: str, inputs, n_segments: int) -> np.ndarray:
     """``[n_segments · segment_length, 2]`` raw offsets of the ``segments`` input's subword positions (special
     tokens and padding -1). Subwords are located in the cleaned text by the tokenizer's offset mapping and
     moved back to raw text through :func:`icdbench.datasets.text.clean_with_offsets`."""
-    from icdbench.datasets.text import clean_with_offsets
-
     length = inputs.segment_length
     out = np.full((n_segments * length, 2), -1, dtype=np.int64)
     if not inputs.tokenizer.is_fast:  # only fast tokenizers report offsets; no position is located
@@ -97,8 +106,6 @@ def collect_attributions(
     model: torch.nn.Module, datamodule, part: str, wanted: dict[int, list[int]], batch_size: int = EVIDENCE_BATCH
 ) -> dict[int, DocumentAttributions] | None:
     """Row -> attributions of the ``wanted`` codes for the rows of ``part``; None if the model exposes none."""
-    from icdbench.datasets.datamodule import Collator, PartDataset
-
     if not isinstance(model, torch.nn.Module) or not hasattr(model, "want_attributions"):
         return None
     frame = datamodule.split.part(part)
@@ -131,8 +138,6 @@ def collect_attributions(
 
 def predicted_codes(scored_part, threshold, n_rows: int) -> np.ndarray:
     """``[n_rows, C]`` bool decisions of the run's tuned ``threshold`` for the rows of a scored part."""
-    from icdbench.metrics.report import decision_threshold
-
     scores = torch.as_tensor(scored_part.scores)
     if isinstance(threshold, (float, int, np.ndarray)):
         threshold = torch.as_tensor(threshold, dtype=torch.float64)
@@ -161,9 +166,6 @@ def evidence_keys(job, predicted: np.ndarray, model: torch.nn.Module | None = No
 
 def saved_model(job, datamodule) -> torch.nn.Module:
     """The run's evaluated weights (``model.pt``) in the model its config builds."""
-    from icdbench.training.job import MODEL_FILE
-    from icdbench.training.weights import load_model_weights
-
     model = job.spec.build(job.model_config(), datamodule.ctx)
     load_model_weights(model, job.run_dir / MODEL_FILE)
     return model
@@ -172,17 +174,6 @@ def saved_model(job, datamodule) -> torch.nn.Module:
 def finished_run_job(run_dir: Path):
     """``(job, predicted)`` of a finished run folder: its job on the split in DATA_DIR (checked to be the one it
     was trained on) and its test decisions ``[test rows, C]`` bool from its saved scores and threshold."""
-    import json
-
-    from icdbench.config import load_run_config
-    from icdbench.datasets.prepared import ensure_split, recorded_split_dir
-    from icdbench.datasets.storage import load_split
-    from icdbench.metrics.scores_file import load_scores
-    from icdbench.models.registry import get_model
-    from icdbench.results.record import CONFIG_FILE, SCORES_FILE, THRESHOLD_FILE, read_record
-    from icdbench.training.job import RunJob
-    from icdbench.training.predict import decisions
-
     run_dir = Path(run_dir)
     record = read_record(run_dir)
     spec = get_model(record["model"])

@@ -25,12 +25,16 @@ import numpy as np
 import polars as pl
 import torch
 
+from icdbench.datasets.datamodule import Collator, encode_part
+from icdbench.datasets.prepared import recorded_split_dir
+from icdbench.datasets.registry import get_split
+from icdbench.datasets.storage import read_manifest
 from icdbench.errors import UserError
 from icdbench.io import atomic_write_json, atomic_write_text
 from icdbench.models.base import as_output
 from icdbench.paths import data_dir
 from icdbench.results.record import read_record
-from icdbench.training.predict import load_run_model
+from icdbench.training.predict import decisions, load_run_model
 
 LIME_SAMPLES = 300  # perturbed notes per document
 LIME_BATCH = 16  # notes per forward pass while LIME scores its perturbations
@@ -85,8 +89,6 @@ def explain_document(run_dir: Path, doc_id: str, method: str = "attention") -> d
 
 def is_synthetic(split_name: str) -> bool:
     """Embedded synthetic splits are the ones that need no user-supplied source."""
-    from icdbench.datasets.registry import get_split
-
     return get_split(split_name).needs_source is None
 
 
@@ -100,9 +102,6 @@ def explanation_dir(run_dir: Path, split_name: str, run_id: str) -> Path:
 def _load_document(split_name: str, doc_id: str, record: dict) -> dict:
     """The test document's row (text, demographics, gold codes) from DATA_DIR, after checking that the split
     there is the one the run was trained on."""
-    from icdbench.datasets.prepared import recorded_split_dir
-    from icdbench.datasets.storage import read_manifest
-
     folder = recorded_split_dir(record)  # a fold run's documents are in its fold folder
     manifest = read_manifest(folder)
     expected = (record.get("split_hashes") or {}).get("content_sha256")
@@ -142,8 +141,6 @@ class DocumentScorer:
         self.text, self.sentences = doc.get("text"), doc.get("sentences")
 
     def batch(self, texts: list[str]) -> dict:
-        from icdbench.datasets.datamodule import Collator, encode_part
-
         frame = pl.DataFrame(
             {"doc_id": [str(i) for i in range(len(texts))], "text": texts, "codes": [[] for _ in texts]},
             schema_overrides={"codes": pl.List(pl.String)},
@@ -166,8 +163,6 @@ class DocumentScorer:
 
 
 def _codes_to_explain(scores: np.ndarray, threshold: dict) -> list[tuple[int, bool]]:
-    from icdbench.training.predict import decisions
-
     assigned = decisions(scores[None, :], threshold)[0]
     order = np.argsort(-scores, kind="stable")
     picked = [int(c) for c in order if assigned[c]][:MAX_CODES]
@@ -176,6 +171,7 @@ def _codes_to_explain(scores: np.ndarray, threshold: dict) -> list[tuple[int, bo
 
 def explain_lime(scorer: DocumentScorer, text: str, chosen, *, seed: int):
     """``({code index: [(word, weight), ...]}, LIME's HTML page)``."""
+    # heavy: lime loads only for --method lime
     from lime.lime_text import LimeTextExplainer
 
     labels = [c for c, _ in chosen]

@@ -22,6 +22,13 @@ import numpy as np
 from icdbench.errors import UserError
 from icdbench.io import atomic_write_text
 from icdbench.metrics.codiesp import codiesp_task, is_spanish, submission_rows, x_row
+from icdbench.metrics.functional.evidence import EvidenceCase, predicted_spans
+from icdbench.metrics.scores_file import load_scores
+from icdbench.models.registry import get_model
+from icdbench.results.record import SCORES_FILE
+from icdbench.results.sources import read_run
+from icdbench.training.evidence import collect_attributions, finished_run_job, saved_model
+from icdbench.training.job import MODEL_FILE
 
 FORMATS = ("codiesp-d", "codiesp-p", "codiesp-x")
 PARTS = ("test",)
@@ -31,10 +38,6 @@ TASK_NAMES = {"d": "diagnoses", "p": "procedures"}
 def export_run(run_dir, fmt: str, *, part: str = "test", out=None) -> Path:
     """Write the submission file of format ``fmt`` for the finished run ``run_dir``; returns its path (default
     ``RUN_DIR/<format>-<part>.tsv``)."""
-    from icdbench.metrics.scores_file import load_scores
-    from icdbench.results.record import SCORES_FILE
-    from icdbench.results.sources import read_run
-
     run_dir = Path(run_dir)
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -62,11 +65,6 @@ def export_run(run_dir, fmt: str, *, part: str = "test", out=None) -> Path:
 
 def x_lines(run_dir: Path, record: dict, task: str) -> list[str]:
     """The CodiEsp-X lines of a neural run on a Spanish split (module docstring)."""
-    from icdbench.metrics.functional.evidence import EvidenceCase, predicted_spans
-    from icdbench.models.registry import get_model
-    from icdbench.training.evidence import collect_attributions, finished_run_job, saved_model
-    from icdbench.training.job import MODEL_FILE
-
     split = record["split"]
     if not is_spanish(split):
         raise UserError(f"{run_dir} is a run on {split}, the English translation: CodiEsp-X positions are offsets "

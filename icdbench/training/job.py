@@ -27,10 +27,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from omegaconf import OmegaConf
 
+from icdbench.datasets.datamodule import CodingDataModule
 from icdbench.datasets.storage import Split
 from icdbench.io import atomic_write
 from icdbench.models.registry import ModelSpec
+from icdbench.training.selection import resolve_monitor
+from icdbench.training.trainer import CHECKPOINT_DIR, make_trainer
 
 MODEL_FILE = "model.pt"
 
@@ -79,19 +83,13 @@ class RunJob:
     def monitor(self) -> str:
         """The validation metric that selects weights and stops training (``val/<key>``), ``train.monitor``
         resolved for this split (``auto``: see :func:`icdbench.training.selection.resolve_monitor`)."""
-        from icdbench.training.selection import resolve_monitor
-
         return resolve_monitor(self.cfg.train.monitor, self.split)
 
     def model_config(self):
         """The model's config dataclass instance (what ``spec.build`` takes)."""
-        from omegaconf import OmegaConf
-
         return OmegaConf.to_object(self.cfg.model)
 
     def datamodule(self, kind: str | None = None):
-        from icdbench.datasets.datamodule import CodingDataModule
-
         kind = kind or self.spec.inputs
         if kind not in self._datamodules:
             self._datamodules[kind] = CodingDataModule(self.split, self.cfg, kind)
@@ -113,8 +111,6 @@ class RunJob:
         return next(iter(self._datamodules.values())).ctx if self._datamodules else None
 
     def trainer(self, *, stage: str = "", monitor: str | None = None, max_epochs: int | None = None):
-        from icdbench.training.trainer import CHECKPOINT_DIR, make_trainer
-
         checkpoints = self.run_dir / CHECKPOINT_DIR / stage if stage else self.run_dir / CHECKPOINT_DIR
         return make_trainer(
             self.cfg,

@@ -19,6 +19,7 @@ from pytorch_lightning.trainer.states import TrainerFn
 from torch import nn
 
 from icdbench.errors import UserError
+from icdbench.metrics import evaluate
 from icdbench.metrics.collect import DocumentMean, ScoreCollector
 from icdbench.models.base import ModelContext, ModelOutput, as_output
 from icdbench.training.losses import CodingLoss, positive_weights
@@ -181,8 +182,6 @@ def collapse_reason(scores: np.ndarray, targets: np.ndarray) -> str | None:
 
 def pooled_auc(scores: np.ndarray, targets: np.ndarray) -> float:
     """AUC-ROC over all (document, code) pairs pooled (ties count half); 0.5 when undefined."""
-    from icdbench.metrics import evaluate
-
     value = evaluate(scores, targets, keys=["micro_auc_roc"]).get("micro_auc_roc", float("nan"))
     return float(value) if np.isfinite(value) else 0.5
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from icdbench.config import MONITORED
+from icdbench.metrics import evaluate
 
 
 def monitor_metrics(scores: np.ndarray, targets: np.ndarray) -> dict[str, float]:
     """``scores`` ``[N, C]`` float probabilities, ``targets`` ``[N, C]`` bool → the monitored metrics."""
-    from icdbench.metrics import evaluate
-
     report = evaluate(scores, targets, threshold=0.5, keys=MONITORED)
     return {name: float(report[name]) for name in MONITORED if name in report}

@@ -26,7 +26,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from icdbench.datasets.splitting import code_counts
 from icdbench.errors import UserError
+from icdbench.metrics.thresholds import TopK
+from icdbench.results.record import THRESHOLD_FILE, read_record
 
 TRAIN_PARTS = {"train": ("train",), "train,val": ("train", "val"), "train,dev": ("train", "val")}
 
@@ -69,8 +72,6 @@ class FixedChoices:
 
 def fixed_choices(spec, split_name: str, manifest: dict, cfg) -> FixedChoices | None:
     """The choices a train+val run reuses (None for a train-only run); one-line errors for a bad reference."""
-    from icdbench.results.record import THRESHOLD_FILE, read_record
-
     parts = train_parts(cfg)
     if parts == ("train",):
         if cfg.train.fixed_from:
@@ -112,8 +113,6 @@ def fixed_choices(spec, split_name: str, manifest: dict, cfg) -> FixedChoices | 
 def with_val_in_train(split):
     """The split with its validation documents appended to train; ``train_count`` counts both parts (it feeds
     the prior, the top-50 codes and the unseen-code metrics, which must see what the model trained on)."""
-    from icdbench.datasets.splitting import code_counts
-
     train = pl.concat([split.train, split.val], how="diagonal_relaxed")
     counts = code_counts(train)
     codes = split.codes.with_columns(
@@ -124,9 +123,9 @@ def with_val_in_train(split):
 
 def saved_threshold(threshold: dict):
     """A ``threshold.json`` back as the value :func:`icdbench.metrics.evaluate` takes."""
+    # heavy: torch, only when a saved threshold is read back
     import torch
 
-    from icdbench.metrics.thresholds import TopK
 
     if threshold["rule"] == "top_k":
         return TopK(int(threshold["top_k"]))

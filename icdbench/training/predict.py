@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import torch
+from omegaconf import OmegaConf
 
 from icdbench.config import load_run_config
 from icdbench.datasets.encodings import load_inputs
@@ -19,6 +20,7 @@ from icdbench.errors import UserError
 from icdbench.models.base import ModelContext, as_output
 from icdbench.models.registry import get_model
 from icdbench.results.record import CONFIG_FILE, THRESHOLD_FILE
+from icdbench.results.sources import read_run
 from icdbench.training.job import MODEL_FILE
 from icdbench.training.weights import load_model_weights, read_weights
 
@@ -42,8 +44,6 @@ def load_run_model(run_dir: Path):
     Every neural run keeps its evaluated weights (``model.pt``), whichever runner trained it (Lightning,
     or a family's own stages: HMHAN with SMOTE, the sentence tagger). scikit-learn runs keep none: their
     fitted TF-IDF vocabulary is note text and is not written (``icdbench.training.sklearn_runner``)."""
-    from icdbench.results.sources import read_run
-
     run_dir = Path(run_dir)
     record = read_run(run_dir)  # refuses missing, corrupt and incompatible (other schema) records
     spec = get_model(record["model"])
@@ -82,7 +82,6 @@ def load_run_model(run_dir: Path):
             "and is found by the run's path RUNS_DIR/<split>/<model>/<run_id>: use the run where it was trained"
         ) from None
     inputs.fill_context(ctx)
-    from omegaconf import OmegaConf
 
     model = spec.build(OmegaConf.to_object(cfg.model), ctx)
     load_model_weights(model, run_dir / MODEL_FILE, state)

@@ -25,6 +25,7 @@ from functools import cache
 from pathlib import Path
 
 from icdbench.datasets.synthetic.corpus import Document, patient_documents
+from icdbench.datasets.synthetic.documents import discharge_summary
 from icdbench.datasets.synthetic.generator import CorpusConfig
 from icdbench.datasets.synthetic.mimic_tables import (
     MIMIC3_FILES,
@@ -35,6 +36,7 @@ from icdbench.datasets.synthetic.mimic_tables import (
     mimic3_text,
 )
 from icdbench.datasets.synthetic.pool import build_pool
+from icdbench.datasets.synthetic.radiology import EXAMS, radiology_report, region_of
 
 ICD9_SHARE = 0.63  # MIMIC-IV: about 209k of 331k discharge notes were coded in ICD-9 (Edin et al. 2023)
 
@@ -61,8 +63,6 @@ def _corpus_config(cfg: WriterConfig, system: str) -> CorpusConfig:
 
 
 def _render(cfg: WriterConfig):
-    from icdbench.datasets.synthetic.documents import discharge_summary
-
     return lambda adm, rng: discharge_summary(adm, rng, words_target=cfg.words_per_note, displace=0.5)
 
 
@@ -172,8 +172,6 @@ def _code_rows(rows: Rows, mimic4: bool, subject: int, hadm: int, system: str, d
 
 def _radiology_rows(rows: Rows, subject: int, hadm: int, admit: datetime, doc: Document, seq: int,
                     rng: random.Random, pool) -> int:
-    from icdbench.datasets.synthetic.radiology import EXAMS, radiology_report, region_of
-
     for _ in range(rng.choice((0, 1, 1, 2, 3))):
         adm = copy.copy(doc.admission)
         adm.labels, adm.kinds, adm.distractors = list(adm.labels), list(adm.kinds), list(adm.distractors)

@@ -10,6 +10,8 @@ from datetime import datetime
 
 import polars as pl
 
+from icdbench.codes import get_system
+
 MIMIC4_FILES = {
     "discharge": "note/discharge.csv.gz", "radiology": "note/radiology.csv.gz",
     "radiology_detail": "note/radiology_detail.csv.gz", "diagnoses": "hosp/diagnoses_icd.csv.gz",
@@ -143,8 +145,6 @@ def _dt(day) -> datetime | None:
 
 def dictionary_frames(version: str) -> dict[str, pl.DataFrame]:
     """``d_icd_diagnoses`` / ``d_icd_procedures`` with every code of the tables (both ICD versions in MIMIC-IV)."""
-    from icdbench.codes import get_system
-
     out = {}
     for name, systems in (("d_diagnoses", ("icd9cm", "icd10cm")), ("d_procedures", ("icd9proc", "icd10pcs"))):
         rows = []

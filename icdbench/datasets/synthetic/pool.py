@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 
+from icdbench.codes import get_system
 from icdbench.datasets.synthetic import concepts
 from icdbench.datasets.synthetic.mentions import MentionForms, build_forms
 
@@ -180,8 +181,6 @@ def _draw_tail(system, system_name: str, n: int, exclude: set[str], rng: random.
 def build_pool(system: str, *, n_tail_dx: int, n_tail_proc: int, seed: int, zipf: float = 0.75,
                tail_top_weight: float = 0.25, head_filter=None) -> CodePool:
     """The code pool for ``system`` ("icd10" or "icd9"). ``head_filter(code, theme, role)`` trims the head."""
-    from icdbench.codes import get_system
-
     dx_name, proc_name = SYSTEMS[system]
     dx_sys, proc_sys = get_system(dx_name), get_system(proc_name)
     rng = random.Random(f"pool:{system}:{seed}")

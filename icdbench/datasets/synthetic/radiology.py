@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 
+from icdbench.codes import get_system
 from icdbench.datasets.synthetic.builder import Mention, Rendered, Section, Sentence, render, template, words
 from icdbench.datasets.synthetic.generator import Admission
 from icdbench.datasets.synthetic.pool import CodePool, PoolCode, _forms
@@ -77,8 +78,6 @@ def region_of(code: PoolCode) -> str:
 
 def radiology_pool(seed: int) -> CodePool:
     """The radiology code pool: imaging findings only (the curated table above; ``seed`` is unused)."""
-    from icdbench.codes import get_system
-
     system = get_system("icd10cm")
     codes = {}
     for code, theme, role, weight, _region in _ROWS:

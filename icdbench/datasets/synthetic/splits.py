@@ -14,12 +14,16 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from icdbench.codes import get_system
 from icdbench.datasets.registry import PrepareOptions, preparation, register_split
 from icdbench.datasets.splitting import code_counts, codes_table, patient_split, restrict_labels, top_k_codes
+from icdbench.datasets.stats import split_card
 from icdbench.datasets.storage import PARTS, write_split
 from icdbench.datasets.synthetic.corpus import GENERATOR_VERSION, Document, iter_documents
+from icdbench.datasets.synthetic.documents import discharge_summary
 from icdbench.datasets.synthetic.generator import CorpusConfig
 from icdbench.datasets.synthetic.pool import SYSTEMS, build_pool
+from icdbench.datasets.synthetic.radiology import radiology_pool, radiology_report
 
 PREPROCESSING_VERSION = "raw-1"  # synthetic text is stored as generated; cleaning happens at model input
 
@@ -72,10 +76,7 @@ def documents_frame(docs: list[Document]) -> pl.DataFrame:
 def renderer_for(split: SyntheticSplit, pool=None):
     cfg = split.config
     if split.style == "radiology":
-        from icdbench.datasets.synthetic.radiology import radiology_report
-
         return lambda adm, rng: radiology_report(adm, rng, words_target=cfg.words, displace=cfg.displace, pool=pool)
-    from icdbench.datasets.synthetic.documents import discharge_summary
 
     return lambda adm, rng: discharge_summary(adm, rng, words_target=cfg.words, displace=cfg.displace)
 
@@ -83,8 +84,6 @@ def renderer_for(split: SyntheticSplit, pool=None):
 def pool_for(split: SyntheticSplit, seed: int):
     cfg = split.config
     if split.style == "radiology":
-        from icdbench.datasets.synthetic.radiology import radiology_pool
-
         return radiology_pool(seed)
     return build_pool(cfg.system, n_tail_dx=cfg.n_tail_dx, n_tail_proc=cfg.n_tail_proc, seed=seed,
                       zipf=cfg.zipf, tail_top_weight=cfg.tail_top_weight)
@@ -92,9 +91,6 @@ def pool_for(split: SyntheticSplit, seed: int):
 
 def build(name: str, seed: int) -> tuple[dict[str, pl.DataFrame], pl.DataFrame, dict]:
     """Generate split ``name``: its parts, codes table and statistics card (not written)."""
-    from icdbench.codes import get_system
-    from icdbench.datasets.stats import split_card
-
     split, _ = SPLITS[name]
     pool = pool_for(split, seed)
     docs = list(iter_documents(pool, split.config, seed, renderer_for(split, pool)))

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from icdbench.datasets.text import clean_text
+from icdbench.datasets.text import clean_text, split_sentences
 
 EVIDENCE_KS = (5, 10)
 SPAN_THRESHOLD = 0.5
@@ -206,8 +206,6 @@ def evidence_report(
     """The ``evidence_*`` keys of a part of a split (``frame``: rows with ``text``, ``codes``, ``evidence`` and,
     where the split has them, ``sentences``) for a model's ``attributions`` (row -> :class:`DocumentAttributions`,
     covering at least :func:`cases_to_explain`) and its decisions ``predicted`` ``[N, C]`` bool."""
-    from icdbench.datasets.text import split_sentences
-
     spans_per_row = gold_spans(frame, codes)
     sentence_column = frame["sentences"].to_list() if "sentences" in frame.columns else [None] * frame.height
     texts = frame["text"].to_list()

@@ -25,6 +25,8 @@ from torch.utils.data import DataLoader
 from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
+from icdbench.datasets.datamodule import Collator, PartDataset, focus_sentence_loader
+from icdbench.datasets.sentences import FocusSentences
 from icdbench.errors import UserError
 from icdbench.models.sentence_tagger import SentenceTaggerModel, union_codes
 from icdbench.training.fit import Fitted, fit_module, scored_run
@@ -103,8 +105,6 @@ def supervision_summary(counts) -> dict:
 
 def sequential_loader(datamodule, name: str, batch_size: int) -> DataLoader:
     """Every document of a part in order, unsharded (for evaluation passes on one process)."""
-    from icdbench.datasets.datamodule import Collator, PartDataset
-
     part = datamodule.part(name)
     return DataLoader(
         PartDataset(part, datamodule.inputs),
@@ -117,6 +117,7 @@ def sequential_loader(datamodule, name: str, batch_size: int) -> DataLoader:
 @torch.no_grad()
 def paper_metrics(model: SentenceTaggerModel, loader: DataLoader) -> dict[str, float]:
     """The paper's test metrics (Tables 3-5) of the trained pipeline, with scikit-learn's definitions."""
+    # heavy: scikit-learn's metric definitions, only at the end of a run
     from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
     model.eval()
@@ -172,9 +173,6 @@ def _fit_stage(job: RunJob, module: StageModule, **data) -> tuple[Fitted, dict]:
 
 
 def run_sentence_tagger(job: RunJob) -> ScoredRun:
-    from icdbench.datasets.datamodule import focus_sentence_loader
-    from icdbench.datasets.sentences import FocusSentences
-
     if job.resume_from is not None:
         raise UserError("sentence-tagger runs train two stages and cannot be resumed; start a new run")
     datamodule = job.datamodule("sentences")
