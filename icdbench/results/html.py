@@ -3,6 +3,7 @@ JavaScript, no server, no CDN) and the plots, which sit beside it in ``plots/``.
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 from icdbench.metrics.keys import METRICS
@@ -82,7 +83,6 @@ def grid_html(grid: Grid, caption: str = "") -> str:
 
 def _markdown_section(text: str) -> str:
     """The few Markdown constructs of the generated prose sections (heading, bullets, paragraphs) as HTML."""
-    import re
 
     def inline(line: str) -> str:
         line = escape(line)

@@ -35,9 +35,13 @@ import math
 import os
 import platform
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
+import torch
+
 from icdbench.io import format_table
+from icdbench.paths import REPO_ROOT
 from icdbench.results.leaderboard import HEADLINE_KEYS, SETTINGS
 from icdbench.results.locking import csv_text, read_csv, write_text
 
@@ -94,10 +98,6 @@ def cpu_model() -> str:
 def machine_fingerprint(threads: int = THREADS) -> str:
     """What decides whether two runs can agree bit for bit: the numeric libraries' versions, the vector
     instructions torch uses, the CPU and the intra-op threads."""
-    from importlib import metadata
-
-    import torch
-
     versions = "; ".join(f"{name} {metadata.version(name)}" for name in NUMERIC_LIBRARIES)
     return (f"torch {torch.__version__} {torch.backends.cpu.get_cpu_capability()}; {versions}; {cpu_model()}; "
             f"{threads} thread{'s' if threads > 1 else ''}")  # fmt: skip
@@ -269,8 +269,6 @@ def job_of(split: str, model: str) -> str:
 
 def codiesp_source() -> Path:
     """The CodiEsp v4 folder: ``$CODIESP_SOURCE``, else ``../shared/data/codiesp`` from the repository root."""
-    from icdbench.paths import REPO_ROOT
-
     return Path(os.environ.get(CODIESP_ENV) or REPO_ROOT.parent / "shared" / "data" / "codiesp")
 
 

@@ -36,6 +36,7 @@ from icdbench.results.cells import (
     metric_grid,
     provenance_grid,
     reference_grids,
+    replicates_text,
     side_by_side_grid,
     tau_grid,
 )
@@ -133,8 +134,6 @@ def _csv_value(value) -> str:
 
 
 def table_rows(board: Leaderboard) -> list[dict]:
-    from icdbench.results.cells import replicates_text
-
     out = []
     for table in board.tables:
         for row in table.rows:
@@ -180,7 +179,7 @@ def json_document(board: Leaderboard) -> str:
 
 # ---------------------------------------------------------------------------------------------------- writing
 def render_plots(board: Leaderboard) -> dict[str, bytes]:
-    from icdbench.results import plots
+    from icdbench.results import plots  # heavy: matplotlib, loaded only when a board draws its plots
 
     out: dict[str, bytes] = {}
     for table in board.tables:

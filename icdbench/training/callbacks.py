@@ -17,6 +17,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, StochasticWeightAveraging
 from pytorch_lightning.trainer.states import TrainerFn
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 
 class BatchSeeder(Callback):
@@ -114,8 +115,6 @@ class KeepResumableOnTerminate(Callback):
         self.path = path
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        from pytorch_lightning.utilities.exceptions import SIGTERMException
-
         if isinstance(exception, SIGTERMException) and trainer.state.fn == TrainerFn.FITTING:
             if not self.path.is_file():
                 trainer.save_checkpoint(self.path)

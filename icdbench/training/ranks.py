@@ -42,6 +42,7 @@ class Rank:
 def _external_environment():
     """Lightning's cluster environment when torchrun or srun started several processes (Lightning's order of
     detection: torchrun first, as it may run inside a SLURM job)."""
+    # heavy: Lightning; this module stays light, as the grid driver imports it
     from lightning_fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
 
     for kind in (TorchElasticEnvironment, SLURMEnvironment):
@@ -78,8 +79,8 @@ def process_rank(train_cfg) -> Rank:
 
 def _process_group(accelerator: str) -> None:
     """The default process group of an externally started run (gloo for CPU tensors, NCCL for CUDA ones)."""
-    import torch
-    import torch.distributed as dist
+    import torch  # heavy: only an externally started DDP run needs torch here
+    import torch.distributed as dist  # heavy
 
     if dist.is_initialized():
         return
@@ -107,7 +108,7 @@ def share(name: str, rank: Rank, decide: Callable[[], Any], accelerator: str = "
             raise UserError(f"this process has LOCAL_RANK set but no {variable} from rank 0; start a DDP run with "
                             "icdbench itself, torchrun or srun")  # fmt: skip
         return json.loads(os.environ[variable])
-    import torch.distributed as dist
+    import torch.distributed as dist  # heavy: only an externally started DDP run gets here
 
     _process_group(accelerator)
     box = [decide() if rank.is_zero else None]

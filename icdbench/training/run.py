@@ -14,16 +14,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import pytorch_lightning as pl
 from omegaconf import OmegaConf
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from icdbench.config import ConfigLayer, ResolvedConfig, load_run_config, merge_layer, resolve_config
 from icdbench.datasets.prepared import ensure_split, fold_split_dir
 from icdbench.datasets.storage import load_split, read_manifest
 from icdbench.errors import Terminated, UserError
 from icdbench.io import atomic_write_text
+from icdbench.models.encoders import resolve_encoder
 from icdbench.models.registry import ModelSpec, get_model
 from icdbench.paths import runs_dir
-from icdbench.results.record import CONFIG_FILE, LAYERS_FILE
+from icdbench.results.record import CONFIG_FILE, LAYERS_FILE, RECORD_FILE
+from icdbench.results.run_index import append_run
+from icdbench.training.evaluation import finish_run, stop_note
 from icdbench.training.job import RunJob, ScoredRun
 from icdbench.training.official import fixed_choices, with_val_in_train
 from icdbench.training.ranks import forget, process_rank, share
@@ -31,6 +36,7 @@ from icdbench.training.runners import runner_of
 from icdbench.training.selection import monitor_warning
 from icdbench.training.stopping import StopOnSigterm
 from icdbench.training.trainer import CHECKPOINT_DIR, LAST_CKPT
+from icdbench.training.weights import read_weights
 
 RUN_ID = "run_id"  # the value DDP ranks take from rank 0 (ICDBENCH_RUN_ID for ranks Lightning starts)
 
@@ -76,9 +82,6 @@ def new_run_dir(split: str, model: str, seed: int, profile: str, fold: int | Non
 def _resumable_checkpoint(run_dir: Path) -> Path:
     """The last checkpoint of an unfinished run folder, checked to be readable (a truncated checkpoint is one
     line here, not a traceback after the data is set up)."""
-    from icdbench.results.record import RECORD_FILE
-    from icdbench.training.weights import read_weights
-
     if (run_dir / RECORD_FILE).exists():
         raise UserError(f"{run_dir} is a finished run (it has {RECORD_FILE}); nothing to resume")
     last = run_dir / CHECKPOINT_DIR / LAST_CKPT
@@ -103,8 +106,6 @@ def _resume_config(spec: ModelSpec, run_dir: Path) -> tuple[ResolvedConfig, str,
 def train(request: RunRequest) -> RunResult:
     """Train, evaluate and record one run; returns its folder and record. SIGTERM at any point before the
     record is written raises ``Terminated`` (exit 143) and records nothing."""
-    from pytorch_lightning.utilities.exceptions import SIGTERMException
-
     with StopOnSigterm() as sigterm:
         try:
             return _train(request, sigterm)
@@ -142,8 +143,6 @@ def _train(request: RunRequest, sigterm: StopOnSigterm) -> RunResult:
     if spec.trainer == "sklearn" and cfg.train.devices > 1:
         raise UserError(f"{spec.name} is a scikit-learn model; it runs in one process (set train.devices=1)")
     if "encoder" in cfg.model:  # a missing encoder is one line before anything is written
-        from icdbench.models.encoders import resolve_encoder
-
         resolve_encoder(cfg.model.encoder)
     split_dir = fold_split_dir(ensure_split(request.split, request.source, request.command), request.split, fold)
     fixed = fixed_choices(spec, request.split, read_manifest(split_dir), cfg)
@@ -166,8 +165,6 @@ def _train(request: RunRequest, sigterm: StopOnSigterm) -> RunResult:
                       "layers": [vars(layer) for layer in resolved.layers]}
             atomic_write_text(run_dir / LAYERS_FILE, OmegaConf.to_yaml(layers))
     try:
-        import pytorch_lightning as pl
-
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
         split = load_split(split_dir)
         if fixed is not None:
@@ -181,9 +178,6 @@ def _train(request: RunRequest, sigterm: StopOnSigterm) -> RunResult:
         sigterm.check()  # SIGTERM while a Lightning stage held it, e.g. in its last test batch
         if not job.is_global_zero:
             return RunResult(run_dir, None)
-        from icdbench.results.run_index import append_run
-        from icdbench.training.evaluation import finish_run, stop_note
-
         with sigterm.deferred():
             record = finish_run(
                 job, scored, resolved, wall_seconds=wall, profile=profile, command=request.command

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
-from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
+from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger, WandbLogger
 
 from icdbench.training.callbacks import BatchSeeder, KeepResumableOnTerminate, SWAEvaluated, ThroughputMeter
 from icdbench.training.selection import SelectionCallback, resolve_monitor
@@ -65,8 +65,6 @@ def make_logger(cfg, run_dir: Path, run_id: str, stage: str = "") -> Logger | No
     elif kind == "tensorboard":
         logger = TensorBoardLogger(save_dir=run_dir, name="logs", version=stage, default_hp_metric=False)
     else:
-        from pytorch_lightning.loggers import WandbLogger
-
         # offline unless the user opted in; only config values and metrics are sent, never text
         online = os.environ.get("WANDB_MODE", "offline") == "online"
         name = f"{run_id}-{stage}" if stage else run_id
