@@ -17,10 +17,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from icdbench.app.requests import GridRequest
-from icdbench.grid.launchers import available_cpus
+from icdbench.grid.launchers import available_cpus, require, run_local, run_ray
+from icdbench.grid.progress import FAILED, Progress, summary
 from icdbench.grid.spec import Grid, GridRun, load_grid
+from icdbench.grid.state import (
+    STATUS_FILE,
+    find_record,
+    find_resumable,
+    grid_dir,
+    identity,
+    log_path,
+    matches,
+    read_status,
+    write_status,
+)
 from icdbench.grid.worker import TERMINATED, Outcome
 from icdbench.io import atomic_write_json
+from icdbench.paths import data_dir, runs_dir, settings_dir
+from icdbench.results.record import RECORD_FILE
+from icdbench.results.run_index import append_run
+from icdbench.results.sources import commit_record, committed_path, leaderboards_dir, read_record_file
 
 
 @dataclass
@@ -32,9 +48,6 @@ class Plan:
 
 
 def plan(grid: Grid, runs: list[GridRun]) -> Plan:
-    from icdbench.grid.state import find_record, find_resumable, identity, matches
-    from icdbench.results.sources import committed_path, read_record_file
-
     todo, resume, recorded, stale = [], [], 0, 0
     for run in runs:
         ident = identity(run)
@@ -58,9 +71,6 @@ def plan(grid: Grid, runs: list[GridRun]) -> Plan:
 
 def worker_env() -> dict[str, str]:
     """What every worker needs to find the same data and write to the same places (absolute paths)."""
-    from icdbench.paths import data_dir, runs_dir, settings_dir
-    from icdbench.results.sources import leaderboards_dir
-
     return {"RUNS_DIR": str(runs_dir().resolve()), "DATA_DIR": str(data_dir().resolve()),
             "ICDBENCH_SETTINGS": str(settings_dir().resolve()),
             "ICDBENCH_LEADERBOARDS": str(leaderboards_dir().resolve())}  # fmt: skip
@@ -68,11 +78,6 @@ def worker_env() -> dict[str, str]:
 
 def store_outcome(grid: Grid, outcome: Outcome) -> None:
     """Write a returned record where the driver keeps records (if the worker's files are elsewhere)."""
-    from icdbench.paths import runs_dir
-    from icdbench.results.record import RECORD_FILE
-    from icdbench.results.run_index import append_run
-    from icdbench.results.sources import commit_record
-
     if outcome.record is None or outcome.status not in ("done", "skipped"):
         return
     if outcome.run_dir and not Path(outcome.run_dir).is_absolute():
@@ -87,9 +92,6 @@ def store_outcome(grid: Grid, outcome: Outcome) -> None:
 def _selected(runs: list[GridRun], name: str, retry_failed: bool) -> list[GridRun]:
     if not retry_failed:
         return runs
-    from icdbench.grid.progress import FAILED
-    from icdbench.grid.state import read_status
-
     failed = {key for key, entry in read_status(name).items() if entry.get("status") in FAILED}
     return [run for run in runs if run.key in failed]
 
@@ -104,7 +106,7 @@ def plan_line(grid: Grid, runs: list[GridRun], todo: Plan, where: str) -> str:
 
 def prepare_splits(grid: Grid) -> None:
     """Prepare every split of the grid once, before the workers need it (a missing source fails here, in one line)."""
-    from icdbench.datasets.prepared import ensure_split
+    from icdbench.datasets.prepared import ensure_split  # heavy: polars and numpy, for a grid that runs
 
     for split, source in sorted({(split, block.source) for block in grid.blocks for split in block.splits}, key=str):
         ensure_split(split, Path(source) if source else None)
@@ -129,11 +131,7 @@ class Launch:
 
 def launch(grid: Grid, runs: list[GridRun], options: Launch) -> tuple[list[Outcome], bool]:
     """Run ``runs`` on the chosen engine; store each returned record, keep the status file: (outcomes, stopped)."""
-    from icdbench.grid import state
-    from icdbench.grid.launchers import run_local, run_ray
-    from icdbench.grid.progress import Progress
-
-    logs = {run.key: state.log_path(grid.name, run) for run in runs}
+    logs = {run.key: log_path(grid.name, run) for run in runs}
     cpus = options.cpus or available_cpus()
     slots = max(1, cpus // min(run.resources.cpus for run in runs))
 
@@ -150,22 +148,18 @@ def launch(grid: Grid, runs: list[GridRun], options: Launch) -> tuple[list[Outco
     elif options.launcher == "ray":
         outcomes, stopped = run_ray(runs, logs, env, options.address, options.cpus, progress)
     else:
-        from icdbench.grid.slurm import run_slurm
+        from icdbench.grid.slurm import run_slurm  # optional: submitit (icdbench[slurm])
 
         outcomes, stopped = run_slurm(runs, logs, env, {**grid.slurm, **options.settings}, grid.name,
-                                      state.grid_dir(grid.name) / "slurm", options.slurm_cluster, progress)  # fmt: skip
+                                      grid_dir(grid.name) / "slurm", options.slurm_cluster, progress)  # fmt: skip
     progress.close()
-    state.write_status(grid.name, {o.key: {"status": o.status, "command": o.command, "log": o.log, "error": o.error}
-                                   for o in outcomes})  # fmt: skip
+    write_status(grid.name, {o.key: {"status": o.status, "command": o.command, "log": o.log, "error": o.error}
+                             for o in outcomes})  # fmt: skip
     return outcomes, stopped
 
 
 def grid(request: GridRequest) -> int:
     """``icdbench grid GRID``: plan, then run (or list, with ``dry_run``) every run without a record."""
-    from icdbench.grid import state
-    from icdbench.grid.launchers import require
-    from icdbench.grid.progress import FAILED, summary
-
     loaded = load_grid(request.grid)
     name = loaded.name
     if request.launcher != "local":  # a missing engine is one line before any planning work
@@ -174,7 +168,7 @@ def grid(request: GridRequest) -> int:
         prepare_splits(loaded)
     runs = _selected(loaded.runs(), name, request.retry_failed)
     if request.retry_failed and not runs:
-        print(f"grid {name}: no failed run in {state.grid_dir(name) / state.STATUS_FILE}; nothing to retry")
+        print(f"grid {name}: no failed run in {grid_dir(name) / STATUS_FILE}; nothing to retry")
         return 0
     todo = plan(loaded, runs)
     settings = {k: v for k, v in (("partition", request.partition), ("account", request.account)) if v}
@@ -184,9 +178,9 @@ def grid(request: GridRequest) -> int:
         for run in todo.todo:
             print(f"  {'resume' if run.key in todo.resume else 'run   '}  {run.command}")
         if request.launcher == "slurm" and todo.todo:
-            from icdbench.grid.slurm import sbatch_scripts
+            from icdbench.grid.slurm import sbatch_scripts  # optional: submitit (icdbench[slurm])
 
-            for script in sbatch_scripts(todo.todo, {**loaded.slurm, **settings}, name, state.grid_dir(name) / "slurm"):
+            for script in sbatch_scripts(todo.todo, {**loaded.slurm, **settings}, name, grid_dir(name) / "slurm"):
                 print(f"\n{script}")
         return 0
     if not todo.todo:

@@ -40,7 +40,7 @@ def available_cpus() -> int:
 def _gpu_count(runs: list[GridRun]) -> int:
     if not any(run.resources.gpus for run in runs):
         return 0
-    import torch
+    import torch  # heavy: asked only when a run reserves GPUs
 
     return torch.cuda.device_count()
 

@@ -7,6 +7,7 @@ import sys
 import time
 
 from icdbench.grid.worker import Outcome
+from icdbench.io import format_table
 
 FAILED = ("failed", "terminated", "busy")
 
@@ -90,8 +91,6 @@ class Progress:
 
 def summary(outcomes: list[Outcome], planned_done: int = 0) -> str:
     """One row per run of this invocation (status, wall time, run folder or log); failures with their command."""
-    from icdbench.io import format_table
-
     rows = []
     for o in sorted(outcomes, key=lambda o: (o.status not in FAILED, o.key)):
         micro = ((o.record or {}).get("metrics") or {}).get("full", {}).get("micro_f1")

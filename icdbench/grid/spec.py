@@ -32,7 +32,10 @@ from pathlib import Path
 
 import yaml
 
+from icdbench.config import resolve_config
+from icdbench.datasets.registry import get_split
 from icdbench.errors import UserError
+from icdbench.models.registry import all_models, get_model
 from icdbench.paths import settings_dir
 
 STORES = ("runs", "committed")
@@ -84,9 +87,6 @@ class GridRun:
 
     def train_config(self):
         """The ``train`` section of the run's resolved config (its devices, nodes and accelerator)."""
-        from icdbench.config import resolve_config
-        from icdbench.models.registry import get_model
-
         spec = get_model(self.model)
         return resolve_config(spec, split=self.split, profile=self.profile, overrides=list(self.overrides),
                               seed=self.seed).cfg.train  # fmt: skip
@@ -126,9 +126,6 @@ class Grid:
 
     def runs(self, registered: list[str] | None = None) -> list[GridRun]:
         """Every run of the grid, in file order, without duplicates."""
-        from icdbench.datasets.registry import get_split
-        from icdbench.models.registry import all_models, get_model
-
         registered = list(all_models()) if registered is None else registered
         out: dict[str, GridRun] = {}
         for block in self.blocks:
@@ -147,7 +144,7 @@ class Grid:
         return list(out.values())
 
     def _folds(self, block: Block, split: str) -> list[int | None]:
-        from icdbench.datasets.prepared import fold_plan
+        from icdbench.datasets.prepared import fold_plan  # heavy: polars and numpy, for fold blocks only
 
         asked = None if block.folds in (None, "all") else int(block.folds)
         source = Path(block.source) if block.source else None

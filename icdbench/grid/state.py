@@ -14,8 +14,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
+from icdbench.config import resolve_config
 from icdbench.grid.spec import GridRun
 from icdbench.io import atomic_write_json
+from icdbench.models.registry import get_model
 from icdbench.paths import data_dir, runs_dir
 from icdbench.results.record import CONFIG_FILE, LAYERS_FILE, RECORD_FILE
 
@@ -32,10 +36,8 @@ class Identity:
 
 
 def identity(run: GridRun) -> Identity:
-    from icdbench.config import resolve_config
-    from icdbench.datasets.storage import read_manifest
-    from icdbench.models.registry import get_model
-    from icdbench.training.run import fold_split_dir
+    from icdbench.datasets.prepared import fold_split_dir  # heavy: polars and numpy
+    from icdbench.datasets.storage import read_manifest  # heavy: polars
 
     spec = get_model(run.model)
     resolved = resolve_config(spec, split=run.split, profile=run.profile, overrides=list(run.overrides), seed=run.seed)
@@ -75,9 +77,7 @@ def find_record(run: GridRun, ident: Identity, root: Path | None = None) -> tupl
 
 def find_resumable(run: GridRun, ident: Identity, root: Path | None = None) -> Path | None:
     """The newest unfinished run folder of ``run`` (same resolved config, same fold) that has a last checkpoint."""
-    from omegaconf import OmegaConf
-
-    from icdbench.training.trainer import CHECKPOINT_DIR, LAST_CKPT
+    from icdbench.training.trainer import CHECKPOINT_DIR, LAST_CKPT  # heavy: Lightning
 
     for folder in reversed(_run_folders(run, root)):
         config, last = folder / CONFIG_FILE, folder / CHECKPOINT_DIR / LAST_CKPT

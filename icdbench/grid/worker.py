@@ -20,8 +20,15 @@ import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
+from icdbench.errors import Terminated
 from icdbench.grid.spec import GridRun
+from icdbench.grid.state import find_record, find_resumable, identity, lock_file
 from icdbench.io import atomic_write_text
+from icdbench.paths import runs_dir
+from icdbench.results.record import RECORD_FILE
+from icdbench.training.ranks import forget, process_rank, share, started_externally
 
 TERMINATED = 143
 LOG_TAIL_LINES = 25
@@ -54,8 +61,6 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 
 def _relative(run_dir: Path) -> str:
-    from icdbench.paths import runs_dir
-
     try:
         return str(Path(run_dir).resolve().relative_to(runs_dir().resolve()))
     except ValueError:
@@ -67,8 +72,6 @@ DECISION = "grid_run"  # what every rank of a DDP run takes from rank 0: skip th
 
 def _decide(run: GridRun) -> dict:
     """Rank 0's decision, made while it holds the run's lock."""
-    from icdbench.grid.state import find_record, find_resumable, identity
-
     ident = identity(run)
     found = find_record(run, ident)
     if found is not None:
@@ -78,7 +81,7 @@ def _decide(run: GridRun) -> dict:
 
 
 def _carry_out(run: GridRun, decision: dict, outcome: Outcome) -> Outcome:
-    from icdbench.results.record import RECORD_FILE
+    # heavy: torch and Lightning, which only the worker process needs (the grid driver imports this module)
     from icdbench.training.run import RunRequest, train
 
     if decision["status"] == "busy":
@@ -104,8 +107,6 @@ def _carry_out(run: GridRun, decision: dict, outcome: Outcome) -> Outcome:
 def run_rank(run: GridRun):
     """This process's rank in ``run`` (a DDP run has several processes; see icdbench.training.ranks) and the
     run's accelerator."""
-    from icdbench.training.ranks import process_rank
-
     train_cfg = run.train_config()
     return process_rank(train_cfg), train_cfg.accelerator
 
@@ -113,12 +114,6 @@ def run_rank(run: GridRun):
 def execute(run: GridRun) -> Outcome:
     """Run ``run`` in this process unless its record exists; resume its unfinished folder if it has one. Under DDP
     rank 0 decides (holding the run's lock) and the other ranks follow."""
-    from filelock import FileLock, Timeout
-
-    from icdbench.errors import Terminated
-    from icdbench.grid.state import lock_file
-    from icdbench.training.ranks import forget, share
-
     outcome = Outcome(run.key, "failed", run.command, "")
     try:
         rank, accelerator = run_rank(run)
@@ -208,7 +203,7 @@ def run_in_subprocess(run: GridRun, log: str, env: dict[str, str] | None = None)
 
 
 def main(argv: list[str]) -> int:
-    import torch
+    import torch  # heavy: only the worker process sets its threads (the driver imports this module)
 
     run = GridRun.from_json(argv[0])
     torch.set_num_threads(run.threads)
@@ -218,16 +213,10 @@ def main(argv: list[str]) -> int:
     outcome = execute(run)
     outcome.cpu_s = time.process_time() - cpu
     code = {"terminated": TERMINATED, "failed": 1}.get(outcome.status, 0)
-    if int(os.environ.get("LOCAL_RANK") or 0) > 0 and not _started_externally():
+    if int(os.environ.get("LOCAL_RANK") or 0) > 0 and not started_externally():
         return code  # a DDP rank Lightning started from this worker, with its argv: rank 0 writes the outcome
     atomic_write_text(Path(argv[1]), outcome.to_json())
     return code
-
-
-def _started_externally() -> bool:
-    from icdbench.training.ranks import started_externally
-
-    return started_externally()
 
 
 if __name__ == "__main__":
