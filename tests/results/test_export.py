@@ -87,7 +87,7 @@ def test_bad_folders_are_one_line(tmp_path, capsys):
 
 def test_x_lines_are_the_attributed_spans_of_assigned_codes(tmp_path, monkeypatch):
     """The glue from a neural run's attributions to X lines (attribution itself: tests of training.evidence)."""
-    import icdbench.training.evidence as evidence
+    import icdbench.training.export as exporting  # the names export.py took from training.evidence
 
     run_dir = codiesp_run(tmp_path, model="caml")
     (run_dir / "model.pt").write_bytes(b"weights")
@@ -103,9 +103,9 @@ def test_x_lines_are_the_attributed_spans_of_assigned_codes(tmp_path, monkeypatc
         return {0: DocumentAttributions(positions, {c: np.array(weights[c - 1]) for c in (1, 2, 3)}),
                 1: DocumentAttributions(positions, {0: np.array(weights[0])})}  # fmt: skip
 
-    monkeypatch.setattr(evidence, "finished_run_job", lambda path: (job, predicted))
-    monkeypatch.setattr(evidence, "saved_model", lambda job, datamodule: "model")
-    monkeypatch.setattr(evidence, "collect_attributions", attributions)
+    monkeypatch.setattr(exporting, "finished_run_job", lambda path: (job, predicted))
+    monkeypatch.setattr(exporting, "saved_model", lambda job, datamodule: "model")
+    monkeypatch.setattr(exporting, "collect_attributions", attributions)
     assert export(run_dir, "--format", "codiesp-x") == 0
     assert seen == {0: [1, 2, 3], 1: [0]}
     assert (run_dir / "codiesp-x-test.tsv").read_text().splitlines() == [
