@@ -204,6 +204,20 @@ def local_imports(graph: Graph) -> list[Import]:
     return [i for i in graph.imports if i.local and not i.type_only and i.importer != i.target]
 
 
+def silent(graph: Graph, root: Path) -> list[Import]:
+    """Function-local imports with no comment (saying which optional or heavy dependency they wait for) on their
+    line or the line above; ``root`` is the package folder ``graph`` was read from."""
+    out = []
+    for imp in local_imports(graph):
+        path = root.parent.joinpath(*imp.importer.split(".")).with_suffix(".py")
+        if not path.is_file():
+            path = path.with_suffix("") / "__init__.py"
+        lines = path.read_text(encoding="utf-8").splitlines()
+        if not any("#" in line for line in lines[max(imp.line - 2, 0) : imp.line]):
+            out.append(imp)
+    return out
+
+
 def statements(imports: list[Import]) -> int:
     """How many import statements ``imports`` come from."""
     return len({(i.importer, i.line) for i in imports})
@@ -232,6 +246,8 @@ def report(root: Path) -> str:
     lines += ["", "upward imports:"] + [f"  {pair}: {n}" for pair, n in sorted(pairs.items())]
     lines += [f"    {i.importer}:{i.line} -> {i.target}" for i in sorted(ups, key=lambda i: (i.importer, i.line))]
     lines += ["", "cycles:"] + ["  " + " <-> ".join(c) for c in cycles(graph.edges())]
+    lines += ["", "function-local imports without a comment:"]
+    lines += [f"  {i.importer}:{i.line} -> {i.target}" for i in silent(graph, root)]
     return "\n".join(lines)
 
 
