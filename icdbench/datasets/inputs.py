@@ -21,7 +21,14 @@ import torch
 
 from icdbench.datasets.augment import permute_sentences
 from icdbench.datasets.storage import Split
-from icdbench.datasets.text import TOKENIZER_VERSION, clean_text, split_sentences, tokenize, tokenize_with_offsets
+from icdbench.datasets.text import (
+    TOKENIZER_VERSION,
+    clean_text,
+    clean_with_offsets,
+    split_sentences,
+    tokenize,
+    tokenize_with_offsets,
+)
 from icdbench.datasets.vocab import Vocab
 from icdbench.datasets.word2vec import cache_key, cached_word2vec, w2v_settings
 from icdbench.errors import UserError
@@ -58,6 +65,13 @@ class InputEncoding(Protocol):
     def fill_context(self, ctx: ModelContext) -> None: ...
 
     def save(self, run_dir: Path) -> None: ...
+
+    def positions(self, text: str, sentences: list[dict] | None, batch: dict) -> np.ndarray:
+        """``[P, 2]`` raw-text offsets of the ``P`` positions a model attends to in one document of ``batch``
+        (its shapes give ``P``; -1 where a position holds no text), so attributions map back to the note."""
+
+    def position_tokens(self, batch: dict) -> list[str | None]:
+        """The token at each attended position of the first document of ``batch`` (None for padding)."""
 
 
 def tokenize_document(text: str, spans: list[dict] | None) -> tuple[list[str], np.ndarray]:
@@ -168,6 +182,18 @@ class WordInputs:
         ctx.embeddings = self.embeddings
         ctx.title_ids = self.title_ids(ctx.titles, ctx.short_titles)
 
+    def positions(self, text: str, sentences: list[dict] | None, batch: dict) -> np.ndarray:
+        width = batch["input_ids"].shape[1]
+        located = tokenize_with_offsets(text)[: min(self.max_tokens, width)]
+        out = np.full((width, 2), -1, dtype=np.int64)
+        if located:
+            out[: len(located)] = [(start, end) for _, start, end in located]
+        return out
+
+    def position_tokens(self, batch: dict) -> list[str | None]:
+        tokens = self.vocab.tokens
+        return [tokens[i] if i > 1 else None for i in batch["input_ids"][0].tolist()]
+
 
 class SegmentInputs:
     """``segments``: subword ids of the encoder's tokenizer cut into segments of ``segment_length`` tokens
@@ -228,6 +254,34 @@ class SegmentInputs:
     def fill_context(self, ctx: ModelContext) -> None:
         ctx.encoder = self.encoder
 
+    def positions(self, text: str, sentences: list[dict] | None, batch: dict) -> np.ndarray:
+        """Subwords are located in the cleaned text by the tokenizer's offset mapping and moved back to raw
+        text through :func:`icdbench.datasets.text.clean_with_offsets`; special tokens and padding stay -1."""
+        length = self.segment_length
+        out = np.full((batch["input_ids"].shape[1] * length, 2), -1, dtype=np.int64)
+        if not self.tokenizer.is_fast:  # only fast tokenizers report offsets; no position is located
+            return out
+        cleaned, raw_to_clean = clean_with_offsets(text)
+        clean_to_raw = np.full(len(cleaned) + 1, -1, dtype=np.int64)
+        kept = np.flatnonzero(raw_to_clean >= 0)
+        clean_to_raw[raw_to_clean[kept]] = kept
+        encoded = self.tokenizer(cleaned, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        for i, (start, end) in enumerate(encoded["offset_mapping"][: self.body * self.max_segments]):
+            segment, within = divmod(i, self.body)
+            if segment >= batch["input_ids"].shape[1] or end <= start:
+                continue
+            raw_start, raw_last = clean_to_raw[start], clean_to_raw[end - 1]
+            if raw_start >= 0 and raw_last >= 0:
+                out[segment * length + len(self.prefix) + within] = (raw_start, raw_last + 1)
+        return out
+
+    def position_tokens(self, batch: dict) -> list[str | None]:
+        ids = batch["input_ids"][0].reshape(-1).tolist()
+        keep = (batch["attention_mask"][0].bool() & batch["segment_mask"][0, :, None]).reshape(-1).tolist()
+        special = set(self.tokenizer.all_special_ids)
+        pieces = self.tokenizer.convert_ids_to_tokens(ids)
+        return [p if k and i not in special else None for p, i, k in zip(pieces, ids, keep)]
+
 
 class TextInputs:
     """``text``: cleaned note texts for scikit-learn pipelines (they vectorise themselves)."""
@@ -259,3 +313,9 @@ class TextInputs:
 
     def fill_context(self, ctx: ModelContext) -> None:
         """Nothing beyond the codes."""
+
+    def positions(self, text: str, sentences: list[dict] | None, batch: dict) -> np.ndarray:
+        raise UserError("text-input models attend to no positions; evidence needs an attention model")
+
+    def position_tokens(self, batch: dict) -> list[str | None]:
+        raise UserError("attention explanations cover word and subword inputs, not text; use --method lime")

@@ -171,6 +171,19 @@ class SentenceInputs:
     def layout(self, text: str, sentences: list[dict] | None) -> DocumentLayout:
         return layout_document(text, sentences, self.max_sentences, self.sentence_length)
 
+    def positions(self, text: str, sentences: list[dict] | None, batch: dict) -> np.ndarray:
+        """``[n_sentences · width, 2]``: the (sentence, word) positions of the batch's sentence grid."""
+        n_sentences, width = batch["sentence_ids"].shape[1:]
+        layout = self.layout(text, sentences)
+        out = np.full((n_sentences, width, 2), -1, dtype=np.int64)
+        for n in range(min(layout.n_sentences, n_sentences)):
+            lo, hi = layout.bounds[n], layout.bounds[n + 1]
+            out[n, : hi - lo] = layout.token_spans[lo:hi]
+        return out.reshape(-1, 2)
+
+    def position_tokens(self, batch: dict) -> list[str | None]:
+        raise UserError("attention explanations cover word and subword inputs, not sentences; use --method lime")
+
     def document_evidence(
         self, text: str, codes: list[str], gold: list[dict] | None, sentences: list[dict] | None
     ) -> tuple[list[dict], str]:

@@ -5,7 +5,7 @@ Only the correctly predicted codes with gold evidence are evaluated (``cases_to_
 attributions are kept. Attributions come from ``ModelOutput.attributions`` with ``want_attributions`` set:
 ``[B, C, T]`` over tokens (words or subword segments) or, for the sentence tagger, ``[B, C, N]`` over sentences
 times its word attention ``extras["word_attention"]`` ``[B, N, L]``, so every model is scored over text
-positions. Each position is mapped back to raw-text offsets the way its input kind encoded the note. Text is
+positions. Each position is mapped back to raw-text offsets by the input encoding (``positions``). Text is
 read from the split in memory; nothing is written.
 """
 
@@ -22,7 +22,6 @@ from icdbench.config import load_run_config
 from icdbench.datasets.datamodule import Collator, PartDataset
 from icdbench.datasets.prepared import ensure_split, recorded_split_dir
 from icdbench.datasets.storage import load_split
-from icdbench.datasets.text import clean_with_offsets, tokenize_with_offsets
 from icdbench.errors import UserError
 from icdbench.metrics.functional.evidence import DocumentAttributions, cases_to_explain, evidence_report
 from icdbench.metrics.report import decision_threshold
@@ -39,58 +38,6 @@ EVIDENCE_BATCH = 4  # documents per forward pass: label attention is [B, C, T]
 
 def has_gold_evidence(frame) -> bool:
     return "evidence" in frame.columns and int(frame["evidence"].list.len().sum() or 0) > 0
-
-
-def word_positions(text: str, max_tokens: int, width: int) -> np.ndarray:
-    """``[width, 2]`` raw offsets of the ``words`` input's positions (-1 beyond the document)."""
-    located = tokenize_with_offsets(text)[: min(max_tokens, width)]
-    out = np.full((width, 2), -1, dtype=np.int64)
-    if located:
-        out[: len(located)] = [(start, end) for _, start, end in located]
-    return out
-
-
-def segment_positions(text: str, inputs, n_segments: int) -> np.ndarray:
-    """``[n_segments · segment_length, 2]`` raw offsets of the ``segments`` input's subword positions (special
-    tokens and padding -1). Subwords are located in the cleaned text by the tokenizer's offset mapping and
-    moved back to raw text through :func:`icdbench.datasets.text.clean_with_offsets`."""
-    length = inputs.segment_length
-    out = np.full((n_segments * length, 2), -1, dtype=np.int64)
-    if not inputs.tokenizer.is_fast:  # only fast tokenizers report offsets; no position is located
-        return out
-    cleaned, raw_to_clean = clean_with_offsets(text)
-    clean_to_raw = np.full(len(cleaned) + 1, -1, dtype=np.int64)
-    kept = np.flatnonzero(raw_to_clean >= 0)
-    clean_to_raw[raw_to_clean[kept]] = kept
-    encoded = inputs.tokenizer(cleaned, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
-    offsets = encoded["offset_mapping"][: inputs.body * inputs.max_segments]
-    for i, (start, end) in enumerate(offsets):
-        segment, within = divmod(i, inputs.body)
-        if segment >= n_segments or end <= start:
-            continue
-        raw_start, raw_last = clean_to_raw[start], clean_to_raw[end - 1]
-        if raw_start >= 0 and raw_last >= 0:
-            out[segment * length + len(inputs.prefix) + within] = (raw_start, raw_last + 1)
-    return out
-
-
-def sentence_positions(text: str, sentences, inputs, n_sentences: int, width: int) -> np.ndarray:
-    """``[n_sentences · width, 2]`` raw offsets of the ``sentences`` input's (sentence, word) positions."""
-    layout = inputs.layout(text, sentences)
-    out = np.full((n_sentences, width, 2), -1, dtype=np.int64)
-    for n in range(min(layout.n_sentences, n_sentences)):
-        lo, hi = layout.bounds[n], layout.bounds[n + 1]
-        out[n, : hi - lo] = layout.token_spans[lo:hi]
-    return out.reshape(-1, 2)
-
-
-def _positions(inputs, batch: dict, text: str, sentences) -> np.ndarray:
-    if inputs.kind == "words":
-        return word_positions(text, inputs.max_tokens, batch["input_ids"].shape[1])
-    if inputs.kind == "segments":
-        return segment_positions(text, inputs, batch["input_ids"].shape[1])
-    n, width = batch["sentence_ids"].shape[1:]
-    return sentence_positions(text, sentences, inputs, n, width)
 
 
 def _code_attribution(output, row: int, code: int) -> np.ndarray:
@@ -128,7 +75,7 @@ def collect_attributions(
             if output.attributions is None:
                 return None
             for i, row in enumerate(batch["doc_index"].tolist()):
-                positions = _positions(inputs, batch, texts[row], sentences[row])
+                positions = inputs.positions(texts[row], sentences[row], batch)
                 per_code = {c: _code_attribution(output, i, c) for c in wanted[row]}
                 out[row] = DocumentAttributions(positions, per_code)
     finally:

@@ -194,26 +194,11 @@ def explain_attention(model, scorer: DocumentScorer, text: str, chosen, name: st
         model.want_attributions = False
     if output.attributions is None:
         raise UserError(f"{name} exposes no attention over its input; use --method lime")
-    tokens = _position_tokens(scorer.inputs, batch)
+    tokens = scorer.inputs.position_tokens(batch)
     weights = output.attributions[0].float().numpy()  # [C, T]
     if weights.shape[-1] != len(tokens):
         raise UserError(f"{name} attends over {weights.shape[-1]} units, not tokens; use --method lime")
     return {c: _top_words(tokens, weights[c]) for c, _ in chosen}
-
-
-def _position_tokens(inputs, batch: dict) -> list[str | None]:
-    """The token at every attended position (None for padding and special tokens)."""
-    if inputs.kind == "words":
-        vocab = inputs.vocab.tokens
-        return [vocab[i] if i > 1 else None for i in batch["input_ids"][0].tolist()]
-    if inputs.kind == "segments":
-        tokenizer = inputs.tokenizer
-        ids = batch["input_ids"][0].reshape(-1).tolist()
-        keep = (batch["attention_mask"][0].bool() & batch["segment_mask"][0, :, None]).reshape(-1).tolist()
-        special = set(tokenizer.all_special_ids)
-        pieces = tokenizer.convert_ids_to_tokens(ids)
-        return [p if k and i not in special else None for p, i, k in zip(pieces, ids, keep)]
-    raise UserError(f"attention explanations cover word and subword inputs, not {inputs.kind!r}; use --method lime")
 
 
 def _top_words(tokens: list[str | None], weights: np.ndarray) -> list[tuple[str, float]]:

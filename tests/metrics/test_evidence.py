@@ -7,8 +7,12 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+import torch
 
+from icdbench.datasets.inputs import SegmentInputs, WordInputs
+from icdbench.datasets.sentences import SentenceInputs
 from icdbench.datasets.text import split_sentences, tokenize_with_offsets
+from icdbench.datasets.vocab import Vocab
 from icdbench.metrics.functional.evidence import (
     DocumentAttributions,
     EvidenceCase,
@@ -21,7 +25,6 @@ from icdbench.metrics.functional.evidence import (
     top_k_hits,
     top_sentence_hit,
 )
-from icdbench.training.evidence import sentence_positions, word_positions
 
 TEXT = "Chronic kidney disease, stage 3. Patient denies chest pain. History of chronic kidney disease."
 #       0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123
@@ -157,17 +160,27 @@ def test_evidence_report_from_a_part():
 
 
 def test_word_positions_follow_the_words_input():
-    spans = word_positions(TEXT, max_tokens=4, width=6)
+    inputs = WordInputs(Vocab(["<pad>", "<unk>"]), max_tokens=4)
+    spans = inputs.positions(TEXT, None, {"input_ids": torch.zeros(1, 6, dtype=torch.long)})
     assert [TEXT[s:e] for s, e in spans[:4]] == ["Chronic", "kidney", "disease", "stage"]
     assert (spans[4:] == -1).all()
 
 
 def test_sentence_positions_follow_the_sentences_input():
-    from icdbench.datasets.sentences import SentenceInputs
-    from icdbench.datasets.vocab import Vocab
-
     inputs = SentenceInputs(Vocab(["<pad>", "<unk>"]), max_sentences=2, sentence_length=3)
-    spans = sentence_positions(TEXT, None, inputs, n_sentences=3, width=4).reshape(3, 4, 2)
+    spans = inputs.positions(TEXT, None, {"sentence_ids": torch.zeros(1, 3, 4, dtype=torch.long)}).reshape(3, 4, 2)
     assert [TEXT[s:e] for s, e in spans[0, :3]] == ["Chronic", "kidney", "disease"]  # cut at 3 words
     assert [TEXT[s:e] for s, e in spans[1, :3]] == ["Patient", "denies", "chest"]
     assert (spans[0, 3] == -1).all() and (spans[2] == -1).all()
+
+
+def test_segment_positions_and_tokens_agree_with_the_subword_input():
+    """Each located subword of the ``segments`` input spans the raw text its token spells (two segments here)."""
+    inputs = SegmentInputs("minilm", segment_length=10, max_segments=2)
+    (feature,) = inputs.features(pl.DataFrame({"text": [TEXT]}), train=False)
+    batch = inputs.collate([feature])
+    spans, tokens = inputs.positions(TEXT, None, batch), inputs.position_tokens(batch)
+    assert batch["input_ids"].shape[1] == 2 and len(spans) == len(tokens) == 20
+    located = [(TEXT[s:e].lower(), token.removeprefix("##")) for (s, e), token in zip(spans.tolist(), tokens) if s >= 0]
+    assert len(located) == len(feature) > inputs.body and all(text == piece for text, piece in located)
+    assert all(spans[i][0] == -1 for i, token in enumerate(tokens) if token is None)  # special tokens, padding
