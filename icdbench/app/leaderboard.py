@@ -121,7 +121,7 @@ def hide_unconverged(board):
 
 
 def _record_curves(tables) -> dict:
-    return {(t.split, t.profile): {row.label: [r.record["curves"] for r in row.records if r.record.get("curves")]
+    return {(t.split, t.profile): {row.label: [r.record.curves for r in row.records if r.record.curves]
                                    for row in t.rows} for t in tables}  # fmt: skip
 
 

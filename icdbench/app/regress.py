@@ -20,6 +20,7 @@ from icdbench.grid.launchers import available_cpus
 from icdbench.grid.progress import FAILED
 from icdbench.grid.spec import load_grid
 from icdbench.models.registry import all_models
+from icdbench.results.record import RunRecord
 from icdbench.results.regress import (
     CI_FILE,
     CMC_DOCS,
@@ -67,7 +68,8 @@ def workers() -> int:
 
 
 def run_models(models: list[str], debug: bool = False, skip: frozenset[str] = frozenset(),
-               only: frozenset[str] | None = None) -> tuple[list[dict], dict[str, str], dict[str, float]]:  # fmt: skip
+               only: frozenset[str] | None = None
+               ) -> tuple[list[RunRecord], dict[str, str], dict[str, float]]:  # fmt: skip
     """Run the regress grid's jobs but ``skip`` (or just ``only``) on the local pool (``icdbench grid regress``): a
     fresh single-threaded worker per run, as many at a time as there are cores: (records, failures per job, cpu
     seconds per job). A failure shows the end of its log (its traceback: ``debug`` adds nothing)."""
@@ -106,7 +108,7 @@ def run_models(models: list[str], debug: bool = False, skip: frozenset[str] = fr
                 launch(grid, list(runs.values()), Launch(cpus=workers(), quiet=True, on_outcome=report))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return sorted(records, key=lambda r: (r["model"], r["split"], r.get("fold") or 0)), failed, cpu
+    return sorted(records, key=lambda r: (r.model, r.split, r.fold or 0)), failed, cpu
 
 
 def regress(request: RegressRequest) -> int:

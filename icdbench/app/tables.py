@@ -8,6 +8,7 @@ import statistics
 from icdbench.datasets.storage import read_manifest
 from icdbench.io import format_table
 from icdbench.paths import data_dir
+from icdbench.results.record import RunRecord
 from icdbench.results.sources import committed_records
 
 TABLE_METRICS = (
@@ -32,7 +33,7 @@ def official_metric(split: str) -> tuple[str, str] | None:
     return (declared["key"], declared["label"]) if declared else None
 
 
-def results_table(records: list[dict], replicate: str = "seed", official: tuple[str, str] | None = None) -> str:
+def results_table(records: list[RunRecord], replicate: str = "seed", official: tuple[str, str] | None = None) -> str:
     """One row per (setting, seed) — or fold, with ``replicate="fold"`` — plus mean ± std when there are several;
     ``official`` (:func:`official_metric`) comes first."""
     columns = [*([official] if official else []), *TABLE_METRICS]
@@ -40,15 +41,16 @@ def results_table(records: list[dict], replicate: str = "seed", official: tuple[
     rows = []
     for setting in ("full", "top50"):
         for record in records:
-            metrics = record["metrics"].get(setting) or {}
+            metrics = record.metrics.of(setting)
             cells = [_fmt(metrics.get(k)) for k, _ in columns]
-            rows.append([setting, str(record[replicate]), *cells, f"{record['timing']['wall_seconds']:.1f}"])
+            number = record.fold if replicate == "fold" else record.seed
+            rows.append([setting, str(number), *cells, f"{record.timing.wall_seconds:.1f}"])
         if len(records) > 1:
             cells = []
             for key, _ in columns:
-                values = [r["metrics"][setting].get(key) for r in records if r["metrics"].get(setting)]
+                values = [r.metrics.of(setting).get(key) for r in records]
                 cells.append(_mean_std([v for v in values if v is not None]))
-            mean_time = statistics.mean(r["timing"]["wall_seconds"] for r in records)
+            mean_time = statistics.mean(r.timing.wall_seconds for r in records)
             rows.append([setting, "mean±std", *cells, f"{mean_time:.1f}"])
     return format_table(header, rows, numeric=set(range(2, len(header))))
 
@@ -60,11 +62,11 @@ YARDSTICK_METRICS = (("micro_f1", "micro-F1"), ("macro_auc_pr", "AUC-PR"), ("p@8
 def yardstick(split: str, profile: str, model: str) -> str | None:
     """The committed board's ``prior`` and ``lr`` rows (and ``model``'s own) for the same split and profile, so a
     run's numbers are read against a baseline; None when the board has none of them."""
-    by_model: dict[str, list[dict]] = {}
+    by_model: dict[str, list[RunRecord]] = {}
     for loaded in committed_records():
         record = loaded.record
-        if record["split"] == split and record["profile"] == profile and record["model"] in {*YARDSTICK_MODELS, model}:
-            by_model.setdefault(record["model"], []).append(record)
+        if record.split == split and record.profile == profile and record.model in {*YARDSTICK_MODELS, model}:
+            by_model.setdefault(record.model, []).append(record)
     if not by_model:
         return None
     rows = []
@@ -72,9 +74,9 @@ def yardstick(split: str, profile: str, model: str) -> str | None:
         records = by_model[name]
         cells = []
         for key, _ in YARDSTICK_METRICS:
-            values = [r["metrics"]["full"].get(key) for r in records]
+            values = [r.metrics.full.get(key) for r in records]
             cells.append(_fmt(statistics.mean(values)) if None not in values else "n/a")
-        reasons = "/".join(sorted({r.get("stop_reason") or "unrecorded" for r in records}))
+        reasons = "/".join(sorted({r.stop_reason for r in records}))
         rows.append([name, str(len(records)), reasons, *cells])
     header = ["committed board", "runs", "stop reason", *[label for _, label in YARDSTICK_METRICS]]
     table = format_table(header, rows, numeric=set(range(3, len(header))))

@@ -76,9 +76,9 @@ def fold_split_dir(split_dir: Path, name: str, fold: int | None) -> Path:
     return folds[fold]
 
 
-def recorded_split_dir(record: dict) -> Path:
+def recorded_split_dir(split: str, fold: int | None) -> Path:
     """The prepared folder a recorded run loaded under DATA_DIR: its split, or the fold it was trained on."""
-    return fold_split_dir(data_dir() / record["split"], record["split"], record.get("fold"))
+    return fold_split_dir(data_dir() / split, split, fold)
 
 
 def fold_plan(split: str, asked: int | None, source: Path | None, command: str) -> list[int] | None:

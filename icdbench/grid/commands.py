@@ -34,9 +34,9 @@ from icdbench.grid.state import (
 from icdbench.grid.worker import TERMINATED, Outcome
 from icdbench.io import atomic_write_json
 from icdbench.paths import data_dir, runs_dir, settings_dir
-from icdbench.results.record import RECORD_FILE
+from icdbench.results.record import RECORD_FILE, read_record_file
 from icdbench.results.run_index import append_run
-from icdbench.results.sources import commit_record, committed_path, leaderboards_dir, read_record_file
+from icdbench.results.sources import commit_record, committed_path, leaderboards_dir
 
 
 @dataclass
@@ -58,7 +58,7 @@ def plan(grid: Grid, runs: list[GridRun]) -> Plan:
                 record = read_record_file(path)
                 # an unprepared split cannot be compared: the config alone decides then
                 stale += not matches(record, run, ident) if ident.split_hash else \
-                    record.get("config_hash") != ident.config_hash  # fmt: skip
+                    record.config_hash != ident.config_hash  # fmt: skip
                 continue
         elif find_record(run, ident) is not None:
             recorded += 1
@@ -83,7 +83,7 @@ def store_outcome(grid: Grid, outcome: Outcome) -> None:
     if outcome.run_dir and not Path(outcome.run_dir).is_absolute():
         here = runs_dir() / outcome.run_dir
         if not (here / RECORD_FILE).is_file():  # no shared filesystem: the record came back with the outcome
-            atomic_write_json(here / RECORD_FILE, outcome.record)
+            atomic_write_json(here / RECORD_FILE, outcome.record.to_dict())
             append_run(outcome.record, here)
     if grid.store == "committed":
         commit_record(outcome.record)

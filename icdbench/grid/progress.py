@@ -93,7 +93,7 @@ def summary(outcomes: list[Outcome], planned_done: int = 0) -> str:
     """One row per run of this invocation (status, wall time, run folder or log); failures with their command."""
     rows = []
     for o in sorted(outcomes, key=lambda o: (o.status not in FAILED, o.key)):
-        micro = ((o.record or {}).get("metrics") or {}).get("full", {}).get("micro_f1")
+        micro = o.record.metrics.full.get("micro_f1") if o.record is not None else None
         where = o.run_dir if o.status not in FAILED and o.run_dir else o.log
         rows.append([o.key, o.status + (" (resumed)" if o.resumed else ""), _duration(o.wall_s),
                      "" if micro is None else f"{micro:.4f}", where or ""])  # fmt: skip

@@ -17,11 +17,12 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from icdbench.config import resolve_config
+from icdbench.errors import UserError
 from icdbench.grid.spec import GridRun
 from icdbench.io import atomic_write_json
 from icdbench.models.registry import get_model
 from icdbench.paths import data_dir, runs_dir
-from icdbench.results.record import CONFIG_FILE, LAYERS_FILE, RECORD_FILE
+from icdbench.results.record import CONFIG_FILE, LAYERS_FILE, RECORD_FILE, RunRecord, read_record_file
 
 GRID_DIR = "grid"
 STATUS_FILE = "status.json"
@@ -48,11 +49,10 @@ def identity(run: GridRun) -> Identity:
     return Identity(resolved.hash, split_hash)
 
 
-def matches(record: dict, run: GridRun, ident: Identity) -> bool:
-    return (record.get("config_hash") == ident.config_hash and ident.split_hash is not None
-            and (record.get("split_hashes") or {}).get("content_sha256") == ident.split_hash
-            and record.get("seed") == run.seed and record.get("fold") == run.fold
-            and record.get("profile") == run.profile)  # fmt: skip
+def matches(record: RunRecord, run: GridRun, ident: Identity) -> bool:
+    return (record.config_hash == ident.config_hash and ident.split_hash is not None
+            and record.split_hashes.content_sha256 == ident.split_hash
+            and record.seed == run.seed and record.fold == run.fold and record.profile == run.profile)  # fmt: skip
 
 
 def _run_folders(run: GridRun, root: Path | None) -> list[Path]:
@@ -60,15 +60,15 @@ def _run_folders(run: GridRun, root: Path | None) -> list[Path]:
     return sorted(p for p in parent.iterdir() if p.is_dir()) if parent.is_dir() else []
 
 
-def find_record(run: GridRun, ident: Identity, root: Path | None = None) -> tuple[dict, Path] | None:
-    """The newest finished record of ``run`` under RUNS_DIR, with its run folder."""
+def find_record(run: GridRun, ident: Identity, root: Path | None = None) -> tuple[RunRecord, Path] | None:
+    """The newest finished record of ``run`` under RUNS_DIR, with its run folder (an unreadable one counts as none)."""
     for folder in reversed(_run_folders(run, root)):
         path = folder / RECORD_FILE
         if not path.is_file():
             continue
         try:
-            record = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
+            record = read_record_file(path)
+        except (OSError, UserError):
             continue
         if matches(record, run, ident):
             return record, folder

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -27,7 +27,7 @@ from icdbench.grid.spec import GridRun
 from icdbench.grid.state import find_record, find_resumable, identity, lock_file
 from icdbench.io import atomic_write_text
 from icdbench.paths import runs_dir
-from icdbench.results.record import RECORD_FILE
+from icdbench.results.record import RECORD_FILE, RunRecord, read_record_file
 from icdbench.training.ranks import forget, process_rank, share, started_externally
 
 TERMINATED = 143
@@ -43,13 +43,19 @@ class Outcome:
     error: str = ""
     wall_s: float = 0.0
     cpu_s: float = 0.0  # CPU seconds of the run in its worker (all its threads)
-    record: dict | None = None
+    record: RunRecord | None = None  # travels as its JSON object
     run_dir: str | None = None  # relative to the worker's RUNS_DIR
     resumed: bool = False
     log_tail: str = ""  # the end of the log, for a driver that cannot read the worker's files
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        return json.dumps({**vars(self), "record": self.record.to_dict() if self.record is not None else None})
+
+    @staticmethod
+    def from_json(text: str, source: str) -> Outcome:
+        data = json.loads(text)
+        record = data.pop("record", None)
+        return Outcome(**data, record=RunRecord.from_dict(record, source) if record is not None else None)
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
@@ -88,7 +94,7 @@ def _carry_out(run: GridRun, decision: dict, outcome: Outcome) -> Outcome:
         outcome.status, outcome.error = "busy", decision["error"]
     elif decision["status"] == "skipped":
         outcome.status, outcome.run_dir = "skipped", _relative(Path(decision["run_dir"]))
-        outcome.record = json.loads((Path(decision["run_dir"]) / RECORD_FILE).read_text())
+        outcome.record = read_record_file(Path(decision["run_dir"]) / RECORD_FILE)
     else:
         resume = decision["resume"]
         if resume is not None:
@@ -153,7 +159,7 @@ class Started:
         wall = time.perf_counter() - self.start
         outcome = None
         if self.outcome_file.is_file():
-            outcome = Outcome(**json.loads(self.outcome_file.read_text()))
+            outcome = Outcome.from_json(self.outcome_file.read_text(), f"the record in {self.outcome_file}")
             self.outcome_file.unlink(missing_ok=True)
         if outcome is None:
             terminated = code in (TERMINATED, -signal.SIGTERM)

@@ -87,8 +87,8 @@ def split_line(table: Table) -> str:
 
 def ceiling_text(table: Table) -> str:
     """The split's ceiling recall as its records report it (``ceiling_recall``), or "" when they do not."""
-    ceiling = next((loaded.record["ceiling_recall"] for row in table.rows for loaded in row.records
-                    if loaded.record.get("ceiling_recall")), None)  # fmt: skip
+    ceiling = next((loaded.record.ceiling_recall for row in table.rows for loaded in row.records
+                    if loaded.record.ceiling_recall), None)  # fmt: skip
     if ceiling is None:
         return ""
     return (f" Ceiling recall: {ceiling['label_set']:.1%} of the test code occurrences have a code in the label "

@@ -1,7 +1,7 @@
 """Compact curve points for leaderboard plots: selective automation (EMR vs share of documents automated) and
 the micro-averaged precision-recall curve.
 
-Committed records carry no scores, so a run stores these few points in its record (``record["curves"]``,
+Committed records carry no scores, so a run stores these few points in its record (``RunRecord.curves``,
 from :func:`compact_curves`, about 2 KB); for a run folder whose record lacks them, they are computed from its
 ``scores.npz`` and the prepared split's test codes when both are at hand (:func:`curves_of_run`).
 """
@@ -19,7 +19,7 @@ from icdbench.errors import UserError
 from icdbench.metrics import automation_curve_of
 from icdbench.metrics.scores_file import load_scores
 from icdbench.metrics.thresholds import TopK
-from icdbench.results.record import SCORES_FILE, THRESHOLD_FILE
+from icdbench.results.record import SCORES_FILE, THRESHOLD_FILE, RunRecord
 
 AUTOMATION_POINTS = 20  # coverage 5%, 10%, ..., 100%
 PR_BINS = 1000  # the PR curve is exact at score thresholds 0.000, 0.001, ..., 0.999
@@ -86,17 +86,17 @@ def threshold_of(saved: dict, n_codes: int):
     return float(array) if array.ndim == 0 else array
 
 
-def curves_of_run(record: dict, run_dir: Path, data_root: Path) -> dict | None:
+def curves_of_run(record: RunRecord, run_dir: Path, data_root: Path) -> dict | None:
     """Curves of a run: the record's own, else computed from ``scores.npz`` and the split under ``data_root``
     (only when the split there is the one the run used, by content hash); None when neither is available."""
-    if record.get("curves"):
-        return record["curves"]
+    if record.curves:
+        return record.curves
 
     run_dir = Path(run_dir)
     if not (run_dir / SCORES_FILE).is_file() or not (run_dir / THRESHOLD_FILE).is_file():
         return None
     try:
-        targets_of = GoldCodes.load(Path(data_root) / record["split"], record)
+        targets_of = GoldCodes.load(Path(data_root) / record.split, record.split_hashes.content_sha256)
         if targets_of is None:
             return None
 
@@ -115,14 +115,13 @@ class GoldCodes:
         self.gold = gold  # doc_id -> its gold codes in coded order (principal first)
 
     @staticmethod
-    def load(split_dir: Path, record: dict | None = None) -> GoldCodes | None:
-        """None when the split is not prepared there or (given a record) is not the split the run used."""
-
+    def load(split_dir: Path, content_sha256: str | None = None) -> GoldCodes | None:
+        """None when the split is not prepared there or (given the run's split content hash) is not the split the
+        run used."""
         manifest = read_manifest(split_dir, missing_ok=True)
         if manifest is None:
             return None
-        wanted = ((record or {}).get("split_hashes") or {}).get("content_sha256")
-        if wanted and manifest.get("content_sha256") != wanted:
+        if content_sha256 and manifest.get("content_sha256") != content_sha256:
             return None
         frame = pl.read_parquet(Path(split_dir) / "test.parquet", columns=["doc_id", "codes"])
         gold = dict(zip(frame["doc_id"].to_list(), frame["codes"].to_list()))

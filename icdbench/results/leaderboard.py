@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from scipy import stats as scipy_stats
 
 from icdbench.metrics.stats import aggregate_seeds
+from icdbench.results.record import UNRECORDED, Encoder, Interval, RunRecord
 from icdbench.results.sources import LoadedRecord, PlanEntry, config_key
 
 HEADLINE: tuple[tuple[str, str], ...] = (
@@ -59,7 +60,6 @@ RANK_KEY = "micro_f1"  # the order of rows in rendered tables
 # Why a run stopped (record field ``stop_reason``), in the order joined reasons are listed. "unrecorded": a record
 # from before the field existed; it is not counted as converged, since nothing says it was.
 CONVERGED = "converged"
-UNRECORDED = "unrecorded"
 STOP_REASONS = (CONVERGED, "budget", "prior", "collapse", UNRECORDED)
 
 
@@ -134,30 +134,25 @@ def _finite(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def stop_reason_of(record: dict) -> str:
-    reason = record.get("stop_reason")
-    return str(reason) if reason else UNRECORDED
-
-
-def encoder_substitution(records: list[dict]) -> str:
+def encoder_substitution(records: list[RunRecord]) -> str:
     """"USED for PUBLISHED" for every distinct substitution among the runs (joined with "; "), else ""."""
     blocks = [encoder_block(r) for r in records]
-    pairs = sorted({(str(b.get("name")), str(b.get("published"))) for b in blocks if b.get("substituted")})
+    pairs = sorted({(str(b.name), str(b.published)) for b in blocks if b.substituted})
     return "; ".join(f"{used} for {published}" for used, published in pairs)
 
 
-def encoder_block(record: dict) -> dict:
+def encoder_block(record: RunRecord) -> Encoder:
     """The record's ``encoder`` block. Records made before it existed (0.2.0) name their encoder only in their
     config: it counts as substituted when it is not the model's published one (its default today)."""
-    if record.get("encoder"):
-        return record["encoder"]
-    used = ((record.get("config") or {}).get("model") or {}).get("encoder")
+    if record.encoder is not None:
+        return record.encoder
+    used = (record.config.get("model") or {}).get("encoder")
     if not used:
-        return {}
+        return Encoder()
     from icdbench.models.registry import get_model  # the registry loads every model file: only for old records
 
-    published = vars(get_model(record["model"]).default_config()).get("encoder")
-    return {"name": used, "published": published, "substituted": used != published}
+    published = vars(get_model(record.model).default_config()).get("encoder")
+    return Encoder(name=used, published=published, substituted=used != published)
 
 
 def stop_reason_order(reason: str) -> tuple[int, str]:
@@ -165,8 +160,8 @@ def stop_reason_order(reason: str) -> tuple[int, str]:
     return (STOP_REASONS.index(reason), "") if reason in STOP_REASONS else (len(STOP_REASONS), reason)
 
 
-def _stats(records: list[dict], setting: str) -> dict[str, Stat]:
-    reports = [(r["metrics"].get(setting) or {}) for r in records]
+def _stats(records: list[RunRecord], setting: str) -> dict[str, Stat]:
+    reports = [r.metrics.of(setting) for r in records]
     if not any(reports):
         return {}
     if len(records) > 1:
@@ -178,12 +173,12 @@ def _stats(records: list[dict], setting: str) -> dict[str, Stat]:
             out[key] = Stat(_finite(a.get("mean")), _finite(a.get("std")), _finite(a.get("low")),
                             _finite(a.get("high")), n, "seeds" if n > 1 else None)  # fmt: skip
         return out
-    report, ci = reports[0], ((records[0].get("ci") or {}).get(setting) or {})
+    report, ci = reports[0], records[0].ci.of(setting)
     out = {}
     for key in TABLE_KEYS:
         value = _finite(report.get(key))
-        interval = ci.get(key) or {}
-        low, high = _finite(interval.get("low")), _finite(interval.get("high"))
+        interval = ci.get(key) or Interval()
+        low, high = _finite(interval.low), _finite(interval.high)
         has_ci = value is not None and low is not None and high is not None
         out[key] = Stat(value, None, low if has_ci else None, high if has_ci else None,
                         int(value is not None), "bootstrap" if has_ci else None)  # fmt: skip
@@ -198,7 +193,7 @@ def _mean(values) -> float | None:
 def _latest_per_replicate(records: list[LoadedRecord]) -> list[LoadedRecord]:
     """One record per seed/fold: a re-run replaces the older run (run ids start with their time stamp)."""
     chosen: dict[tuple[str, int], LoadedRecord] = {}
-    for loaded in sorted(records, key=lambda r: (r.record["run_id"], str(r.path))):
+    for loaded in sorted(records, key=lambda r: (r.record.run_id, str(r.path))):
         chosen[loaded.replicate] = loaded
     return [chosen[k] for k in sorted(chosen)]
 
@@ -207,26 +202,26 @@ def build_row(records: list[LoadedRecord], registered: bool = True) -> Row:
     records = _latest_per_replicate(records)
     raw = [loaded.record for loaded in records]
     first = raw[0]
-    hashes = sorted({(r.get("split_hashes") or {}).get("content_sha256") or "" for r in raw})
-    counts = sorted({r.get("n_parameters") for r in raw if r.get("n_parameters") is not None})
+    hashes = sorted({r.split_hashes.content_sha256 or "" for r in raw})
+    counts = sorted({r.n_parameters for r in raw if r.n_parameters is not None})
     return Row(
-        split=first["split"],
-        profile=str(first["profile"]),
-        model=first["model"],
+        split=first.split,
+        profile=str(first.profile),
+        model=first.model,
         config_hash=config_key(first),
-        label=first["model"],
+        label=first.model,
         registered=registered,
         replicates=[loaded.replicate for loaded in records],
-        split_version=" / ".join(sorted({str(r.get("split_version", "")) for r in raw})),
+        split_version=" / ".join(sorted({str(r.split_version or "") for r in raw})),
         split_hash=" / ".join(h[:12] for h in hashes),
-        suite_versions=sorted({str((r.get("provenance") or {}).get("versions", {}).get("icdbench")) for r in raw}),
-        git_commits=sorted({((r.get("provenance") or {}).get("git_commit") or "")[:10] for r in raw} - {""}),
+        suite_versions=sorted({str(r.suite_version) for r in raw}),
+        git_commits=sorted({(r.provenance.git_commit or "")[:10] for r in raw} - {""}),
         stats={setting: _stats(raw, setting) for setting in SETTINGS},
         n_parameters=counts[-1] if counts else None,
-        train_seconds=_mean((r.get("timing") or {}).get("wall_seconds") for r in raw),
-        inference_ms_per_doc=_mean((r.get("timing") or {}).get("inference_ms_per_doc") for r in raw),
+        train_seconds=_mean(r.timing.wall_seconds for r in raw),
+        inference_ms_per_doc=_mean(r.timing.inference_ms_per_doc for r in raw),
         records=records,
-        stop_reasons=[stop_reason_of(r) for r in raw],
+        stop_reasons=[r.stop_reason for r in raw],
         encoder_substituted=encoder_substitution(raw),
     )
 
@@ -274,7 +269,7 @@ def build_tables(
     groups: dict[tuple[str, str, str, str], list[LoadedRecord]] = defaultdict(list)
     for loaded in records:
         r = loaded.record
-        groups[(r["split"], str(r["profile"]), r["model"], config_key(r))].append(loaded)
+        groups[(r.split, str(r.profile), r.model, config_key(r))].append(loaded)
     by_table: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for (split, profile, model, _), members in groups.items():
         by_table[(split, profile)].append(build_row(members, registered=model in registered))

@@ -31,7 +31,7 @@ from icdbench.metrics.scores_file import load_scores
 from icdbench.metrics.stats import SUPPORTED, paired_test
 from icdbench.results.curves import threshold_of
 from icdbench.results.leaderboard import HEADLINE_KEYS
-from icdbench.results.record import SCORES_FILE, THRESHOLD_FILE
+from icdbench.results.record import SCORES_FILE, THRESHOLD_FILE, RunRecord
 
 N_BOOT = 1000
 BLOCK = 32  # resamples per vectorised block (bounds memory at BLOCK x codes per key)
@@ -40,14 +40,14 @@ ALPHA = 0.05
 
 @dataclass(frozen=True)
 class RunScores:
-    record: dict
+    record: RunRecord
     doc_ids: list[str]
     codes: list[str]
     scores: np.ndarray  # [N, C] float32
     threshold: object  # float, [C] array or TopK
 
 
-def load_run_scores(run_dir: Path, record: dict) -> RunScores:
+def load_run_scores(run_dir: Path, record: RunRecord) -> RunScores:
     run_dir = Path(run_dir)
     doc_ids, codes, scores = load_scores(run_dir / SCORES_FILE)
     path = run_dir / THRESHOLD_FILE

@@ -62,7 +62,7 @@ def rare_code_f1(table: Table) -> bytes | None:
 
 def _bucket(row: Row, key: str) -> float | None:
     """A bucket's mean macro-F1 from the row's records (the bucket keys are not headline columns)."""
-    values = [r.record["metrics"]["full"].get(key) for r in row.records]
+    values = [r.record.metrics.full.get(key) for r in row.records]
     values = [float(v) for v in values if v is not None and v == v]
     return sum(values) / len(values) if values else None
 

@@ -44,6 +44,7 @@ from icdbench.io import format_table
 from icdbench.paths import REPO_ROOT
 from icdbench.results.leaderboard import HEADLINE_KEYS, SETTINGS
 from icdbench.results.locking import csv_text, read_csv, write_text
+from icdbench.results.record import RunRecord
 
 CI_FILE = "ci.csv"
 SPLIT = "synth-tiny"
@@ -110,18 +111,18 @@ def _cell(value) -> str:
     return repr(value) if math.isfinite(value) else ""
 
 
-def rows_of_record(record: dict, fingerprint: str) -> list[dict]:
+def rows_of_record(record: RunRecord, fingerprint: str) -> list[dict]:
     """ci.csv rows of one run: one per setting, every headline metric at full precision."""
     rows = []
     for setting in SETTINGS:
-        metrics = record["metrics"].get(setting) or {}
+        metrics = record.metrics.of(setting)
         rows.append({
-            "model": record["model"], "split": record["split"], "fold": _text(record.get("fold")), "setting": setting,
+            "model": record.model, "split": record.split, "fold": _text(record.fold), "setting": setting,
             **{key: _cell(metrics.get(key)) for key in HEADLINE_KEYS},
-            "profile": record["profile"], "seed": record["seed"], "split_version": record.get("split_version"),
-            "split_hash": ((record.get("split_hashes") or {}).get("content_sha256") or "")[:12],
-            "config_hash": (record.get("config_hash") or "")[:12],
-            "suite_version": (record.get("provenance") or {}).get("versions", {}).get("icdbench"),
+            "profile": record.profile, "seed": record.seed, "split_version": record.split_version,
+            "split_hash": (record.split_hashes.content_sha256 or "")[:12],
+            "config_hash": (record.config_hash or "")[:12],
+            "suite_version": record.suite_version,
             "fingerprint": fingerprint,
         })  # fmt: skip
     return rows

@@ -4,8 +4,9 @@
   of the committed leaderboards — JSON only, no scores or checkpoints, so the tables rebuild from the repo alone;
 * the user's runs: ``RUNS_DIR/<split>/<model>/<run_id>/record.json`` (finished runs only).
 
-A record written by an incompatible suite version (another record schema) is skipped with a warning when
-scanning folders, and refused with a one-line error where a user names the run.
+A record this suite cannot read (another record schema, a corrupt file; :mod:`icdbench.results.record`) is
+skipped with a warning when scanning folders, and refused with a one-line error where a user names the run
+(:func:`icdbench.results.record.read_run`).
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ from pathlib import Path
 from icdbench.errors import UserError
 from icdbench.io import atomic_write_json
 from icdbench.paths import REPO_ROOT
-from icdbench.results.record import RECORD_FILE, RECORD_SCHEMA
+from icdbench.results.record import RECORD_FILE, RunRecord, read_record_file
 
 RECORDS_SUBDIR = "records"
-REQUIRED = ("model", "split", "profile", "seed", "metrics", "run_id")
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class PlanEntry:
 
 @dataclass(frozen=True)
 class LoadedRecord:
-    record: dict
+    record: RunRecord
     path: Path  # the record file
     origin: str  # "committed" or "runs"
 
@@ -48,9 +48,7 @@ class LoadedRecord:
 
     @property
     def replicate(self) -> tuple[str, int]:
-        """What distinguishes the runs that one row averages: the fold (cross-validation) or the seed."""
-        fold = self.record.get("fold")
-        return ("fold", int(fold)) if fold is not None else ("seed", int(self.record["seed"]))
+        return self.record.replicate
 
 
 def leaderboards_dir() -> Path:
@@ -63,56 +61,15 @@ def leaderboards_dir() -> Path:
 LATER_KEYS: dict[tuple[str, str], object] = {("train", "num_nodes"): 1}
 
 
-def config_key(record: dict) -> str:
+def config_key(record: RunRecord) -> str:
     """Hash of the resolved config without its seed: the runs a row may average share it (12 hex digits)."""
     config = {section: dict(values) if isinstance(values, dict) else values
-              for section, values in (record.get("config") or {}).items()}  # fmt: skip
+              for section, values in record.config.items()}  # fmt: skip
     config.pop("seed", None)
     for (section, key), implied in LATER_KEYS.items():
         if isinstance(config.get(section), dict) and config[section].get(key, implied) == implied:
             config[section].pop(key, None)
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
-
-
-class IncompatibleRecord(UserError):
-    pass
-
-
-def check_record(record: dict, path: Path) -> dict:
-    """The record if this suite can read it; a one-line ``UserError`` otherwise."""
-    if not isinstance(record, dict):
-        raise UserError(f"{path} is not a run record (expected a JSON object)")
-    schema = record.get("schema")
-    if schema != RECORD_SCHEMA:
-        raise IncompatibleRecord(
-            f"{path} was written by an incompatible icdbench version (record schema {schema}, this suite reads "
-            f"{RECORD_SCHEMA}); re-run it with this version or use the version that wrote it"
-        )
-    missing = [key for key in REQUIRED if key not in record]
-    if missing or "full" not in (record.get("metrics") or {}):
-        raise UserError(f"{path} is not a complete run record (missing {', '.join(missing) or 'metrics.full'})")
-    return record
-
-
-def read_record_file(path: Path) -> dict:
-    path = Path(path)
-    try:
-        record = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserError(f"{path} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path} is corrupt ({getattr(exc, 'msg', exc)}); delete it or re-run the run") from None
-    return check_record(record, path)
-
-
-def read_run(run_dir: Path) -> dict:
-    """The record of a run folder a user named (``compare``): refused if missing, corrupt or incompatible."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise UserError(f"run folder {run_dir} does not exist")
-    if not (run_dir / RECORD_FILE).is_file():
-        raise UserError(f"{run_dir} has no {RECORD_FILE}; is it a finished run folder?")
-    return read_record_file(run_dir / RECORD_FILE)
 
 
 def _scan(paths: list[Path], origin: str) -> list[LoadedRecord]:
@@ -145,8 +102,8 @@ def committed_path(split: str, model: str, profile: str, seed: int, root: Path |
     return base / RECORDS_SUBDIR / split / model / committed_name(profile, seed)
 
 
-def commit_record(record: dict, root: Path | None = None) -> Path:
+def commit_record(record: RunRecord, root: Path | None = None) -> Path:
     """Copy a finished run's record into the committed records (atomic; replaces an older one)."""
     base = Path(root) if root is not None else leaderboards_dir()
-    name = committed_name(record["profile"], record["seed"], record.get("fold"))
-    return atomic_write_json(base / RECORDS_SUBDIR / record["split"] / record["model"] / name, record)
+    name = committed_name(record.profile, record.seed, record.fold)
+    return atomic_write_json(base / RECORDS_SUBDIR / record.split / record.model / name, record.to_dict())

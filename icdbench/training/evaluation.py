@@ -17,7 +17,22 @@ from icdbench.metrics.stats import HEADLINE, bootstrap_ci
 from icdbench.metrics.thresholds import tune_threshold
 from icdbench.models.encoders import encoder_fields
 from icdbench.results.provenance import peak_memory, provenance
-from icdbench.results.record import SCORES_FILE, THRESHOLD_FILE, write_record
+from icdbench.results.record import (
+    CONFIG_FILE,
+    SCORES_FILE,
+    THRESHOLD_FILE,
+    BestMonitor,
+    Convergence,
+    Encoder,
+    Intervals,
+    Metrics,
+    Provenance,
+    RunRecord,
+    SplitHashes,
+    Threshold,
+    Timing,
+    Training,
+)
 from icdbench.training.evidence import evidence_keys, predicted_codes
 from icdbench.training.job import MODEL_FILE, RunJob, ScoredRun
 from icdbench.training.monitor import monitor_metrics
@@ -55,7 +70,7 @@ def prior_scores(job: RunJob, n_docs: int) -> np.ndarray:
 PRIOR_KEY = "map_doc"  # threshold-free and defined on every split: "left the prior" means ranks codes better
 
 
-def convergence(job: RunJob, scored: ScoredRun) -> tuple[str, dict]:
+def convergence(job: RunJob, scored: ScoredRun) -> tuple[str, Convergence]:
     """The run's stop reason and the ``convergence`` block of its record.
 
     ``converged`` or ``budget`` come from training (patience exhausted, or stopped by ``optim.epochs`` /
@@ -75,36 +90,36 @@ def convergence(job: RunJob, scored: ScoredRun) -> tuple[str, dict]:
     if scored.stop_reason == "budget":  # training's own reason: also kept when "prior" overrides it
         timed = (scored.epochs_run or 0) < max_epochs and job.cfg.train.max_minutes
         budget_hit = "max_minutes" if timed else "max_epochs"
-    block = {
-        "monitor": job.monitor,
-        "selected": scored.selected,
-        "selected_epoch": selected.get("epoch"),
-        "curve": scored.curve,
-        f"val_{PRIOR_KEY}": model_value,
-        f"prior_val_{PRIOR_KEY}": prior_value,
-        "max_epochs": max_epochs,
-        "max_minutes": job.cfg.train.max_minutes,
-        "budget_hit": budget_hit,  # which budget ended a "budget" run: max_epochs or max_minutes
-    }
+    block = Convergence(
+        monitor=job.monitor,
+        selected=scored.selected,
+        selected_epoch=selected.get("epoch"),
+        curve=scored.curve,
+        val_map_doc=model_value,
+        prior_val_map_doc=prior_value,
+        max_epochs=max_epochs,
+        max_minutes=job.cfg.train.max_minutes,
+        budget_hit=budget_hit,
+    )
     return reason, block
 
 
-def stop_note(record: dict) -> str | None:
+def stop_note(record: RunRecord) -> str | None:
     """One line for a run whose numbers are not a converged model's (printed at the end of the run)."""
-    block, name = record["convergence"], f"{record['model']} on {record['split']}"
-    if record["stop_reason"] == "prior":
+    block, name = record.convergence, f"{record.model} on {record.split}"
+    if record.stop_reason == "prior":
         return (
-            f"note: {name} did not leave the label prior (validation mAP {block[f'val_{PRIOR_KEY}']:.4f}, "
-            f"the prior's {block[f'prior_val_{PRIOR_KEY}']:.4f}): its numbers measure no learning; give it more "
+            f"note: {name} did not leave the label prior (validation mAP {block.val_map_doc:.4f}, "
+            f"the prior's {block.prior_val_map_doc:.4f}): its numbers measure no learning; give it more "
             "epochs (optim.epochs, train.max_minutes) or check optim.lr"
         )
-    if record["stop_reason"] == "collapse":
+    if record.stop_reason == "collapse":
         return f"note: {name} collapsed during training (see the warning above): not a trained model's numbers"
-    if record["stop_reason"] == "budget":
-        timed = block.get("budget_hit") == "max_minutes"
-        budget = f"the {block['max_minutes']:g}-minute time budget" if timed else f"{block['max_epochs']} epochs"
+    if record.stop_reason == "budget":
+        timed = block.budget_hit == "max_minutes"
+        budget = f"the {block.max_minutes:g}-minute time budget" if timed else f"{block.max_epochs} epochs"
         return (
-            f"note: {name} stopped at {budget} after {record['epochs_run']} epochs while {block['monitor']} still "
+            f"note: {name} stopped at {budget} after {record.epochs_run} epochs while {block.monitor} still "
             "improved: not a converged model; raise optim.epochs or train.max_minutes"
             + (" (a time budget depends on the machine: the epoch count may differ elsewhere)" if timed else "")
         )
@@ -119,7 +134,7 @@ def finish_run(
     wall_seconds: float,
     profile: str,
     command: str,
-) -> dict:
+) -> RunRecord:
     split, cfg, run_dir = job.split, job.cfg, job.run_dir
     codes = split.code_list
     rule = cfg.train.threshold
@@ -161,58 +176,59 @@ def finish_run(
         threshold_file = {k: v for k, v in threshold_file.items() if k != "value"}
     manifest = split.manifest
     stop_reason, converged = convergence(job, scored)
-    record = {
-        "run_id": job.run_id,
-        "model": job.spec.name,
-        "family": job.spec.family,
-        "paper": job.spec.paper,
-        "inputs": job.spec.inputs,
-        "split": split.name,
-        "split_version": split.version,
-        "split_hashes": {
-            "content_sha256": manifest.get("content_sha256"),
-            "doc_ids_sha256": manifest.get("doc_ids_sha256"),
-            "codes_sha256": manifest.get("codes_sha256"),
-        },
-        "profile": profile,
-        "seed": cfg.seed,
-        **({"fold": manifest["fold"]} if manifest.get("fold") is not None else {}),  # cross-validated splits
-        "command": command,
-        "config": OmegaConf.to_container(cfg),
-        "config_hash": resolved.hash,
-        "config_sources": [layer.source for layer in resolved.layers],
-        "provenance": provenance(cfg.train.accelerator),
-        "timing": {
-            "wall_seconds": wall_seconds,
-            "train_docs_per_s": scored.train_docs_per_s,
-            "inference_ms_per_doc": scored.inference_ms_per_doc,
-        },
-        "memory": peak_memory(),
-        "n_parameters": scored.n_parameters,
-        "n_train_docs": job.context.n_train_docs if job.context else None,
-        "n_demographics": job.context.n_demographics if job.context else None,
-        "n_test_docs": len(doc_ids),
-        **({"sentence_permutation": permuted} if (permuted := job.permutation_summary()) else {}),
-        **encoder_fields(job.spec, cfg.model),  # which encoder, and whether it is the paper's
-        "epochs_run": scored.epochs_run,
-        "selection": scored.selection,
-        "best_monitor": {"name": job.monitor, "value": scored.best_monitor},
-        "stop_reason": stop_reason,
-        "training": {"parts": list(train_parts(cfg)), **(job.fixed.record() if job.fixed else {})},
-        "comparable_to_published": comparable_to_published(manifest, train_parts(cfg)),
+    encoder = encoder_fields(job.spec, cfg.model).get("encoder")  # which encoder, and whether it is the paper's
+    record = RunRecord(
+        run_id=job.run_id,
+        model=job.spec.name,
+        family=job.spec.family,
+        paper=job.spec.paper,
+        inputs=job.spec.inputs,
+        split=split.name,
+        split_version=split.version,
+        split_hashes=SplitHashes(
+            content_sha256=manifest.get("content_sha256"),
+            doc_ids_sha256=manifest.get("doc_ids_sha256"),
+            codes_sha256=manifest.get("codes_sha256"),
+        ),
+        profile=profile,
+        seed=cfg.seed,
+        fold=manifest.get("fold"),  # cross-validated splits
+        command=command,
+        config=OmegaConf.to_container(cfg),
+        config_hash=resolved.hash,
+        config_sources=[layer.source for layer in resolved.layers],
+        provenance=Provenance(**provenance(cfg.train.accelerator)),
+        timing=Timing(
+            wall_seconds=wall_seconds,
+            train_docs_per_s=scored.train_docs_per_s,
+            inference_ms_per_doc=scored.inference_ms_per_doc,
+        ),
+        memory=peak_memory(),
+        n_parameters=scored.n_parameters,
+        n_train_docs=job.context.n_train_docs if job.context else None,
+        n_demographics=job.context.n_demographics if job.context else None,
+        n_test_docs=len(doc_ids),
+        sentence_permutation=job.permutation_summary() or None,
+        encoder=Encoder(**encoder) if encoder else None,
+        epochs_run=scored.epochs_run,
+        selection=scored.selection,
+        best_monitor=BestMonitor(name=job.monitor, value=scored.best_monitor),
+        stop_reason=stop_reason,
+        training=Training(parts=list(train_parts(cfg)), **(job.fixed.record() if job.fixed else {})),
+        comparable_to_published=comparable_to_published(manifest, train_parts(cfg)),
         # the share of test code occurrences a model can reach (splits that report it, e.g. CodiEsp)
-        **({"ceiling_recall": manifest["ceiling_recall"]} if manifest.get("ceiling_recall") else {}),
-        "convergence": converged,
-        "threshold": threshold_file,
-        "metrics": metrics,
-        "ci": cis,
-        "files": {
-            "config": "config.yaml",
+        ceiling_recall=manifest.get("ceiling_recall") or None,
+        convergence=converged,
+        threshold=Threshold.from_dict(threshold_file, THRESHOLD_FILE),
+        metrics=Metrics(full=metrics["full"], top50=metrics["top50"]),
+        ci=Intervals.from_dict(cis, "bootstrap intervals"),
+        files={
+            "config": CONFIG_FILE,
             "scores": SCORES_FILE,
             "threshold": THRESHOLD_FILE,
             "codes": RUN_CODES_FILE,
             "model": MODEL_FILE if (run_dir / MODEL_FILE).exists() else None,
         },
-        **({"extra": extra} if extra else {}),
-    }
-    return write_record(run_dir, record)
+        extra=extra or None,
+    )
+    return record.write(run_dir)

@@ -28,7 +28,7 @@ from icdbench.metrics.report import decision_threshold
 from icdbench.metrics.scores_file import load_scores
 from icdbench.models.base import as_output
 from icdbench.models.registry import get_model
-from icdbench.results.record import CONFIG_FILE, SCORES_FILE, THRESHOLD_FILE, read_record
+from icdbench.results.record import CONFIG_FILE, SCORES_FILE, THRESHOLD_FILE, read_run
 from icdbench.training.job import MODEL_FILE, RunJob
 from icdbench.training.predict import decisions
 from icdbench.training.weights import load_model_weights
@@ -122,11 +122,11 @@ def finished_run_job(run_dir: Path):
     """``(job, predicted)`` of a finished run folder: its job on the split in DATA_DIR (checked to be the one it
     was trained on) and its test decisions ``[test rows, C]`` bool from its saved scores and threshold."""
     run_dir = Path(run_dir)
-    record = read_record(run_dir)
-    spec = get_model(record["model"])
-    ensure_split(record["split"])
-    split = load_split(recorded_split_dir(record))
-    expected = (record.get("split_hashes") or {}).get("content_sha256")
+    record = read_run(run_dir)
+    spec = get_model(record.model)
+    ensure_split(record.split)
+    split = load_split(recorded_split_dir(record.split, record.fold))
+    expected = record.split_hashes.content_sha256
     if expected and split.manifest.get("content_sha256") != expected:
         raise UserError(f"{split.path} is not the {split.name} that {run_dir} was trained on (content differs)")
     doc_ids, codes, scores = load_scores(run_dir / SCORES_FILE)
@@ -136,4 +136,4 @@ def finished_run_job(run_dir: Path):
     predicted = np.zeros((split.test.height, len(codes)), dtype=bool)
     predicted[[row_of[d] for d in doc_ids]] = decisions(scores, json.loads((run_dir / THRESHOLD_FILE).read_text()))
     cfg = load_run_config(run_dir / CONFIG_FILE, spec)
-    return RunJob(spec, split, cfg, run_dir, str(record.get("run_id", run_dir.name))), predicted
+    return RunJob(spec, split, cfg, run_dir, record.run_id), predicted

@@ -33,7 +33,7 @@ from icdbench.errors import UserError
 from icdbench.io import atomic_write_json, atomic_write_text
 from icdbench.models.base import as_output
 from icdbench.paths import data_dir
-from icdbench.results.record import read_record
+from icdbench.results.record import RunRecord, read_run
 from icdbench.training.predict import decisions, load_run_model
 
 LIME_SAMPLES = 300  # perturbed notes per document
@@ -48,8 +48,8 @@ def explain_document(run_dir: Path, doc_id: str, method: str = "attention") -> d
     explanation (module docstring says where) and print it; returns it."""
     run_dir = Path(run_dir)
     spec, cfg, model, inputs, codes, threshold = load_run_model(run_dir)
-    record = read_record(run_dir)
-    split_name = record["split"]
+    record = read_run(run_dir)
+    split_name = record.split
     doc = _load_document(split_name, doc_id, record)
     scorer = DocumentScorer(model, inputs, codes.height, doc)
     scores = scorer([doc["text"]])[0]
@@ -60,7 +60,7 @@ def explain_document(run_dir: Path, doc_id: str, method: str = "attention") -> d
         explained, html = explain_attention(model, scorer, doc["text"], chosen, spec.name), None
     titles = codes["title"].to_list()
     result = {
-        "run_id": record.get("run_id"),
+        "run_id": record.run_id,
         "model": spec.name,
         "split": split_name,
         "doc_id": doc_id,
@@ -78,7 +78,7 @@ def explain_document(run_dir: Path, doc_id: str, method: str = "attention") -> d
         ],
     }
     synthetic = is_synthetic(split_name)
-    out_dir = explanation_dir(run_dir, split_name, str(record.get("run_id") or run_dir.name))
+    out_dir = explanation_dir(run_dir, split_name, record.run_id)
     stem = f"{_safe(doc_id)}-{method}"
     atomic_write_json(out_dir / f"{stem}.json", result)
     if html is not None:
@@ -99,16 +99,16 @@ def explanation_dir(run_dir: Path, split_name: str, run_id: str) -> Path:
     return data_dir() / split_name / EXPLANATIONS_DIR / run_id
 
 
-def _load_document(split_name: str, doc_id: str, record: dict) -> dict:
+def _load_document(split_name: str, doc_id: str, record: RunRecord) -> dict:
     """The test document's row (text, demographics, gold codes) from DATA_DIR, after checking that the split
     there is the one the run was trained on."""
-    folder = recorded_split_dir(record)  # a fold run's documents are in its fold folder
+    folder = recorded_split_dir(record.split, record.fold)  # a fold run's documents are in its fold folder
     manifest = read_manifest(folder)
-    expected = (record.get("split_hashes") or {}).get("content_sha256")
+    expected = record.split_hashes.content_sha256
     if expected and manifest.get("content_sha256") != expected:
         raise UserError(
             f"{folder} is not the {split_name} the run was trained on (content hash differs); "
-            f"re-prepare the split version {record.get('split_version')} or explain a run trained on this one"
+            f"re-prepare the split version {record.split_version} or explain a run trained on this one"
         )
     frame = pl.scan_parquet(folder / "test.parquet").filter(pl.col("doc_id") == doc_id).collect()
     if frame.height == 0:
@@ -117,12 +117,12 @@ def _load_document(split_name: str, doc_id: str, record: dict) -> dict:
     return {**row, "age_stats": _age_stats(folder, record)}
 
 
-def _age_stats(folder: Path, record: dict) -> tuple[float, float]:
+def _age_stats(folder: Path, record: RunRecord) -> tuple[float, float]:
     """Mean and std of train ages, as the datamodule z-scores them (over the run's train documents)."""
     train = pl.scan_parquet(folder / "train.parquet")
     if "age" not in train.collect_schema().names():
         return 0.0, 1.0
-    limit = record.get("n_train_docs")
+    limit = record.n_train_docs
     ages = (train.head(int(limit)) if limit else train).select("age").collect()["age"].drop_nulls().drop_nans()
     std = float(ages.std() or 0.0) if ages.len() > 1 else 0.0
     return (float(ages.mean() or 0.0) if ages.len() else 0.0), (std if std > 0 else 1.0)

@@ -25,8 +25,7 @@ from icdbench.metrics.codiesp import codiesp_task, is_spanish, submission_rows, 
 from icdbench.metrics.functional.evidence import EvidenceCase, predicted_spans
 from icdbench.metrics.scores_file import load_scores
 from icdbench.models.registry import get_model
-from icdbench.results.record import SCORES_FILE
-from icdbench.results.sources import read_run
+from icdbench.results.record import SCORES_FILE, RunRecord, read_run
 from icdbench.training.evidence import collect_attributions, finished_run_job, saved_model
 from icdbench.training.job import MODEL_FILE
 
@@ -44,7 +43,7 @@ def export_run(run_dir, fmt: str, *, part: str = "test", out=None) -> Path:
     if part not in PARTS:
         raise UserError(f"a run folder keeps the scores of its test part only; use --part test, not {part!r}")
     record = read_run(run_dir)
-    split = str(record.get("split"))
+    split = record.split
     task = codiesp_task(split)
     if task is None:
         raise UserError(f"{run_dir} is a run on {split}; --format {fmt} needs a run on a CodiEsp split "
@@ -63,13 +62,13 @@ def export_run(run_dir, fmt: str, *, part: str = "test", out=None) -> Path:
     return atomic_write_text(Path(out) if out else run_dir / f"{fmt}-{part}.tsv", "".join(lines))
 
 
-def x_lines(run_dir: Path, record: dict, task: str) -> list[str]:
+def x_lines(run_dir: Path, record: RunRecord, task: str) -> list[str]:
     """The CodiEsp-X lines of a neural run on a Spanish split (module docstring)."""
-    split = record["split"]
+    split = record.split
     if not is_spanish(split):
         raise UserError(f"{run_dir} is a run on {split}, the English translation: CodiEsp-X positions are offsets "
                         f"into the Spanish text; export a run on codiesp-{task} with --format codiesp-x")
-    spec = get_model(record["model"])
+    spec = get_model(record.model)
     if spec.trainer == "sklearn" or not (run_dir / MODEL_FILE).is_file():
         raise UserError(f"{run_dir} has no evidence to export: {spec.name} keeps no model that attributes codes "
                         "to text; --format codiesp-x needs a neural run (e.g. caml or laat)")

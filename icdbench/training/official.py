@@ -29,7 +29,7 @@ import polars as pl
 from icdbench.datasets.splitting import code_counts
 from icdbench.errors import UserError
 from icdbench.metrics.thresholds import TopK
-from icdbench.results.record import THRESHOLD_FILE, read_record
+from icdbench.results.record import THRESHOLD_FILE, read_run
 
 TRAIN_PARTS = {"train": ("train",), "train,val": ("train", "val"), "train,dev": ("train", "val")}
 
@@ -85,11 +85,11 @@ def fixed_choices(spec, split_name: str, manifest: dict, cfg) -> FixedChoices | 
                         f"on them: add train.fixed_from=RUN_DIR, a finished run of {spec.name} on {split_name} "
                         "with data.train_parts=train, whose epochs or setting and threshold are reused")
     ref = Path(str(cfg.train.fixed_from))
-    record = read_record(ref)
-    ref_parts = str((record.get("config") or {}).get("data", {}).get("train_parts", "train")).replace(" ", "")
-    problem = (f"a run of {record.get('model')}, not {spec.name}" if record.get("model") != spec.name else
-               f"a run on {record.get('split')}, not {split_name}" if record.get("split") != split_name else
-               "a run on other content of the split" if (record.get("split_hashes") or {}).get("content_sha256")
+    record = read_run(ref)
+    ref_parts = str(record.config.get("data", {}).get("train_parts", "train")).replace(" ", "")
+    problem = (f"a run of {record.model}, not {spec.name}" if record.model != spec.name else
+               f"a run on {record.split}, not {split_name}" if record.split != split_name else
+               "a run on other content of the split" if record.split_hashes.content_sha256
                != manifest.get("content_sha256") else
                f"trained on {ref_parts}: its choices saw the validation documents" if ref_parts != "train" else "")
     if problem:
@@ -100,14 +100,15 @@ def fixed_choices(spec, split_name: str, manifest: dict, cfg) -> FixedChoices | 
         raise UserError(f"train.fixed_from={ref} has no readable {THRESHOLD_FILE}; is it a finished run?")
     epochs, setting = None, None
     if spec.trainer == "sklearn":
-        setting = (record.get("extra") or {}).get("chosen")
+        setting = (record.extra or {}).get("chosen")
     else:
-        selected = (record.get("convergence") or {}).get("selected_epoch")
-        epochs = int(selected) + 1 if selected is not None else int(record.get("epochs_run") or 0)
+        selected = record.convergence.selected_epoch
+        epochs = int(selected) + 1 if selected is not None else int(record.epochs_run or 0)
         if epochs < 1:
             raise UserError(f"train.fixed_from={ref} records no trained epoch to reuse")
-    return FixedChoices(str(ref), str(record.get("run_id", ref.name)), epochs, setting, threshold,
-                        record.get("stop_reason"))
+    # a reference from before stop reasons says none: the run's own reason stands
+    stop_reason = record.stop_reason if record.recorded("stop_reason") else None
+    return FixedChoices(str(ref), record.run_id, epochs, setting, threshold, stop_reason)
 
 
 def with_val_in_train(split):

@@ -19,8 +19,7 @@ from icdbench.datasets.encodings import load_inputs
 from icdbench.errors import UserError
 from icdbench.models.base import ModelContext, as_output
 from icdbench.models.registry import get_model
-from icdbench.results.record import CONFIG_FILE, THRESHOLD_FILE
-from icdbench.results.sources import read_run
+from icdbench.results.record import CONFIG_FILE, THRESHOLD_FILE, read_run
 from icdbench.training.job import MODEL_FILE
 from icdbench.training.weights import load_model_weights, read_weights
 
@@ -46,7 +45,7 @@ def load_run_model(run_dir: Path):
     fitted TF-IDF vocabulary is note text and is not written (``icdbench.training.sklearn_runner``)."""
     run_dir = Path(run_dir)
     record = read_run(run_dir)  # refuses missing, corrupt and incompatible (other schema) records
-    spec = get_model(record["model"])
+    spec = get_model(record.model)
     if spec.trainer == "sklearn":
         raise UserError(
             f"{spec.name} runs keep no fitted model (a TF-IDF vocabulary is note text and stays in "
@@ -71,8 +70,8 @@ def load_run_model(run_dir: Path):
         short_titles=codes["short_title"].to_list(),
         ancestors=codes["ancestors"].to_list(),
         train_counts=codes["train_count"].to_numpy(),
-        n_train_docs=int(record.get("n_train_docs") or 1),
-        n_demographics=int(record.get("n_demographics") or 0),
+        n_train_docs=int(record.n_train_docs or 1),
+        n_demographics=int(record.n_demographics or 0),
     )
     try:
         inputs = load_inputs(spec.inputs, run_dir, cfg)

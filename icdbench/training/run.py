@@ -26,7 +26,7 @@ from icdbench.io import atomic_write_text
 from icdbench.models.encoders import resolve_encoder
 from icdbench.models.registry import ModelSpec, get_model
 from icdbench.paths import runs_dir
-from icdbench.results.record import CONFIG_FILE, LAYERS_FILE, RECORD_FILE
+from icdbench.results.record import CONFIG_FILE, LAYERS_FILE, RECORD_FILE, RunRecord
 from icdbench.results.run_index import append_run
 from icdbench.training.evaluation import finish_run, stop_note
 from icdbench.training.job import RunJob, ScoredRun
@@ -58,7 +58,7 @@ class RunRequest:
 @dataclass
 class RunResult:
     run_dir: Path
-    record: dict | None  # None on DDP ranks other than 0
+    record: RunRecord | None  # None on DDP ranks other than 0
 
 
 

@@ -87,12 +87,14 @@ def test_real_corpus_every_test_code_has_x_evidence(tmp_path):
 
 def test_bench_summary_shows_the_official_metric_the_split_declares(corpus, tmp_path, monkeypatch):
     from icdbench.app.tables import official_metric, results_table
+    from icdbench.results.record import Metrics, RunRecord, Timing
 
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     _prepare("codiesp-d", corpus, tmp_path / "codiesp-d")
     assert official_metric("codiesp-d") == ("map_codiesp", "MAP (official)")
     assert official_metric("codiesp-p") is None  # not prepared: nothing declared
-    record = {"seed": 0, "timing": {"wall_seconds": 1.0}, "metrics": {"full": {"map_codiesp": 0.5432}, "top50": {}}}
+    record = RunRecord(run_id="r", model="lr", split="codiesp-d", profile="ci", seed=0,
+                       timing=Timing(wall_seconds=1.0), metrics=Metrics(full={"map_codiesp": 0.5432}))  # fmt: skip
     table = results_table([record], official=official_metric("codiesp-d")).splitlines()
     assert table[0].split()[2:4] == ["MAP", "(official)"] and table[2].split()[2] == "0.5432"
     assert "MAP" not in results_table([record]).splitlines()[0]  # splits without one keep the usual columns

@@ -111,8 +111,9 @@ def test_a_record_counts_only_for_the_same_config_split_and_seed_and_a_checkpoin
     assert ident.split_hash is not None
     folder = runs / "synth-tiny" / "lr" / "20260101-000000-ci-seed0"
     folder.mkdir(parents=True)
-    record = {"config_hash": ident.config_hash, "split_hashes": {"content_sha256": ident.split_hash}, "seed": 0,
-              "profile": "ci", "model": "lr", "split": "synth-tiny"}  # fmt: skip
+    record = {"schema": 1, "run_id": folder.name, "config_hash": ident.config_hash, "seed": 0, "profile": "ci",
+              "split_hashes": {"content_sha256": ident.split_hash}, "model": "lr", "split": "synth-tiny",
+              "metrics": {"full": {}}}  # fmt: skip
     (folder / "record.json").write_text(json.dumps(record))
     assert find_record(run, ident)[1] == folder
     assert find_record(GridRun("lr", "synth-tiny", "ci", 1), identity(GridRun("lr", "synth-tiny", "ci", 1))) is None

@@ -75,7 +75,7 @@ def test_sigterm_in_the_first_epoch_saves_where_training_stopped_and_the_run_res
     (run_dir,) = list((runs / "synth-tiny" / "caml").iterdir())
     assert (run_dir / "checkpoints" / "last.ckpt").is_file() and not (run_dir / "record.json").exists()
     assert signal.getsignal(signal.SIGTERM) == handler  # Lightning's handler is gone once the run is
-    record = train(RunRequest("caml", "synth-tiny", resume=run_dir)).record
+    record = train(RunRequest("caml", "synth-tiny", resume=run_dir)).record.to_dict()
     assert (run_dir / "record.json").is_file() and record["epochs_run"] == 1
 
 

@@ -55,10 +55,10 @@ def test_plm_icd_trains_from_a_roberta_directory_in_the_encoders_folder(run_env,
     write_tiny_roberta(tmp_path / "encoders" / "RoBERTa-base-PM-M3-Voc-hf")
     monkeypatch.setenv("ICDBENCH_ENCODERS", str(tmp_path / "encoders"))
     record = train(RunRequest("plm-icd", "synth-tiny", "paper", overrides=SMALL)).record
-    assert record["encoder"] == {"name": "roberta-pm-m3-voc", "published": "roberta-pm-m3-voc",
-                                 "substituted": False, "architecture": "roberta, 2 layers, 32 wide"}  # fmt: skip
-    assert record["config"]["model"]["encoder"] == "roberta-pm-m3-voc"
-    assert record["metrics"]["full"]["micro_f1"] is not None
+    assert record.encoder.to_dict() == {"name": "roberta-pm-m3-voc", "published": "roberta-pm-m3-voc",
+                                        "substituted": False, "architecture": "roberta, 2 layers, 32 wide"}  # fmt: skip
+    assert record.config["model"]["encoder"] == "roberta-pm-m3-voc"
+    assert record.metrics.full["micro_f1"] is not None
     row = build_row([LoadedRecord(record, Path("record.json"), "runs")])
     assert row.encoder_substituted == "" and "substituted" not in _model_cell(row).text
 
@@ -74,7 +74,7 @@ def test_a_directory_given_as_the_encoder_is_the_users_encoder(tmp_path):
 
 def test_a_substituted_encoder_is_said_by_the_record_and_every_board_row(run_env, offline):
     record = train(RunRequest("plm-icd", "synth-tiny", "paper", overrides=[*SMALL, "model.encoder=tiny-random"])).record
-    assert record["encoder"]["substituted"] and record["encoder"]["published"] == "roberta-pm-m3-voc"
+    assert record.encoder.substituted and record.encoder.published == "roberta-pm-m3-voc"
     row = build_row([LoadedRecord(record, Path("record.json"), "runs")])
     assert row.encoder_substituted == "tiny-random for roberta-pm-m3-voc"
     assert _model_cell(row).text.endswith("(encoder substituted: tiny-random for roberta-pm-m3-voc)")

@@ -101,7 +101,7 @@ def test_the_runner_keeps_the_c_with_the_best_validation_monitor_and_scores_test
     assert run.selection == "fitted" and run.extra == {"chosen": {"C": 2.0}}
     n_val, n_test = len(run.val.doc_index), len(run.test.doc_index)
     assert scored == [(0.5, n_val), (2.0, n_val), (8.0, n_val), (2.0, n_test)]  # test: the chosen C only
-    assert record["extra"]["chosen"] == {"C": 2.0} and record["best_monitor"]["value"] == 0.9
+    assert record.extra["chosen"] == {"C": 2.0} and record.best_monitor.value == 0.9
 
 
 def test_a_tie_on_the_monitor_keeps_the_smaller_c(run_env, monkeypatch):
@@ -124,12 +124,12 @@ def test_the_prior_runs_like_every_model_with_no_curve(run_env, monkeypatch):
     assert run.curve == [] and run.selected is None and run.stop_reason == "converged" and run.extra == {}
     assert np.ptp(run.test.scores, axis=0).max() == 0.0  # every test document gets the same row
     assert run.test.scores[0] == pytest.approx(run.val.scores[0])
-    assert 0.0 <= result.record["metrics"]["full"]["micro_f1"] <= 1.0
+    assert 0.0 <= result.record.metrics.full["micro_f1"] <= 1.0
 
 
 def test_the_prior_a_run_is_checked_against_is_the_prior_of_its_own_training_documents(run_env):
     """With a profile that trains on the first N notes, the record's prior is that of those N notes: the prior
     baseline's own validation mAP equals it."""
     record = train(RunRequest("prior", "synth-tiny", "ci", seed=0, overrides=["data.max_train_docs=40"])).record
-    block = record["convergence"]
-    assert record["n_train_docs"] == 40 and block["val_map_doc"] == pytest.approx(block["prior_val_map_doc"])
+    block = record.convergence
+    assert record.n_train_docs == 40 and block.val_map_doc == pytest.approx(block.prior_val_map_doc)

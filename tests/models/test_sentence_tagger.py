@@ -154,7 +154,7 @@ def test_two_stage_run_on_synth_tiny_records_paper_and_evidence_metrics(run_env)
     overrides = ["model.embed_dim=16", "model.hidden_size=16", "model.attention_dim=8", "model.w2v_epochs=1",
                  "data.max_train_docs=60", "optim.epochs=1", "train.logger=none"]  # fmt: skip
     result = train(RunRequest("sentence-tagger", "synth-tiny", profile="ci", overrides=overrides))
-    record = result.record
+    record = result.record.to_dict()
     extra = record["extra"]
     assert extra["supervision"] == "gold" and extra["supervision_docs"]["gold"] == 60
     assert set(extra["stages"]) == {"tagger", "classifier"}

@@ -1,7 +1,8 @@
 """Factories for the results tests: run records shaped exactly like the training core's ``record.json``
 (``icdbench.training.evaluation.finish_run``), without training anything.
 
-Import from the test modules: ``from fake_records import fake_record, write_run``.
+Import from the test modules: ``from fake_records import fake_record, write_run``. A fake record is the JSON
+object (a dict, for tests to change); :func:`loaded` and :func:`commit_all` read it as a ``RunRecord``.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import random
 from pathlib import Path
 
 from icdbench.metrics.keys import METRICS
-from icdbench.results.record import RECORD_SCHEMA
-from icdbench.results.sources import commit_record
+from icdbench.results.record import RECORD_SCHEMA, RunRecord
+from icdbench.results.sources import LoadedRecord, commit_record
 
 KEYS = [key for key, info in METRICS.items() if info.higher_is_better is not None]
 
@@ -58,7 +59,8 @@ def fake_record(model: str, split: str = "synth-icd10", profile: str = "cpu", se
         selected = 4 if improving else 2
         record["stop_reason"] = stop_reason
         record["convergence"] = {"monitor": "val/map_doc", "selected": selected, "selected_epoch": selected,
-                                 "curve": curve, "prior_monitor": 0.3, "max_epochs": 5 if improving else 8,
+                                 "curve": curve, "val_map_doc": base, "prior_val_map_doc": 0.3,
+                                 "max_epochs": 5 if improving else 8,
                                  "max_minutes": 15.0}  # fmt: skip
     if curves:
         record["curves"] = {
@@ -76,6 +78,11 @@ def write_run(runs_dir: Path, record: dict) -> Path:
     return run_dir
 
 
+def loaded(records: list[dict], origin: str = "runs") -> list[LoadedRecord]:
+    """The records as the leaderboard reads them (no file behind them)."""
+    return [LoadedRecord(RunRecord.from_dict(record), None, origin) for record in records]
+
+
 def commit_all(root: Path, records: list[dict]) -> None:
     for record in records:
-        commit_record(record, root)
+        commit_record(RunRecord.from_dict(record), root)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from fake_records import fake_record
+from fake_records import fake_record, loaded
 
 from icdbench.results.board import ceiling_text
 from icdbench.results.leaderboard import build_tables
-from icdbench.results.sources import LoadedRecord
 
 CEILING = {"label_set": 1.0, "seen_in_train": 0.825, "seen_in_train_val": 0.8582}
 
 
 def _table(records):
-    (table,) = build_tables([LoadedRecord(r, None, "runs") for r in records], ["lr", "prior"])
+    (table,) = build_tables(loaded(records), ["lr", "prior"])
     return table
 
 

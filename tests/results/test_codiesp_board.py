@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 
-from fake_records import commit_all, fake_record
+from fake_records import commit_all, fake_record, loaded
 
 from icdbench.app.leaderboard import COMMITTED_PLAN, _summary_table, committed_board
 from icdbench.metrics.keys import METRICS
@@ -16,7 +16,6 @@ from icdbench.paths import REPO_ROOT
 from icdbench.results.html import html_page
 from icdbench.results.leaderboard import OFFICIAL_KEYS, build_tables
 from icdbench.results.render import csv_document, markdown
-from icdbench.results.sources import LoadedRecord
 
 SPANISH, ENGLISH = ("codiesp-d", "codiesp-p"), ("codiesp-d-en", "codiesp-p-en")
 CEILING = {"label_set": 1.0, "seen_in_train": 0.825, "seen_in_train_val": 0.8582}
@@ -45,7 +44,7 @@ def test_a_codiesp_table_shows_the_official_map_first_and_only_where_records_hav
     from icdbench.results.cells import metric_grid, side_by_side_grid
 
     records = [_codiesp_record("lr", "codiesp-d-en"), _codiesp_record("svm", "codiesp-d-en", shift=0.1)]
-    (table,) = build_tables([LoadedRecord(r, None, "runs") for r in records], ["lr", "svm"])
+    (table,) = build_tables(loaded(records), ["lr", "svm"])
     full, top50 = metric_grid(table, "full"), metric_grid(table, "top50")
     assert full.header[2] == "MAP (official)" and "MAP (official)" not in top50.header
     svm = next(row for row in full.rows if row[0].text == "svm")
@@ -57,7 +56,7 @@ def test_a_codiesp_table_shows_the_official_map_first_and_only_where_records_hav
     for record in synthetic:
         for setting in ("full", "top50"):
             record["metrics"][setting].pop("map_codiesp")
-    (plain,) = build_tables([LoadedRecord(r, None, "runs") for r in synthetic], ["lr"])
+    (plain,) = build_tables(loaded(synthetic), ["lr"])
     assert "MAP (official)" not in metric_grid(plain, "full").header
 
 

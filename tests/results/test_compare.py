@@ -17,7 +17,7 @@ from icdbench.metrics.scores_file import save_scores
 from icdbench.results.curves import GoldCodes
 from icdbench.results.leaderboard import HEADLINE
 from icdbench.results.paired import ExtraPieces, compare_runs, load_run_scores
-from icdbench.results.sources import read_run
+from icdbench.results.record import read_run
 
 
 def _run(runs, data, model: str, quality: float, seed: int = 0, doc_slice=slice(None)):

@@ -27,7 +27,7 @@ def _icdbench(*args: str) -> list[str]:
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_sigkilled_run_resumes_to_the_uninterrupted_metrics(run_env):
     _, runs = run_env
-    reference = train(RunRequest("caml", "synth-tiny", "ci", seed=3, overrides=OVERRIDES)).record
+    reference = train(RunRequest("caml", "synth-tiny", "ci", seed=3, overrides=OVERRIDES)).record.to_dict()
     process = subprocess.Popen(_icdbench("train", "caml", "synth-tiny", "--profile", "ci", "--seed", "3", *OVERRIDES),
                                env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     deadline = time.monotonic() + TIMEOUT_S

@@ -8,7 +8,7 @@ import json
 import shutil
 
 import pytest
-from fake_records import commit_all, fake_record, write_run
+from fake_records import commit_all, fake_record, loaded, write_run
 from scipy import stats as scipy_stats
 
 from icdbench.app.leaderboard import COMMITTED_PLAN, committed_board, missing_committed, runs_board
@@ -17,7 +17,7 @@ from icdbench.metrics.stats import aggregate_seeds
 from icdbench.models.registry import all_models
 from icdbench.results.leaderboard import EVIDENCE_KEYS, HEADLINE_KEYS, build_tables
 from icdbench.results.render import Leaderboard, rebuild_leaderboard
-from icdbench.results.sources import LoadedRecord, committed_records, leaderboards_dir
+from icdbench.results.sources import committed_records, leaderboards_dir
 
 REFERENCES = (
     "split,setting,model,registry_model,metric,value,published,plus_minus,citation,table,definition,note\n"
@@ -30,13 +30,9 @@ def write_leaderboard(board: Leaderboard, out_dir) -> list:
     return rebuild_leaderboard(out_dir, lambda: board)[1]
 
 
-def _loaded(records):
-    return [LoadedRecord(r, None, "runs") for r in records]
-
-
 def test_a_row_averages_its_seeds_with_a_t_interval_and_one_run_keeps_its_bootstrap_interval():
     runs = [fake_record("caml", seed=s) for s in (0, 1, 2)] + [fake_record("laat", seed=0, shift=0.1)]
-    (table,) = build_tables(_loaded(runs), ["caml", "laat"])
+    (table,) = build_tables(loaded(runs), ["caml", "laat"])
     caml = next(r for r in table.rows if r.model == "caml")
     expected = aggregate_seeds([r["metrics"]["full"] for r in runs[:3]])
     for key in HEADLINE_KEYS:
@@ -57,7 +53,7 @@ def test_rerun_of_a_seed_replaces_the_older_run_and_other_configs_get_their_own_
     new["run_id"] = "20260101-000000-cpu-seed0"
     tuned = fake_record("caml", seed=0, shift=-0.1)
     tuned["config"]["optim"]["lr"] = 0.01
-    (table,) = build_tables(_loaded([new, old, tuned]), ["caml"])
+    (table,) = build_tables(loaded([new, old, tuned]), ["caml"])
     assert len(table.rows) == 2 and all(row.n_runs == 1 for row in table.rows)
     assert table.rows[0].value("full", "micro_f1") == new["metrics"]["full"]["micro_f1"]
     assert all(row.label.startswith("caml [") for row in table.rows)  # told apart by config hash
@@ -65,13 +61,13 @@ def test_rerun_of_a_seed_replaces_the_older_run_and_other_configs_get_their_own_
 
 def test_kendall_tau_compares_the_full_and_top50_rankings():
     runs = [fake_record(f"m{i}", shift=0.05 * i, top50_shift=-0.1 * i) for i in range(5)]
-    (table,) = build_tables(_loaded(runs), [])
+    (table,) = build_tables(loaded(runs), [])
     full = [r["metrics"]["full"]["micro_f1"] for r in runs]
     top = [r["metrics"]["top50"]["micro_f1"] for r in runs]
     tau, p, n = table.tau["micro_f1"]
     assert n == 5 and tau == pytest.approx(scipy_stats.kendalltau(full, top).statistic)
     assert tau < 0  # this construction reverses the order: rankings do not carry over
-    (two,) = build_tables(_loaded(runs[:2]), [])
+    (two,) = build_tables(loaded(runs[:2]), [])
     assert two.tau["micro_f1"] is None  # too few models for a rank correlation
 
 
@@ -182,7 +178,7 @@ def test_leaderboard_command_builds_both_boards_and_skips_incompatible_records(t
     assert "incompatible icdbench version" in err and "cnn" in err
     assert (tmp_path / "lb" / "README.md").is_file() and (tmp_path / "runs" / "leaderboard" / "README.md").is_file()
     assert "synth-tiny (ci profile" in out and "lr" in out
-    assert [r.record["model"] for r in committed_records(tmp_path / "lb")] == ["caml"]
+    assert [r.record.model for r in committed_records(tmp_path / "lb")] == ["caml"]
     assert main(["leaderboard", "synth-tny"]) == 2
     assert "unknown split 'synth-tny'; did you mean synth-tiny" in capsys.readouterr().err
 

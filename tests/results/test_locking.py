@@ -13,6 +13,7 @@ from fake_records import fake_record
 
 from icdbench.io import atomic_write
 from icdbench.results.locking import append_rows, read_csv, write_text
+from icdbench.results.record import RunRecord
 from icdbench.results.run_index import INDEX_FILE, append_run
 
 WRITERS = 4
@@ -25,7 +26,7 @@ def _writer(root: str, writer: int, rounds: int, start) -> None:
     for i in range(rounds):
         record = fake_record("caml", seed=writer * 1000 + i)
         record["run_id"] = f"run-{writer}-{i}"
-        append_run(record, Path(root) / "synth-icd10" / "caml" / record["run_id"], Path(root))
+        append_run(RunRecord.from_dict(record), Path(root) / "synth-icd10" / "caml" / record["run_id"], Path(root))
 
 
 def test_concurrent_bench_processes_lose_no_row(tmp_path):
@@ -101,7 +102,7 @@ def _leaderboard_writer(root: str, writer: int, rounds: int, start) -> None:
 
     start.wait()
     for i in range(rounds):
-        commit_record(fake_record(f"m{writer}-{i}"), Path(root))
+        commit_record(RunRecord.from_dict(fake_record(f"m{writer}-{i}")), Path(root))
         rebuild_leaderboard(root, build)
 
 

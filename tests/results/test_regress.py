@@ -15,6 +15,7 @@ from icdbench.cli import main
 from icdbench.models.registry import all_models
 from icdbench.results import regress
 from icdbench.results.leaderboard import HEADLINE_KEYS
+from icdbench.results.record import RunRecord
 from icdbench.results.regress import (
     CROSS_MACHINE_ATOL,
     CROSS_MACHINE_MEAN_ATOL,
@@ -32,7 +33,7 @@ MODELS = ["caml", "lr", "rac"]
 
 def _rows(fingerprint: str = HERE) -> list[dict]:
     records = [fake_record(m, split="synth-tiny", profile="ci", shift=0.05 * i) for i, m in enumerate(MODELS)]
-    return [row for record in records for row in rows_of_record(record, fingerprint)]
+    return [row for record in records for row in rows_of_record(RunRecord.from_dict(record), fingerprint)]
 
 
 def _committed(tmp_path, rows) -> list[dict]:
@@ -73,7 +74,7 @@ OTHER = "torch 2.13.0 AVX2; numpy 2.0; Other CPU (flags 0000); 1 thread"
 
 def _many(fingerprint: str = HERE) -> list[dict]:
     records = [fake_record(m, split="synth-tiny", profile="ci", shift=0.01 * i) for i, m in enumerate(MANY)]
-    return [row for record in records for row in rows_of_record(record, fingerprint)]
+    return [row for record in records for row in rows_of_record(RunRecord.from_dict(record), fingerprint)]
 
 
 def test_another_machine_gets_the_stated_tolerance(tmp_path):
@@ -142,7 +143,7 @@ def test_the_cross_validated_job_must_have_its_rows_and_its_failure_is_one_probl
     folds = [fake_record(regress.FOLD_MODEL, split=regress.FOLD_SPLIT, profile="ci", shift=0.01 * k) for k in range(3)]
     for k, record in enumerate(folds):
         record["fold"] = k
-    fold_rows = [row for record in folds for row in rows_of_record(record, HERE)]
+    fold_rows = [row for record in folds for row in rows_of_record(RunRecord.from_dict(record), HERE)]
     assert {row["fold"] for row in fold_rows} == {"0", "1", "2"}
     without = _committed(tmp_path, _rows())
     missing = compare_rows(without, _rows() + fold_rows, MODELS, HERE)
@@ -161,7 +162,7 @@ def test_the_cross_validated_job_must_have_its_rows_and_its_failure_is_one_probl
 
 def test_regress_command_exits_1_on_drift_and_update_rewrites_ci_csv(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ICDBENCH_LEADERBOARDS", str(tmp_path))
-    records = [fake_record(m, split="synth-tiny", profile="ci") for m in MODELS]
+    records = [RunRecord.from_dict(fake_record(m, split="synth-tiny", profile="ci")) for m in MODELS]
     monkeypatch.setattr(app_regress, "run_models", lambda models, **options: (records, {}, {}))
     monkeypatch.setattr(app_regress, "all_models", lambda: dict.fromkeys(MODELS))
     monkeypatch.setattr(app_regress, "machine_fingerprint", lambda: HERE)
@@ -185,7 +186,7 @@ def test_committed_ci_csv_covers_every_registered_model():
 
 def _codiesp_rows(fingerprint: str = HERE, shift: float = 0.0) -> list[dict]:
     record = fake_record(regress.CODIESP_MODEL, split=regress.CODIESP_SPLIT, profile="ci", shift=shift)
-    return rows_of_record(record, fingerprint)
+    return rows_of_record(RunRecord.from_dict(record), fingerprint)
 
 
 def test_the_codiesp_job_is_its_own_job_beside_lr_on_synth_tiny():
@@ -227,7 +228,7 @@ def _run_regress(monkeypatch, tmp_path, records, corpus: bool):
 
     def run_models(models, debug=False, skip=frozenset(), only=None):
         asked.update(skip=skip, only=only)
-        wanted = [r for r in records if regress.job_of(r["split"], r["model"]) not in skip
+        wanted = [RunRecord.from_dict(r) for r in records if regress.job_of(r["split"], r["model"]) not in skip
                   and (only is None or regress.job_of(r["split"], r["model"]) in only)]  # fmt: skip
         return wanted, {}, {}
 

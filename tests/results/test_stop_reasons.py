@@ -9,7 +9,7 @@ import io
 import json
 
 import pytest
-from fake_records import commit_all, fake_record, write_run
+from fake_records import commit_all, fake_record, loaded, write_run
 
 from icdbench.app.leaderboard import committed_board, hide_unconverged
 from icdbench.cli import main
@@ -18,7 +18,7 @@ from icdbench.results.cells import STOP_MARKS, STOP_NOTES, provenance_grid
 from icdbench.results.html import html_page
 from icdbench.results.leaderboard import build_tables, converged_only
 from icdbench.results.render import Leaderboard, csv_document, json_document, markdown
-from icdbench.results.sources import LoadedRecord, PlanEntry
+from icdbench.results.sources import PlanEntry
 
 PLAN = (PlanEntry("synth-icd10", "cpu", (0,)),)  # gives a registered model without records its "not run" row
 BUDGET_NOTE = "† training stopped at its budget (max epochs or wall time) while the validation monitor still improved"
@@ -30,7 +30,7 @@ def boards_part(readme: str) -> str:
 
 
 def _board(records: list[dict]) -> Leaderboard:
-    tables = build_tables([LoadedRecord(r, None, "runs") for r in records], sorted({r["model"] for r in records}))
+    tables = build_tables(loaded(records), sorted({r["model"] for r in records}))
     return Leaderboard("test board", "intro", tables)
 
 
@@ -45,7 +45,7 @@ def _budget_board() -> Leaderboard:
 def test_a_row_knows_the_stop_reasons_of_its_runs_and_converges_only_when_all_did():
     runs = [fake_record("caml", seed=0), fake_record("caml", seed=1, stop_reason="budget"),
             fake_record("caml", seed=2), fake_record("lr"), fake_record("svm", stop_reason=None)]  # fmt: skip
-    (table,) = build_tables([LoadedRecord(r, None, "runs") for r in runs], ["caml", "lr", "svm", "rac"], PLAN)
+    (table,) = build_tables(loaded(runs), ["caml", "lr", "svm", "rac"], PLAN)
     rows = {row.model: row for row in table.rows}
     assert rows["caml"].stop_reasons == ["converged", "budget", "converged"]  # one per seed, in seed order
     assert (rows["caml"].converged, rows["caml"].stop_reason) == (False, "converged/budget")
@@ -110,7 +110,7 @@ def test_converged_only_hides_rows_that_did_not_all_converge_and_keeps_rows_with
             fake_record("lr", seed=0), fake_record("lr", seed=1, stop_reason="prior")]
     runs += [fake_record(m, shift=0.01 * i) for i, m in enumerate(["svm", "cnn", "rnn"])]  # fmt: skip
     registered = ["caml", "laat", "lr", "svm", "cnn", "rnn", "rac"]
-    tables = build_tables([LoadedRecord(r, None, "runs") for r in runs], registered, PLAN)
+    tables = build_tables(loaded(runs), registered, PLAN)
     (kept,), hidden = converged_only(tables)
     assert sorted(row.model for row in hidden) == ["caml", "laat", "lr"]
     assert sorted(row.model for row in kept.rows) == ["cnn", "rac", "rnn", "svm"]  # rac: not run, no number

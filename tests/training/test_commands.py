@@ -53,13 +53,11 @@ def test_bench_prints_the_results_table_over_seeds(run_env, capsys):
 
 def test_bench_places_its_result_beside_the_committed_prior_and_lr_rows(run_env, capsys, tmp_path, monkeypatch):
     sys.path.insert(0, str(Path(__file__).parents[1] / "results"))
-    from fake_records import fake_record
-
-    from icdbench.results.sources import commit_record
+    from fake_records import commit_all, fake_record
 
     monkeypatch.setenv("ICDBENCH_LEADERBOARDS", str(tmp_path / "boards"))
-    for model, base in (("prior", 0.1), ("lr", 0.4), ("svm", 0.5)):
-        commit_record(fake_record(model, "synth-tiny", "ci", base=base), root=tmp_path / "boards")
+    commit_all(tmp_path / "boards", [fake_record(model, "synth-tiny", "ci", base=base)
+                                     for model, base in (("prior", 0.1), ("lr", 0.4), ("svm", 0.5))])  # fmt: skip
     code, out, _ = _cli(capsys, "bench", "lr", "synth-tiny", "--profile", "ci")
     board = out[out.index("the committed synth-tiny board at profile ci"):]
     rows = {line.split()[0]: line.split() for line in board.splitlines()[3:]}

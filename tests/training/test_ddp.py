@@ -49,7 +49,7 @@ def one_process(synth_tiny_data, tmp_path_factory):
             result = train(request)
     finally:
         torch.set_num_threads(threads)
-    return result.record, np.load(result.run_dir / "scores.npz")["scores"]
+    return result.record.to_dict(), np.load(result.run_dir / "scores.npz")["scores"]
 
 
 # Lightning's launcher starts the second process only when the fit begins: about 30 s on a shared 2-core machine

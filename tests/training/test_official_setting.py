@@ -26,26 +26,26 @@ def test_fitted_model_reuses_the_chosen_setting_and_threshold_and_trains_on_both
     split = load_split(data / "synth-tiny")
     fixed = _train("svm", "data.train_parts=train,val", f"train.fixed_from={reference.run_dir}")
     rec, ref = fixed.record, reference.record
-    assert ref["training"] == {"parts": ["train"]} and rec["training"]["parts"] == ["train", "val"]
-    assert rec["training"]["fixed_from"] == ref["run_id"] and rec["training"]["setting"] == ref["extra"]["chosen"]
-    assert [p["C"] for p in rec["convergence"]["curve"]] == [ref["extra"]["chosen"]["C"]]  # one fit, no search
-    assert rec["n_train_docs"] == split.train.height + split.val.height == ref["n_train_docs"] + split.val.height
+    assert ref.training.to_dict() == {"parts": ["train"]} and rec.training.parts == ["train", "val"]
+    assert rec.training.fixed_from == ref.run_id and rec.training.setting == ref.extra["chosen"]
+    assert [p["C"] for p in rec.convergence.curve] == [ref.extra["chosen"]["C"]]  # one fit, no search
+    assert rec.n_train_docs == split.train.height + split.val.height == ref.n_train_docs + split.val.height
     assert json.loads((fixed.run_dir / "threshold.json").read_text()) == json.loads(
         (reference.run_dir / "threshold.json").read_text())  # fmt: skip
-    assert rec["metrics"]["full"]["micro_f1"] != ref["metrics"]["full"]["micro_f1"]  # more data, another model
+    assert rec.metrics.full["micro_f1"] != ref.metrics.full["micro_f1"]  # more data, another model
     # synth-tiny publishes nothing: neither setting is comparable to published numbers
-    assert rec["comparable_to_published"] is False and ref["comparable_to_published"] is False
+    assert rec.comparable_to_published is False and ref.comparable_to_published is False
 
 
 def test_lightning_model_trains_the_selected_epoch_count_and_keeps_the_final_weights(run_env):
     reference = _train("cnn", "optim.epochs=3", "train.patience=1")
-    selected = reference.record["convergence"]["selected_epoch"]
+    selected = reference.record.convergence.selected_epoch
     fixed = _train("cnn", "optim.epochs=3", "data.train_parts=train,val", f"train.fixed_from={reference.run_dir}")
     rec = fixed.record
-    assert rec["config"]["optim"]["epochs"] == selected + 1 == rec["training"]["epochs"]
-    assert rec["epochs_run"] == selected + 1 and rec["selection"] == "final"
-    assert rec["stop_reason"] in (reference.record["stop_reason"], "prior")
-    assert f"train.fixed_from {reference.record['run_id']}" in rec["config_sources"]
+    assert rec.config["optim"]["epochs"] == selected + 1 == rec.training.epochs
+    assert rec.epochs_run == selected + 1 and rec.selection == "final"
+    assert rec.stop_reason in (reference.record.stop_reason, "prior")
+    assert f"train.fixed_from {reference.record.run_id}" in rec.config_sources
 
 
 def test_bad_requests_are_one_line_errors(run_env):

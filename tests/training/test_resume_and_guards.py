@@ -38,8 +38,8 @@ def test_resumed_run_ends_with_the_uninterrupted_metrics(run_env):
     crashed = sorted((run_env[1] / "synth-tiny" / "caml").iterdir())[-1]
     assert (crashed / "checkpoints" / "last.ckpt").is_file() and not (crashed / "record.json").exists()
     resumed = train(RunRequest("caml", "synth-tiny", resume=crashed)).record
-    assert resumed["run_id"] == crashed.name and resumed["epochs_run"] == uninterrupted["epochs_run"]
-    assert resumed["metrics"] == uninterrupted["metrics"]
+    assert resumed.run_id == crashed.name and resumed.epochs_run == uninterrupted.epochs_run
+    assert resumed.metrics == uninterrupted.metrics
     with pytest.raises(UserError, match="finished run"):
         train(RunRequest("caml", "synth-tiny", resume=crashed))
 
@@ -47,9 +47,9 @@ def test_resumed_run_ends_with_the_uninterrupted_metrics(run_env):
 def test_swa_run_evaluates_the_average(run_env):
     overrides = ["optim.epochs=2", "train.logger=none", "data.max_train_docs=48"]
     record = train(RunRequest("rac", "synth-tiny", "ci", overrides=overrides)).record
-    assert record["config"]["train"]["swa"] is True and record["selection"] == "swa-average"
+    assert record.config["train"]["swa"] is True and record.selection == "swa-average"
     # the ci profile adds one permuted copy per note; every synthetic note has several sentences
-    assert record["sentence_permutation"] == {"copies": 1, "train_docs_under_2_sentences": 0}
+    assert record.sentence_permutation == {"copies": 1, "train_docs_under_2_sentences": 0}
 
 
 def test_swa_under_hmhans_frozen_feature_path_evaluates_the_average(run_env):
@@ -186,7 +186,7 @@ def test_a_collapse_stops_training_and_the_record_says_so(run_env, capfd):
     ``collapse`` (a marked row on the boards, never a silent one), and says so in one line."""
     overrides = ["optim.epochs=3", "train.patience=3", "train.logger=none", "data.max_train_docs=32"]
     record = train(RunRequest("hmhan", "synth-tiny", "ci", overrides=overrides, callbacks=[_Saturate()])).record
-    assert record["stop_reason"] == "collapse" and record["epochs_run"] == 1
+    assert record.stop_reason == "collapse" and record.epochs_run == 1
     err = capfd.readouterr().err
     assert "warning: the model collapsed to predicting nearly every code" in err and "after epoch 0" in err
     assert "note: hmhan on synth-tiny collapsed during training" in err

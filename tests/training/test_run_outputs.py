@@ -15,6 +15,7 @@ from icdbench.config import resolve_config
 from icdbench.metrics.keys import METRICS
 from icdbench.metrics.thresholds import TopK
 from icdbench.models.registry import get_model
+from icdbench.results.record import RunRecord
 from icdbench.training.evaluation import threshold_summary
 from icdbench.training.predict import predict_codes
 from icdbench.training.run import RunRequest, train
@@ -28,22 +29,22 @@ def _run(model: str, *overrides: str, callbacks=()):
     return train(RunRequest(model, "synth-tiny", "ci", overrides=list(overrides), callbacks=list(callbacks)))
 
 
-def _assert_listed(record: dict) -> None:
+def _assert_listed(record: RunRecord) -> None:
     for setting in ("full", "top50"):
-        unknown = set(record["metrics"][setting]) - set(METRICS)
+        unknown = set(record.metrics.of(setting)) - set(METRICS)
         assert not unknown, f"keys missing from icdbench.metrics.keys: {unknown}"
 
 
 def test_tagger_run_records_its_metrics_evidence_and_one_log_folder_per_stage(run_env):
     result = _run("sentence-tagger", *FAST, "train.logger=csv")
     record, run_dir = result.record, result.run_dir
-    full = record["metrics"]["full"]
+    full = record.metrics.full
     for key in ("tagger_macro_precision", "tagger_macro_recall", "tagger_macro_f1", "classifier_accuracy",
                 "classifier_macro_f1", "classifier_weighted_f1", "union_subset_accuracy", "union_instance_f1"):
         assert 0.0 <= full[key] <= 1.0, key  # fmt: skip
-    assert full["n_test_sentences"] > 0 and "metrics" not in record["extra"]
+    assert full["n_test_sentences"] > 0 and "metrics" not in record.extra
     assert set(EVIDENCE) <= set(full) and full["evidence_n_cases"] > 0
-    assert not any(k.startswith(("evidence_", "tagger_")) for k in record["metrics"]["top50"])
+    assert not any(k.startswith(("evidence_", "tagger_")) for k in record.metrics.top50)
     _assert_listed(record)
     for stage, monitor in (("tagger", "val/tagger_macro_f1"), ("classifier", "val/classifier_accuracy")):
         header = (run_dir / "logs" / stage / "metrics.csv").read_text().splitlines()[0]
@@ -52,7 +53,7 @@ def test_tagger_run_records_its_metrics_evidence_and_one_log_folder_per_stage(ru
 
 def test_laat_run_records_evidence_metrics(run_env):
     record = _run("laat", *FAST, "train.logger=none").record
-    full = record["metrics"]["full"]
+    full = record.metrics.full
     assert set(EVIDENCE) <= set(full) and full["evidence_n_cases"] > 0
     for key in EVIDENCE[:-1]:
         assert full[key] is None or 0.0 <= full[key] <= 1.0, key  # NaN is written as null
@@ -70,8 +71,8 @@ def test_threshold_summary_of_every_rule():
 def test_top_k_run_saves_its_k_and_predicts_k_codes(run_env, tmp_path):
     result = _run("caml", *FAST, "train.logger=none", "train.threshold=top_k", "train.top_k=3")
     saved = json.loads((result.run_dir / "threshold.json").read_text())
-    assert saved == {"rule": "top_k", "value": None, "top_k": 3} == result.record["threshold"]
-    assert "evidence_n_cases" in result.record["metrics"]["full"]  # evidence decisions under top-k too
+    assert saved == {"rule": "top_k", "value": None, "top_k": 3} == result.record.threshold.to_dict()
+    assert "evidence_n_cases" in result.record.metrics.full  # evidence decisions under top-k too
     rows = predict_codes(result.run_dir, "Chest pain and fever. Hypertension.", top=10)
     assert sum(r["assigned"] for r in rows) == 3
 

@@ -29,7 +29,7 @@ def _run(model: str, *overrides: str, seed: int = 0, **kwargs):
 @pytest.mark.parametrize("model", sorted(all_models()))
 def test_every_model_produces_a_run_record(model, run_env):
     result = _run(model, *FAST)
-    record = result.record
+    record = result.record.to_dict()
     run_dir = result.run_dir
     assert run_dir.parent.name == model and run_dir.parent.parent.name == "synth-tiny"
     for name in ("config.yaml", "config_layers.yaml", "record.json", "scores.npz", "threshold.json"):
@@ -77,7 +77,7 @@ def _predict_and_explain(model, run_dir, run_env):
 
 
 def test_record_holds_provenance_ci_and_threshold(run_env):
-    record = _run("caml", *FAST).record
+    record = _run("caml", *FAST).record.to_dict()
     prov = record["provenance"]
     assert {"git_commit", "git_dirty", "versions", "device"} <= set(prov)
     assert {"python", "torch", "pytorch-lightning", "transformers"} <= set(prov["versions"])
@@ -93,9 +93,9 @@ def test_record_holds_provenance_ci_and_threshold(run_env):
 
 
 def test_same_seed_gives_identical_metrics_and_another_seed_differs(run_env):
-    first = _run("cnn", *FAST, seed=3).record
-    second = _run("cnn", *FAST, seed=3).record
-    other = _run("cnn", *FAST, seed=4).record
+    first = _run("cnn", *FAST, seed=3).record.to_dict()
+    second = _run("cnn", *FAST, seed=3).record.to_dict()
+    other = _run("cnn", *FAST, seed=4).record.to_dict()
     assert first["metrics"] == second["metrics"]
     assert first["metrics"] != other["metrics"]
     scores = [np.load(_run_dir(r, run_env) / "scores.npz")["scores"] for r in (first, second)]

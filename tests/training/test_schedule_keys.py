@@ -45,4 +45,4 @@ def test_plateau_decay_stops_at_its_floor_and_a_fixed_rule_run_saves_one_half(ru
     result = train(RunRequest("laat", "synth-tiny", "ci", overrides=overrides, callbacks=[rates]))
     np.testing.assert_allclose(rates.seen, [1e-3, 1e-3, 5e-4, 4e-4])  # without the floor: 2.5e-4 at epoch 4
     saved = json.loads((result.run_dir / "threshold.json").read_text())
-    assert saved == {"rule": "fixed", "value": 0.5, "top_k": None} == result.record["threshold"]
+    assert saved == {"rule": "fixed", "value": 0.5, "top_k": None} == result.record.threshold.to_dict()

@@ -77,13 +77,13 @@ def test_p_at_8_on_a_one_or_two_code_corpus_is_warned_about_and_does_not_select_
     overrides = ["train.monitor=val/p@8", "optim.epochs=5", "train.patience=5", "train.logger=none"]
     record = train(RunRequest("caml", "cmc2007", "ci", seed=0, fold=0, overrides=overrides)).record
     assert "warning: val/p@8 can hardly move on cmc2007" in capfd.readouterr().err
-    curve = record["convergence"]["curve"]
+    curve = record.convergence.curve
     assert len({round(p["monitor"], 4) for p in curve}) == 1  # flat: every epoch ties
-    selected = record["convergence"]["selected"]
+    selected = record.convergence.selected
     assert selected > 0 and curve[selected]["val_loss"] == min(p["val_loss"] for p in curve)
-    assert record["convergence"]["selected_epoch"] == selected
-    saved = json.loads((tmp_path / "runs" / "cmc2007" / "caml" / record["run_id"] / "record.json").read_text())
-    assert saved["stop_reason"] == record["stop_reason"] in {"budget", "converged", "prior"}
+    assert record.convergence.selected_epoch == selected
+    saved = json.loads((tmp_path / "runs" / "cmc2007" / "caml" / record.run_id / "record.json").read_text())
+    assert saved["stop_reason"] == record.stop_reason in {"budget", "converged", "prior"}
 
 
 def test_a_run_stopped_by_its_time_budget_says_which_budget(run_env, capfd):
@@ -91,5 +91,5 @@ def test_a_run_stopped_by_its_time_budget_says_which_budget(run_env, capfd):
     left the prior, which is the reason it reports)."""
     overrides = ["optim.epochs=30", "train.patience=30", "train.max_minutes=0.0001", "train.logger=none"]
     record = train(RunRequest("cnn", "synth-tiny", "ci", seed=0, overrides=overrides)).record
-    assert record["convergence"]["budget_hit"] == "max_minutes" and record["epochs_run"] < 30
-    assert record["stop_reason"] in {"budget", "prior"} and "note: cnn on synth-tiny" in capfd.readouterr().err
+    assert record.convergence.budget_hit == "max_minutes" and record.epochs_run < 30
+    assert record.stop_reason in {"budget", "prior"} and "note: cnn on synth-tiny" in capfd.readouterr().err
