@@ -34,9 +34,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from icdbench.errors import UserError
 from icdbench.io import format_table
 from icdbench.paths import runs_dir
-from icdbench.results.leaderboard import CONVERGED, stop_reason_of, stop_reason_order
+from icdbench.results.leaderboard import CONVERGED, stop_reason_order
+from icdbench.results.record import Convergence, RunRecord, read_record_file
 
 FAILED = "failed"
 CURVE_POINTS = 40  # longer curves show their first and last points only, so a 173-epoch run stays on one line
@@ -67,46 +69,43 @@ def _number(value) -> float | None:
     return float(value) if isinstance(value, int | float) and value == value else None  # NaN is no number
 
 
-def selected_label(record: dict, block: dict) -> str:
+def selected_label(record: RunRecord, block: Convergence) -> str:
     """The selected epoch, the selected setting of a grid search (``C=10``), or how the weights were chosen."""
-    if block.get("selected_epoch") is not None:
-        return str(block["selected_epoch"])
-    curve, index = block.get("curve") or [], block.get("selected")
+    if block.selected_epoch is not None:
+        return str(block.selected_epoch)
+    curve, index = block.curve, block.selected
     if index is not None and 0 <= index < len(curve):
         setting = {k: v for k, v in curve[index].items() if k not in CURVE_KEYS}
         return ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in setting.items()) or "n/a"
     # swa-average / final weights have no selected point; a record without the block says nothing
-    return str(record.get("selection") or "n/a") if block else "n/a"
+    return str(record.selection or "n/a") if record.recorded("convergence") else "n/a"
 
 
-def row_from_record(record: dict, path: Path | None = None) -> dict:
-    block = record.get("convergence") or {}
-    config = record.get("config") or {}
-    timing = record.get("timing") or {}
-    full = (record.get("metrics") or {}).get("full") or {}
-    max_epochs = block.get("max_epochs", (config.get("optim") or {}).get("epochs"))
+def row_from_record(record: RunRecord, path: Path | None = None) -> dict:
+    block, config = record.convergence, record.config
+    recorded = record.recorded("convergence")  # else the config's budget (a record from before the block)
     return {
-        "model": record["model"],
-        "split": record["split"],
-        "profile": str(record["profile"]),
-        "seed": record.get("seed"),
-        "fold": record.get("fold"),
-        "run_id": record.get("run_id"),
-        "stop_reason": stop_reason_of(record),
-        "wall_seconds": _number(timing.get("wall_seconds")),
-        "train_docs_per_s": _number(timing.get("train_docs_per_s")),
-        "epochs_run": record.get("epochs_run"),
-        "max_epochs": max_epochs,
-        "max_minutes": block.get("max_minutes", (config.get("train") or {}).get("max_minutes")),
+        "model": record.model,
+        "split": record.split,
+        "profile": str(record.profile),
+        "seed": record.seed,
+        "fold": record.fold,
+        "run_id": record.run_id,
+        "stop_reason": record.stop_reason,
+        "wall_seconds": _number(record.timing.wall_seconds),
+        "train_docs_per_s": _number(record.timing.train_docs_per_s),
+        "epochs_run": record.epochs_run,
+        "max_epochs": block.max_epochs if recorded else (config.get("optim") or {}).get("epochs"),
+        "max_minutes": block.max_minutes if recorded else (config.get("train") or {}).get("max_minutes"),
         "selected": selected_label(record, block),
-        "monitor": block.get("monitor") or (record.get("best_monitor") or {}).get("name"),
-        "curve": block.get("curve"),
-        "selected_index": block.get("selected"),
-        "val_map_doc": _number(block.get("val_map_doc")),
-        "prior_val_map_doc": _number(block.get("prior_val_map_doc")),
-        "micro_f1": _number(full.get("micro_f1")),
-        "macro_auc_pr": _number(full.get("macro_auc_pr")),
-        "device": (record.get("provenance") or {}).get("device"),
+        "monitor": block.monitor or record.best_monitor.name,
+        "curve": block.curve if recorded else None,
+        "selected_index": block.selected,
+        "val_map_doc": _number(block.val_map_doc),
+        "prior_val_map_doc": _number(block.prior_val_map_doc),
+        "micro_f1": _number(record.metrics.full.get("micro_f1")),
+        "macro_auc_pr": _number(record.metrics.full.get("macro_auc_pr")),
+        "device": record.provenance.device,
         "record": str(path) if path is not None else None,
         "status": None,
         "error": None,
@@ -207,27 +206,24 @@ def write_out(path: Path | None, rows: list[dict], **info) -> None:
 
 
 # --- table: from existing records -----------------------------------------------------------------------------
-def load_records(folder: Path) -> list[tuple[dict, Path]]:
-    """Every run record under ``folder`` (a RUNS_DIR, ``leaderboards/records`` or any folder below them): JSON
-    objects with a model, split, profile and metrics; a RUNS_DIR's other JSON files (threshold.json) are not."""
+def load_records(folder: Path) -> list[tuple[RunRecord, Path]]:
+    """Every run record under ``folder`` (a RUNS_DIR, ``leaderboards/records`` or any folder below them); a RUNS_DIR's
+    other JSON files (threshold.json) and records this suite cannot read are not."""
     found = []
     for path in sorted(folder.rglob("*.json")):
         try:
-            record = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            found.append((read_record_file(path), path))
+        except (OSError, UserError):
             continue
-        if isinstance(record, dict) and all(k in record for k in ("model", "split", "profile", "metrics")):
-            found.append((record, path))
     return found
 
 
-def latest(records: list[tuple[dict, Path]]) -> list[tuple[dict, Path]]:
+def latest(records: list[tuple[RunRecord, Path]]) -> list[tuple[RunRecord, Path]]:
     """One record per (split, profile, model, seed, fold): a re-run replaces the older (run ids start with
     their time stamp), as on the leaderboards."""
-    chosen: dict[tuple, tuple[dict, Path]] = {}
-    for record, path in sorted(records, key=lambda item: (str(item[0].get("run_id", "")), str(item[1]))):
-        key = (record["split"], str(record["profile"]), record["model"], record.get("seed"), record.get("fold"))
-        chosen[key] = (record, path)
+    chosen: dict[tuple, tuple[RunRecord, Path]] = {}
+    for record, path in sorted(records, key=lambda item: (item[0].run_id, str(item[1]))):
+        chosen[(record.split, str(record.profile), record.model, record.seed, record.fold)] = (record, path)
     return list(chosen.values())
 
 
@@ -236,15 +232,15 @@ def table(args) -> int:
         print(f"--records {args.records}: no such folder", file=sys.stderr)
         return 2
     records = latest(load_records(args.records))
-    records = [(r, p) for r, p in records if (args.split is None or r["split"] == args.split)
-               and (args.profile is None or str(r["profile"]) == args.profile)]  # fmt: skip
+    records = [(r, p) for r, p in records if (args.split is None or r.split == args.split)
+               and (args.profile is None or str(r.profile) == args.profile)]  # fmt: skip
     if not records:
         print(f"no run records under {args.records}" + (f" for split {args.split}" if args.split else ""),
               file=sys.stderr)  # fmt: skip
         return 1
     groups: dict[tuple[str, str], list[dict]] = {}
     for record, path in records:
-        groups.setdefault((record["split"], str(record["profile"])), []).append(row_from_record(record, path))
+        groups.setdefault((record.split, str(record.profile)), []).append(row_from_record(record, path))
     for i, ((split, profile), rows) in enumerate(sorted(groups.items())):
         devices = sorted({row["device"] for row in rows if row["device"]})
         # the records say how many threads torch had; the machine they ran on is only what the record says
@@ -289,7 +285,7 @@ def run_model(model: str, args) -> dict:
                                                          key=lambda p: p.stat().st_mtime)  # fmt: skip
     if not paths:
         return failed_row(model, args.split, args.profile, args.seed, "no record", "exit 0, no record.json written")
-    row = row_from_record(json.loads(paths[-1].read_text()), paths[-1])
+    row = row_from_record(read_record_file(paths[-1]), paths[-1])
     row["process_seconds"] = seconds  # start-up and data loading included, unlike the record's wall time
     return row
 

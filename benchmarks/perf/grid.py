@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from icdbench.io import format_table
+from icdbench.results.record import read_record_file
 
 
 def _grid_file(folder: Path, models: list[str], seeds: list[int]) -> Path:
@@ -38,8 +39,8 @@ def _grid_file(folder: Path, models: list[str], seeds: list[int]) -> Path:
 def _metrics(runs_dir: Path) -> dict:
     out = {}
     for path in sorted(runs_dir.glob("synth-tiny/*/*/record.json")):
-        record = json.loads(path.read_text())
-        out[f"{record['model']}/seed{record['seed']}"] = record["metrics"]
+        record = read_record_file(path)
+        out[f"{record.model}/seed{record.seed}"] = record.metrics
     return out
 
 

@@ -15,32 +15,28 @@ modules on the same batches and threads (``against_reference.py``, whose docstri
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from icdbench.io import format_table
 from icdbench.models.registry import all_models
+from icdbench.results.record import RunRecord, Timing, read_record_file
 
 
-def run_model(model: str, split: str, epochs: int, runs_dir: Path, extra: list[str]) -> dict | None:
+def run_model(model: str, split: str, epochs: int, runs_dir: Path, extra: list[str]) -> RunRecord | None:
     """Train ``model`` once in a subprocess; its record, or None with the error printed."""
     command = [sys.executable, "-m", "icdbench.cli", "train", model, split, "--profile", "cpu",
                f"optim.epochs={epochs}", "train.logger=none", *extra]  # fmt: skip
     env = {**os.environ, "RUNS_DIR": str(runs_dir), "CI": "true"}
-    start = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         print(f"{model}: failed ({done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode})")
         return None
     (record_path,) = sorted((runs_dir / split / model).glob("*/record.json"))[-1:]
-    record = json.loads(record_path.read_text())
-    record["process_seconds"] = time.perf_counter() - start
-    return record
+    return read_record_file(record_path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,35 +60,34 @@ def main(argv: list[str] | None = None) -> int:
     if args.reference not in models:
         models = [args.reference, *models]
 
-    records: dict[str, dict] = {}
+    records: dict[str, RunRecord] = {}
     with tempfile.TemporaryDirectory(prefix="icdbench-perf-train-") as tmp:
         for model in models:
             record = run_model(model, args.split, args.epochs, Path(tmp), args.overrides)
             if record is not None:
                 records[model] = record
-                timing = record["timing"]
-                print(f"{model}: {timing['train_docs_per_s'] or 0:.1f} docs/s, "
-                      f"{timing['inference_ms_per_doc']:.2f} ms/doc", flush=True)  # fmt: skip
+                timing = record.timing
+                print(f"{model}: {timing.train_docs_per_s or 0:.1f} docs/s, "
+                      f"{timing.inference_ms_per_doc:.2f} ms/doc", flush=True)  # fmt: skip
 
-    ref = records.get(args.reference, {}).get("timing", {})
+    ref = records[args.reference].timing if args.reference in records else Timing()
     rows = []
     for model, record in records.items():
-        timing = record["timing"]
-        train_speed, latency = timing["train_docs_per_s"], timing["inference_ms_per_doc"]
+        train_speed, latency = record.timing.train_docs_per_s, record.timing.inference_ms_per_doc
         rows.append([
             model,
             f"{train_speed:.1f}" if train_speed else "n/a",
-            f"{train_speed / ref['train_docs_per_s']:.2f}" if train_speed and ref.get("train_docs_per_s") else "n/a",
+            f"{train_speed / ref.train_docs_per_s:.2f}" if train_speed and ref.train_docs_per_s else "n/a",
             f"{latency:.2f}",
-            f"{latency / ref['inference_ms_per_doc']:.2f}" if ref.get("inference_ms_per_doc") else "n/a",
-            f"{record['memory']['peak_rss_mib']:.0f}",
-            f"{record['n_parameters']:,}" if record.get("n_parameters") else "n/a",
-            f"{record['timing']['wall_seconds']:.0f}",
+            f"{latency / ref.inference_ms_per_doc:.2f}" if ref.inference_ms_per_doc else "n/a",
+            f"{record.memory['peak_rss_mib']:.0f}",
+            f"{record.n_parameters:,}" if record.n_parameters else "n/a",
+            f"{record.timing.wall_seconds:.0f}",
         ])  # fmt: skip
     header = ["model", "train docs/s", f"x {args.reference}", "infer ms/doc", f"x {args.reference}",
               "peak RSS MiB", "parameters", "run s"]  # fmt: skip
     print(f"\n{args.split}, cpu profile, {args.epochs} epoch(s); device: "
-          f"{next(iter(records.values()))['provenance']['device'] if records else 'n/a'}")  # fmt: skip
+          f"{next(iter(records.values())).provenance.device if records else 'n/a'}")  # fmt: skip
     print(format_table(header, rows, numeric=set(range(1, len(header)))))
     return 0 if len(records) == len(models) else 1
 
