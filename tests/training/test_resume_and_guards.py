@@ -59,8 +59,8 @@ def test_swa_under_hmhans_frozen_feature_path_evaluates_the_average(run_env):
                  "data.max_train_docs=48"]  # fmt: skip
     result = train(RunRequest("hmhan", "synth-tiny", "ci", overrides=overrides))
     record = result.record
-    assert record["extra"]["smote"]["encoder_frozen"] and record["epochs_run"] == 2
-    assert record["selection"] == "swa-average"
+    assert record.extra["smote"]["encoder_frozen"] and record.epochs_run == 2
+    assert record.selection == "swa-average"
     evaluated = torch.load(result.run_dir / "model.pt", weights_only=True)
     last = torch.load(result.run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     last = {name.removeprefix("model."): value for name, value in last.items() if name.startswith("model.")}
