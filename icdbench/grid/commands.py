@@ -18,6 +18,7 @@ from pathlib import Path
 
 from icdbench.app.requests import GridRequest
 from icdbench.grid.launchers import available_cpus, require, run_local, run_ray
+from icdbench.grid.process import TERMINATED, Outcome
 from icdbench.grid.progress import FAILED, Progress, summary
 from icdbench.grid.spec import Grid, GridRun, load_grid
 from icdbench.grid.state import (
@@ -31,7 +32,6 @@ from icdbench.grid.state import (
     read_status,
     write_status,
 )
-from icdbench.grid.worker import TERMINATED, Outcome
 from icdbench.io import atomic_write_json
 from icdbench.paths import data_dir, runs_dir, settings_dir
 from icdbench.results.record import RECORD_FILE, read_record_file

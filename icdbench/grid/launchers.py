@@ -1,10 +1,11 @@
-"""The ``local`` and ``ray`` engines: each starts every run as :mod:`icdbench.grid.worker` process and reports
-outcomes as they arrive. (``slurm`` is :mod:`icdbench.grid.slurm`.)
+"""The ``local`` and ``ray`` engines: each starts every run as :mod:`icdbench.grid.worker` process
+(:mod:`icdbench.grid.process`) and reports outcomes as they arrive. (``slurm`` is :mod:`icdbench.grid.slurm`.)
 
 * local: a pool sized from the cores (``--cpus``) and each run's ``resources``: a run starts when its CPUs (and
   GPUs, one ``CUDA_VISIBLE_DEVICES`` set per run) are free; SIGTERM or Ctrl-C to the grid is passed on to the
   runs, which keep their checkpoints.
-* ray: each run is a Ray task with ``num_cpus``/``num_gpus`` that starts the same worker process; ``--address``
+* ray: each run is a Ray task with ``num_cpus``/``num_gpus`` that starts the same worker process (the task body is
+  :func:`~icdbench.grid.process.run_in_subprocess`, so a Ray worker imports no config stack); ``--address``
   joins a running cluster, otherwise a local instance starts with ``--cpus`` CPUs. The outcome, record included,
   travels back to the driver, which writes it under its RUNS_DIR when the worker's files are not there.
 """
@@ -19,8 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from icdbench.errors import UserError
+from icdbench.grid.process import Outcome, run_in_subprocess, start
 from icdbench.grid.spec import GridRun
-from icdbench.grid.worker import Outcome, run_in_subprocess, start
 
 POLL_S = 0.2
 
@@ -82,7 +83,7 @@ def run_local(runs: list[GridRun], logs: dict[str, Path], env: dict[str, str], c
             progress.finished(outcome, 0)
 
     def stop() -> None:
-        for started, _ in running.values():
+        for started, _, _ in running.values():
             started.terminate()
 
     with _Stop(stop) as stopping:
@@ -93,25 +94,21 @@ def run_local(runs: list[GridRun], logs: dict[str, Path], env: dict[str, str], c
                     continue
                 gpus, free_gpus = free_gpus[:run.resources.gpus], free_gpus[run.resources.gpus:]
                 run_env = {**env, "CUDA_VISIBLE_DEVICES": ",".join(map(str, gpus))} if total_gpus else env
-                running[run.key] = (start(run, logs[run.key], run_env), gpus)
+                running[run.key] = (start(run.ticket(), logs[run.key], run_env), run, gpus)
                 free_cpus -= need
                 pending.remove(run)
                 progress.started(len(running))
-            for key, (started, gpus) in list(running.items()):
+            for key, (started, run, gpus) in list(running.items()):
                 if started.process.poll() is None:
                     continue
                 del running[key]
-                free_cpus += min(started.run.resources.cpus, cpus)
+                free_cpus += min(run.resources.cpus, cpus)
                 free_gpus = sorted(free_gpus + gpus)
                 outcome = started.finish()
                 outcomes.append(outcome)
                 progress.finished(outcome, len(running))
             time.sleep(POLL_S)
     return outcomes, stopping.stopped
-
-
-def _ray_task(run: GridRun, log: str, env: dict[str, str]) -> Outcome:
-    return run_in_subprocess(run, log, env)
 
 
 def run_ray(runs: list[GridRun], logs: dict[str, Path], env: dict[str, str], address: str | None, cpus: int | None,
@@ -123,15 +120,19 @@ def run_ray(runs: list[GridRun], logs: dict[str, Path], env: dict[str, str], add
     # later fit in this process (Lightning chains to the previous handler) still keeps its checkpoint on SIGTERM.
     previous_sigterm = signal.getsignal(signal.SIGTERM)
     if started_here:
-        options = {"address": address} if address else {"num_cpus": cpus or available_cpus()}
+        # Ray starts its workers at nice 15 (worker_niceness), below its own daemons and below everything else on
+        # the machine; a local instance of ours runs them at the priority the local pool's runs get. A cluster
+        # joined with --address keeps its own setting.
+        options = {"address": address} if address else {"num_cpus": cpus or available_cpus(),
+                                                         "_system_config": {"worker_niceness": 0}}  # fmt: skip
         ray.init(**options, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         capacity = int(ray.cluster_resources().get("CPU", 1))
-        task = ray.remote(_ray_task)
+        task = ray.remote(run_in_subprocess)
         refs = {}
         for run in runs:
             ref = task.options(num_cpus=run.resources.cpus, num_gpus=run.resources.gpus, max_retries=0,
-                               name=f"icdbench-{run.key}").remote(run, str(logs[run.key]), env)  # fmt: skip
+                               name=f"icdbench-{run.key}").remote(run.ticket(), str(logs[run.key]), env)  # fmt: skip
             refs[ref] = run
         outcomes: list[Outcome] = []
 

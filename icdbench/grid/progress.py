@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import time
 
-from icdbench.grid.worker import Outcome
+from icdbench.grid.process import Outcome
 from icdbench.io import format_table
 
 FAILED = ("failed", "terminated", "busy")

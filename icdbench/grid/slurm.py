@@ -1,6 +1,6 @@
 """The ``slurm`` engine: submitit job arrays, one array per distinct resource request.
 
-Each array task runs one grid run through :func:`icdbench.grid.worker.run_in_subprocess`. SLURM sends SIGTERM to
+Each array task runs one grid run through :func:`icdbench.grid.process.run_in_subprocess`. SLURM sends SIGTERM to
 every process of a job it preempts or ends: the run keeps its checkpoint and exits 143, and the next ``icdbench
 grid`` resumes it. At the time limit submitit's early signal (USR2, 90 s before) requeues the task
 (:class:`GridJob` is checkpointable): the requeued task finds the unfinished run folder and resumes it.
@@ -23,8 +23,8 @@ import submitit
 from submitit.slurm.slurm import _make_sbatch_string  # the script submitit itself writes for an array
 
 from icdbench.errors import UserError
+from icdbench.grid.process import Outcome, run_in_subprocess
 from icdbench.grid.spec import GridRun, Resources
-from icdbench.grid.worker import Outcome, run_in_subprocess
 
 DEFAULT_TIME_MIN = 60
 
@@ -33,7 +33,7 @@ class GridJob(submitit.helpers.Checkpointable):
     """One array task; on a timeout submitit requeues it with the same run (which then resumes)."""
 
     def __call__(self, run: GridRun, log: str, env: dict[str, str]) -> Outcome:
-        return run_in_subprocess(run, log, env)
+        return run_in_subprocess(run.ticket(), log, env)
 
 
 @dataclass(frozen=True)

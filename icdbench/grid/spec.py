@@ -35,6 +35,7 @@ import yaml
 from icdbench.config import resolve_config
 from icdbench.datasets.registry import get_split
 from icdbench.errors import UserError
+from icdbench.grid.process import Ticket
 from icdbench.models.registry import all_models, get_model
 from icdbench.paths import settings_dir
 
@@ -93,6 +94,10 @@ class GridRun:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
+
+    def ticket(self) -> Ticket:
+        """What a launcher needs to start this run's worker process."""
+        return Ticket(self.key, self.command, self.threads, self.to_json())
 
     @classmethod
     def from_json(cls, text: str) -> GridRun:

@@ -1,69 +1,31 @@
 """One grid run in a fresh process: ``python -m icdbench.grid.worker RUN_JSON OUTCOME_FILE``.
 
-Every launcher (local pool, Ray task, SLURM job) starts this process with :func:`start` and reads its
-:class:`Outcome`; the process calls :func:`icdbench.training.run.train`, the function ``icdbench train`` and
-``bench`` call, so a grid run writes the same run folder and record. A fresh process per run keeps one run's
-global state (torch threads, seeds, caches) out of the next and lets a killed run fail alone. Its exit code is
-0 (done or skipped), 143 (stopped by SIGTERM, resumable) or 1 (failed).
+Every launcher (local pool, Ray task, SLURM job) starts this process with :func:`icdbench.grid.process.start`
+and reads its :class:`~icdbench.grid.process.Outcome`; the process calls :func:`icdbench.training.run.train`,
+the function ``icdbench train`` and ``bench`` call, so a grid run writes the same run folder and record. A fresh
+process per run keeps one run's global state (torch threads, seeds, caches) out of the next and lets a killed run
+fail alone. Its exit code is 0 (done or skipped), 143 (stopped by SIGTERM, resumable) or 1 (failed).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
 import sys
-import threading
 import time
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
 from icdbench.errors import Terminated
+from icdbench.grid.process import TERMINATED, Outcome
 from icdbench.grid.spec import GridRun
 from icdbench.grid.state import find_record, find_resumable, identity, lock_file
 from icdbench.io import atomic_write_text
 from icdbench.paths import runs_dir
-from icdbench.results.record import RECORD_FILE, RunRecord, read_record_file
+from icdbench.results.record import RECORD_FILE, read_record_file
 from icdbench.training.ranks import forget, process_rank, share, started_externally
-
-TERMINATED = 143
-LOG_TAIL_LINES = 25
-
-
-@dataclass
-class Outcome:
-    key: str
-    status: str  # done | skipped (a matching record existed) | failed | terminated | busy (trained elsewhere now)
-    command: str
-    log: str
-    error: str = ""
-    wall_s: float = 0.0
-    cpu_s: float = 0.0  # CPU seconds of the run in its worker (all its threads)
-    record: RunRecord | None = None  # travels as its JSON object
-    run_dir: str | None = None  # relative to the worker's RUNS_DIR
-    resumed: bool = False
-    log_tail: str = ""  # the end of the log, for a driver that cannot read the worker's files
-
-    def to_json(self) -> str:
-        return json.dumps({**vars(self), "record": self.record.to_dict() if self.record is not None else None})
-
-    @staticmethod
-    def from_json(text: str, source: str) -> Outcome:
-        data = json.loads(text)
-        record = data.pop("record", None)
-        return Outcome(**data, record=RunRecord.from_dict(record, source) if record is not None else None)
-
-
-def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    try:
-        text = Path(path).read_text(errors="replace").replace("\r", "\n")
-    except OSError:
-        return ""
-    return "\n".join([line for line in text.splitlines() if line.strip()][-lines:])
 
 
 def _relative(run_dir: Path) -> str:
@@ -141,71 +103,6 @@ def execute(run: GridRun) -> Outcome:
     finally:
         forget(DECISION)
     return outcome
-
-
-@dataclass
-class Started:
-    """A worker process started by :func:`start`."""
-
-    run: GridRun
-    process: subprocess.Popen
-    outcome_file: Path
-    log: Path
-    start: float
-
-    def finish(self) -> Outcome:
-        """The outcome after the process ended (a process killed before writing one failed with its signal)."""
-        code = self.process.wait()
-        wall = time.perf_counter() - self.start
-        outcome = None
-        if self.outcome_file.is_file():
-            outcome = Outcome.from_json(self.outcome_file.read_text(), f"the record in {self.outcome_file}")
-            self.outcome_file.unlink(missing_ok=True)
-        if outcome is None:
-            terminated = code in (TERMINATED, -signal.SIGTERM)
-            why = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
-            outcome = Outcome(self.run.key, "terminated" if terminated else "failed", self.run.command,
-                              str(self.log), f"the worker {why} before it finished")  # fmt: skip
-        outcome.wall_s, outcome.log = wall, str(self.log)
-        if outcome.status in ("failed", "terminated"):
-            outcome.log_tail = log_tail(self.log)
-        return outcome
-
-    def terminate(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-
-
-def start(run: GridRun, log: Path, env: dict[str, str] | None = None) -> Started:
-    """Start ``run`` in a fresh worker process, its console output appended to ``log``."""
-    log = Path(log)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    outcome_file = log.with_name(f".{log.stem}.{os.getpid()}.{time.monotonic_ns()}.outcome.json")
-    threads = str(run.threads)
-    child_env = {**os.environ, **(env or {}), "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
-    with open(log, "ab") as handle:
-        process = subprocess.Popen([sys.executable, "-m", "icdbench.grid.worker", run.to_json(), str(outcome_file)],
-                                   stdout=handle, stderr=subprocess.STDOUT, env=child_env,
-                                   stdin=subprocess.DEVNULL)  # fmt: skip
-    return Started(run, process, outcome_file, log, time.perf_counter())
-
-
-def run_in_subprocess(run: GridRun, log: str, env: dict[str, str] | None = None) -> Outcome:
-    """Start ``run`` and wait for it (a Ray task or SLURM job body); SIGTERM to this process reaches the run."""
-    started = start(run, Path(log), env)
-    previous = signal.getsignal(signal.SIGTERM)
-    forwarding = threading.current_thread() is threading.main_thread()  # only the main thread sets handlers
-    if forwarding:
-        signal.signal(signal.SIGTERM, lambda *_: started.terminate())
-    try:
-        return started.finish()
-    except BaseException:  # a cancelled Ray task (KeyboardInterrupt): the run must not outlive it
-        started.terminate()
-        started.process.wait()
-        raise
-    finally:
-        if forwarding:
-            signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: list[str]) -> int:

@@ -200,7 +200,7 @@ def test_run_option_launches_each_missing_record_on_the_committed_grid_and_repor
     """``leaderboard --run`` plans the committed grid's missing records (a committed record is kept) and reports the
     failed ones; the grid's own tests (tests/grid) run real workers and check the records they commit."""
     from icdbench.app import leaderboard as app_leaderboard
-    from icdbench.grid.worker import Outcome
+    from icdbench.grid.process import Outcome
     from icdbench.models.registry import get_model
 
     monkeypatch.setenv("ICDBENCH_LEADERBOARDS", str(tmp_path / "lb"))
