@@ -274,3 +274,29 @@ def test_exported_real_run_equals_official(tmp_path, monkeypatch):
     recorded = json.loads((run_dir / "record.json").read_text())["metrics"]["full"]["map_codiesp"]
     assert abs(recorded - official) < TOLERANCE
     assert re.fullmatch(r"S[0-9A-Z-]+\t[a-z0-9.]+", (tmp_path / "sub.tsv").read_text().splitlines()[0])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the CodiEsp corpus is not at {CORPUS}")
+def test_exported_real_x_run_equals_official(tmp_path, monkeypatch):
+    """CAML at the ci profile on codiesp-d (Spanish): the CodiEsp-X file ``icdbench export`` writes from the saved
+    model's attributions scores the same under the official ``codiespX_evaluation.py`` as under icdbench's
+    ``x_scores``, with the union of the gold codes of train, dev and test as valid codes."""
+    from icdbench.cli import main
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RUNS_DIR", str(tmp_path / "runs"))
+    assert main(["train", "caml", "codiesp-d", "--profile", "ci", "--source", str(CORPUS)]) == 0
+    (run_dir,) = (tmp_path / "runs" / "codiesp-d" / "caml").iterdir()
+    submission = tmp_path / "pred_X.tsv"
+    assert main(["export", str(run_dir), "--format", "codiesp-x", "--out", str(submission)]) == 0
+    lines = submission.read_text().splitlines()
+    assert lines and all(re.fullmatch(r"S[0-9A-Z-]+\t\d+ \d+\tDIAGNOSTICO\t[a-z0-9.]+", line) for line in lines)
+    gold = CORPUS / "test" / "testX.tsv"
+    gold_rows = x_tuples(gold, gold=True)
+    valid = {c for part in ("train", "dev", "test") for cs in read_pairs(CORPUS / part / f"{part}D.tsv").values()
+             for c in cs}  # fmt: skip
+    official = official_x(gold, submission, valid, monkeypatch)
+    ours = x_scores(x_tuples(submission, gold=False), gold_rows, valid=valid)
+    for key in ("precision", "recall", "f1"):
+        assert abs(ours[key] - official[key]) < TOLERANCE, key
