@@ -111,51 +111,59 @@ def run_local(runs: list[GridRun], logs: dict[str, Path], env: dict[str, str], c
     return outcomes, stopping.stopped
 
 
-def run_ray(runs: list[GridRun], logs: dict[str, Path], env: dict[str, str], address: str | None, cpus: int | None,
-            progress) -> tuple[list[Outcome], bool]:  # fmt: skip
-    """Run ``runs`` as Ray tasks on a cluster (``address``) or a local instance with ``cpus`` CPUs."""
-    ray = require("ray", "ray")
-    started_here = not ray.is_initialized()
-    # ray.init installs its own SIGTERM handler (it raises SystemExit) and shutdown leaves it: put ours back, so a
-    # later fit in this process (Lightning chains to the previous handler) still keeps its checkpoint on SIGTERM.
-    previous_sigterm = signal.getsignal(signal.SIGTERM)
-    if started_here:
+class RayInstance:
+    """The Ray a grid call runs on: a running cluster (``address``), or a local instance started here with ``cpus``
+    CPUs that :meth:`close` stops."""
+
+    def __init__(self, address: str | None, cpus: int | None):
+        self.ray = require("ray", "ray")
+        self.started_here = not self.ray.is_initialized()
+        # ray.init installs its own SIGTERM handler (it raises SystemExit) and shutdown leaves it: close puts ours
+        # back, so a later fit in this process (Lightning chains to the previous handler) keeps its checkpoint.
+        self.previous_sigterm = signal.getsignal(signal.SIGTERM)
+        if not self.started_here:
+            return
         # Ray starts its workers at nice 15 (worker_niceness), below its own daemons and below everything else on
         # the machine; a local instance of ours runs them at the priority the local pool's runs get. A cluster
         # joined with --address keeps its own setting.
         options = {"address": address} if address else {"num_cpus": cpus or available_cpus(),
                                                          "_system_config": {"worker_niceness": 0}}  # fmt: skip
-        ray.init(**options, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
-        capacity = int(ray.cluster_resources().get("CPU", 1))
-        task = ray.remote(run_in_subprocess)
-        refs = {}
-        for run in runs:
-            ref = task.options(num_cpus=run.resources.cpus, num_gpus=run.resources.gpus, max_retries=0,
-                               name=f"icdbench-{run.key}").remote(run.ticket(), str(logs[run.key]), env)  # fmt: skip
-            refs[ref] = run
-        outcomes: list[Outcome] = []
+        self.ray.init(**options, include_dashboard=False, log_to_driver=False, configure_logging=False)
 
-        def running() -> int:  # Ray does not say which queued task runs; the CPUs bound how many can
-            per_run = max(1, min(r.resources.cpus for r in refs.values())) if refs else 1
-            return min(len(refs), max(1, capacity // per_run))
+    def close(self) -> None:
+        if self.started_here:
+            self.ray.shutdown()
+        signal.signal(signal.SIGTERM, self.previous_sigterm)
 
-        progress.started(running())
-        with _Stop(lambda: [ray.cancel(ref, force=False) for ref in refs]) as stopping:
-            while refs:
-                ready, _ = ray.wait(list(refs), num_returns=1, timeout=1.0)
-                for ref in ready:
-                    run = refs.pop(ref)
-                    try:
-                        outcome = ray.get(ref)
-                    except Exception as exc:  # a task Ray could not run (worker lost, cancelled)
-                        error = f"Ray: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                        outcome = Outcome(run.key, "failed", run.command, str(logs[run.key]), error)
-                    outcomes.append(outcome)
-                    progress.finished(outcome, running())
-        return outcomes, stopping.stopped
-    finally:
-        if started_here:
-            ray.shutdown()
-        signal.signal(signal.SIGTERM, previous_sigterm)
 
+def run_ray(runs: list[GridRun], logs: dict[str, Path], env: dict[str, str], instance: RayInstance,
+            progress) -> tuple[list[Outcome], bool]:  # fmt: skip
+    """Run ``runs`` as Ray tasks on ``instance``."""
+    ray = instance.ray
+    capacity = int(ray.cluster_resources().get("CPU", 1))
+    task = ray.remote(run_in_subprocess)
+    refs = {}
+    for run in runs:
+        ref = task.options(num_cpus=run.resources.cpus, num_gpus=run.resources.gpus, max_retries=0,
+                           name=f"icdbench-{run.key}").remote(run.ticket(), str(logs[run.key]), env)  # fmt: skip
+        refs[ref] = run
+    outcomes: list[Outcome] = []
+
+    def running() -> int:  # Ray does not say which queued task runs; the CPUs bound how many can
+        per_run = max(1, min(r.resources.cpus for r in refs.values())) if refs else 1
+        return min(len(refs), max(1, capacity // per_run))
+
+    progress.started(running())
+    with _Stop(lambda: [ray.cancel(ref, force=False) for ref in refs]) as stopping:
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=1, timeout=1.0)
+            for ref in ready:
+                run = refs.pop(ref)
+                try:
+                    outcome = ray.get(ref)
+                except Exception as exc:  # a task Ray could not run (worker lost, cancelled)
+                    error = f"Ray: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                    outcome = Outcome(run.key, "failed", run.command, str(logs[run.key]), error)
+                outcomes.append(outcome)
+                progress.finished(outcome, running())
+    return outcomes, stopping.stopped
