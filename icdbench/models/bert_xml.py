@@ -23,6 +23,7 @@ from torch import nn
 
 from icdbench.models._fidelity import PRIOR_BIAS
 from icdbench.models._priors import init_output_bias
+from icdbench.models._recipes import BERT_FINE_TUNING
 from icdbench.models.base import ModelContext, ModelOutput
 from icdbench.models.encoders import EncoderConfigMixin, SegmentEncoder, token_states
 from icdbench.models.layers.attention import CamlAttention, PerCodeLinear
@@ -79,18 +80,8 @@ BERT_XML_FIDELITY = Fidelity(
     paper=PAPER,
     inputs="segments",
     config=BertXmlConfig,
-    # BERT fine-tuning settings (AdamW, small learning rate, linear warm-up and decay), batch 8.
-    train_defaults={
-        "optim.optimizer": "adamw",
-        "optim.lr": 5e-5,
-        "optim.batch_size": 2,
-        "optim.accumulate": 4,
-        "optim.epochs": 20,
-        "optim.schedule": "linear",
-        "optim.warmup": 0.1,
-        "data.segment_length": 512,
-        "data.max_segments": 6,
-    },
+    # The usual BERT fine-tuning recipe, not Zhang et al. 2020's; 6 chunks of BERT's 512 tokens.
+    train_defaults={**BERT_FINE_TUNING, "data.segment_length": 512, "data.max_segments": 6},
     fidelity=BERT_XML_FIDELITY,
 )
 def build_bert_xml(config: BertXmlConfig, ctx: ModelContext) -> BertXml:

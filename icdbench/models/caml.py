@@ -42,6 +42,7 @@ from icdbench.errors import UserError
 from icdbench.models._checks import require_fraction, require_positive
 from icdbench.models._fidelity import EDIN_SHARED, PRIOR_BIAS_SWITCH, masked_padding
 from icdbench.models._priors import init_output_bias
+from icdbench.models._recipes import MULLENBACH_BASELINE
 from icdbench.models.base import CamlVocabularyConfig, ModelContext, ModelOutput
 from icdbench.models.layers import CamlAttention, PerCodeLinear, SameConv1d, WordEmbedding, masked_max
 from icdbench.models.registry import Departure, Fidelity, register_model
@@ -130,17 +131,9 @@ class Caml(nn.Module):
         return ModelOutput(logits=logits, aux_loss=aux, attributions=attributions)
 
 
-_CAML_TRAINING = {
-    "optim.optimizer": "adam",
-    "optim.lr": 1e-4,
-    "optim.batch_size": 16,
-    "optim.weight_decay": 0.0,
-    "optim.epochs": 200,
-    "optim.schedule": "constant",
-    "train.loss": "bce",
-    "train.patience": 10,
-    "data.max_tokens": 2500,
-}
+# Mullenbach et al. 2018 train CAML as their baselines but at lr 1e-4 for up to 200 epochs (the release's
+# MIMIC-III-full scripts).
+_CAML_TRAINING = {**MULLENBACH_BASELINE, "optim.lr": 1e-4, "optim.epochs": 200}
 
 
 CAML_FIDELITY = Fidelity(

@@ -24,6 +24,7 @@ from torch import nn
 from icdbench.models._checks import require_fraction, require_positive
 from icdbench.models._fidelity import EDIN_SHARED, PRIOR_BIAS_SWITCH, masked_padding
 from icdbench.models._priors import init_output_bias
+from icdbench.models._recipes import MULLENBACH_BASELINE
 from icdbench.models.base import CamlVocabularyConfig, ModelContext
 from icdbench.models.layers import WordEmbedding, masked_max
 from icdbench.models.registry import Departure, Fidelity, register_model
@@ -85,17 +86,7 @@ CNN_FIDELITY = Fidelity(
     paper="Mullenbach et al. 2018, NAACL (CNN baseline after Kim 2014)",
     inputs="words",
     config=CnnConfig,
-    train_defaults={
-        "optim.optimizer": "adam",
-        "optim.lr": 3e-3,
-        "optim.batch_size": 16,
-        "optim.weight_decay": 0.0,
-        "optim.epochs": 100,
-        "optim.schedule": "constant",
-        "train.loss": "bce",
-        "train.patience": 10,
-        "data.max_tokens": 2500,
-    },
+    train_defaults=MULLENBACH_BASELINE,
     fidelity=CNN_FIDELITY,
 )
 def build_cnn(config: CnnConfig, ctx: ModelContext) -> ConvMaxPool:

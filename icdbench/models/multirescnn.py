@@ -36,6 +36,7 @@ from icdbench.errors import UserError
 from icdbench.models._checks import require_fraction, require_positive
 from icdbench.models._fidelity import EDIN_SHARED, PRIOR_BIAS_SWITCH, masked_padding
 from icdbench.models._priors import init_output_bias
+from icdbench.models._recipes import MULLENBACH_BASELINE
 from icdbench.models.base import CamlVocabularyConfig, ModelContext, ModelOutput
 from icdbench.models.layers import CamlAttention, PerCodeLinear, SameConv1d, WordEmbedding
 from icdbench.models.registry import Departure, Fidelity, register_model
@@ -143,17 +144,8 @@ MULTIRESCNN_FIDELITY = Fidelity(
     paper="Li & Yu 2020, AAAI",
     inputs="words",
     config=MultiResCnnConfig,
-    train_defaults={
-        "optim.optimizer": "adam",
-        "optim.lr": 1e-4,
-        "optim.batch_size": 16,
-        "optim.weight_decay": 0.0,
-        "optim.epochs": 500,
-        "optim.schedule": "constant",
-        "train.loss": "bce",
-        "train.patience": 10,
-        "data.max_tokens": 2500,
-    },
+    # Li & Yu 2020 and their release: lr 1e-4, up to 500 epochs.
+    train_defaults={**MULLENBACH_BASELINE, "optim.lr": 1e-4, "optim.epochs": 500},
     fidelity=MULTIRESCNN_FIDELITY,
 )
 def build_multirescnn(config: MultiResCnnConfig, ctx: ModelContext) -> MultiResCnn:

@@ -26,6 +26,7 @@ from torch import nn
 
 from icdbench.models._fidelity import EDIN_SHARED, PRIOR_BIAS_SWITCH, masked_padding
 from icdbench.models._priors import init_output_bias
+from icdbench.models._recipes import BERT_FINE_TUNING
 from icdbench.models.base import ModelContext, ModelOutput
 from icdbench.models.encoders import EncoderConfigMixin, SegmentEncoder, token_states
 from icdbench.models.layers.attention import LabelAttention, PerCodeLinear
@@ -89,15 +90,12 @@ PLM_ICD_FIDELITY = Fidelity(
     paper=PAPER,
     inputs="segments",
     config=PlmIcdConfig,
-    # The authors' run: batch 1 with 8 accumulation steps (batch 8), AdamW 5e-5, linear warm-up (2,000 of
-    # ~120k steps on MIMIC-III full, here as a fraction) then linear decay, 20 epochs.
+    # Huang et al. 2022's run of the BERT fine-tuning recipe: batch 1 with 8 accumulation steps (batch 8), a
+    # warm-up of 2,000 of ~120k steps on MIMIC-III full (here as a fraction), 24 segments of 128 tokens.
     train_defaults={
-        "optim.optimizer": "adamw",
-        "optim.lr": 5e-5,
+        **BERT_FINE_TUNING,
         "optim.batch_size": 1,
         "optim.accumulate": 8,
-        "optim.epochs": 20,
-        "optim.schedule": "linear",
         "optim.warmup": 0.02,
         "data.segment_length": 128,
         "data.max_segments": 24,

@@ -24,6 +24,7 @@ from icdbench.errors import UserError
 from icdbench.models._checks import require_fraction, require_positive
 from icdbench.models._fidelity import EDIN_SHARED, PRIOR_BIAS_SWITCH, masked_padding
 from icdbench.models._priors import init_output_bias
+from icdbench.models._recipes import MULLENBACH_BASELINE
 from icdbench.models.base import CamlVocabularyConfig, ModelContext
 from icdbench.models.layers import WordEmbedding
 from icdbench.models.layers.recurrent import run_packed
@@ -78,17 +79,7 @@ BIGRU_FIDELITY = Fidelity(
     paper="Mullenbach et al. 2018, NAACL (Bi-GRU baseline)",
     inputs="words",
     config=BiGruConfig,
-    train_defaults={
-        "optim.optimizer": "adam",
-        "optim.lr": 3e-3,
-        "optim.batch_size": 16,
-        "optim.weight_decay": 0.0,
-        "optim.epochs": 100,
-        "optim.schedule": "constant",
-        "train.loss": "bce",
-        "train.patience": 10,
-        "data.max_tokens": 2500,
-    },
+    train_defaults=MULLENBACH_BASELINE,
     fidelity=BIGRU_FIDELITY,
 )
 def build_bigru(config: BiGruConfig, ctx: ModelContext) -> BiGru:
