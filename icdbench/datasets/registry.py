@@ -7,14 +7,13 @@ module imports this registry and the registry imports none of them back.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from icdbench.datasets.fingerprint import code_fingerprint, preparation_record
-from icdbench.errors import UserError
+from icdbench.errors import UserError, lookup
 
 # prepare(out_dir, options) -> out_dir. ``options`` holds --source, --seed, --force, --split-ids, --evidence...
 Preparer = Callable[[Path, "PrepareOptions"], Path]
@@ -94,9 +93,4 @@ def all_splits() -> dict[str, SplitSpec]:
 
 
 def get_split(name: str) -> SplitSpec:
-    splits = all_splits()
-    if name not in splits:
-        close = difflib.get_close_matches(name, splits, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else "; see `icdbench list splits`"
-        raise UserError(f"unknown split {name!r}{hint}")
-    return splits[name]
+    return lookup("split", name, all_splits(), "icdbench list splits")

@@ -17,7 +17,7 @@ from icdbench.models._priors import init_output_bias
 from icdbench.models.base import ModelContext, ModelOutput
 from icdbench.models.encoders import EncoderConfigMixin, SegmentEncoder, token_states
 from icdbench.models.layers.attention import masked_softmax
-from icdbench.models.registry import Fidelity, register_model
+from icdbench.models.registry import Fidelity, register_model, register_variant
 
 PAPER = "Sasikala et al. 2025, HMHAN: hierarchical multi-head attention for ICD coding of radiology reports"
 
@@ -127,14 +127,8 @@ def build_bert_cls(config: BertBaselineConfig, ctx: ModelContext) -> BertCls:
     return BertCls(config, ctx)
 
 
-@register_model(
-    "bert-attn",
-    family="hmhan",
-    paper=PAPER,
-    inputs="segments",
-    config=BertBaselineConfig,
-    train_defaults=HMHAN_TRAINING,
-    fidelity=BASELINE_FIDELITY,
-)
 def build_bert_attn(config: BertBaselineConfig, ctx: ModelContext) -> BertAttn:
     return BertAttn(config, ctx)
+
+
+register_variant("bert-cls", "bert-attn", build=build_bert_attn)  # the same baseline but for its pooling

@@ -45,7 +45,7 @@ from icdbench.models._priors import init_output_bias
 from icdbench.models._recipes import MULLENBACH_BASELINE
 from icdbench.models.base import CamlVocabularyConfig, ModelContext, ModelOutput
 from icdbench.models.layers import CamlAttention, PerCodeLinear, SameConv1d, WordEmbedding, masked_max
-from icdbench.models.registry import Departure, Fidelity, register_model
+from icdbench.models.registry import Departure, Fidelity, register_model, register_variant
 
 
 @dataclass
@@ -168,14 +168,5 @@ register_model(
     train_defaults=_CAML_TRAINING,
     fidelity=CAML_FIDELITY,
 )(_build)
-
-register_model(
-    "dr-caml",
-    family="caml",
-    paper="Mullenbach et al. 2018, NAACL (description-regularised CAML)",
-    inputs="words",
-    config=CamlConfig,
-    config_defaults={"description_weight": 0.01},
-    train_defaults=_CAML_TRAINING,
-    fidelity=DR_CAML_FIDELITY,
-)(_build)
+register_variant("caml", "dr-caml", paper="Mullenbach et al. 2018, NAACL (description-regularised CAML)",
+                 config_defaults={"description_weight": 0.01}, fidelity=DR_CAML_FIDELITY)

@@ -49,7 +49,7 @@ from icdbench.models.base import ModelContext, ModelOutput
 from icdbench.models.bert_baselines import HMHAN_TRAINING, PAPER, DenseStack
 from icdbench.models.encoders import EncoderConfigMixin, SegmentEncoder, token_states
 from icdbench.models.layers.attention import PerCodeLinear, masked_softmax
-from icdbench.models.registry import Departure, Fidelity, register_model
+from icdbench.models.registry import Departure, Fidelity, register_model, register_variant
 
 N_DEMOGRAPHICS = 3  # age (z-scored), sex F, sex M
 
@@ -210,16 +210,4 @@ def build_hmhan(config: HmhanConfig, ctx: ModelContext) -> Hmhan:
     return Hmhan(config, ctx)
 
 
-@register_model(
-    "hmhan-nosmote",
-    family="hmhan",
-    paper=PAPER,
-    inputs="segments",
-    config=HmhanConfig,
-    config_defaults={"smote": False},
-    train_defaults=HMHAN_TRAINING,
-    trainer="custom",
-    fidelity=HMHAN_FIDELITY,
-)
-def build_hmhan_nosmote(config: HmhanConfig, ctx: ModelContext) -> Hmhan:
-    return Hmhan(config, ctx)
+register_variant("hmhan", "hmhan-nosmote", config_defaults={"smote": False})

@@ -45,7 +45,7 @@ from icdbench.models._priors import init_output_bias, init_prior_bias
 from icdbench.models.base import ModelContext, ModelOutput, WordEmbeddingConfig
 from icdbench.models.layers import LabelAttention, PerCodeLinear, WordEmbedding
 from icdbench.models.layers.recurrent import run_packed
-from icdbench.models.registry import Departure, Fidelity, register_model
+from icdbench.models.registry import Departure, Fidelity, register_model, register_variant
 
 INIT_STD = 0.03  # the release's initialisation of attention and output weights
 
@@ -213,14 +213,5 @@ register_model(
     train_defaults=_LAAT_TRAINING,
     fidelity=LAAT_FIDELITY,
 )(_build)
-
-register_model(
-    "jointlaat",
-    family="laat",
-    paper="Vu et al. 2020, IJCAI (hierarchical joint learning)",
-    inputs="words",
-    config=LaatConfig,
-    config_defaults={"joint": True},
-    train_defaults=_LAAT_TRAINING,
-    fidelity=JOINTLAAT_FIDELITY,
-)(_build)
+register_variant("laat", "jointlaat", paper="Vu et al. 2020, IJCAI (hierarchical joint learning)",
+                 config_defaults={"joint": True}, fidelity=JOINTLAAT_FIDELITY)

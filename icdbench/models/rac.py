@@ -40,7 +40,7 @@ from icdbench.models._priors import start_logits
 from icdbench.models.base import ModelContext, ModelOutput, WordEmbeddingConfig
 from icdbench.models.layers.attention import masked_softmax
 from icdbench.models.layers.embedding import WordEmbedding
-from icdbench.models.registry import Departure, Fidelity, register_model
+from icdbench.models.registry import Departure, Fidelity, register_model, register_variant
 
 PAPER = (
     "Kim & Ganapathi 2021, Read, Attend, and Code: pushing the limits of medical codes prediction from "
@@ -289,16 +289,14 @@ RAC_FIDELITY = Fidelity(
 )
 
 
-def _register(name: str, train_defaults: dict, config_defaults: dict | None = None):
-    return register_model(
-        name, family="rac", paper=PAPER, inputs="words", config=RacConfig,
-        config_defaults=config_defaults, train_defaults=train_defaults, fidelity=RAC_FIDELITY,
-    )  # fmt: skip
-
-
-@_register("rac-notitles", NO_SWA_NO_PERM, {"use_titles": False})  # RAC - SWA - SentPerm - CodeTitles
-@_register("rac-noperm", NO_SWA_NO_PERM)  # RAC - SWA - SentPerm
-@_register("rac-noswa", NO_SWA)  # RAC - SWA
-@_register("rac", RAC_TRAIN)  # RAC
+@register_model(
+    "rac", family="rac", paper=PAPER, inputs="words", config=RacConfig, train_defaults=RAC_TRAIN, fidelity=RAC_FIDELITY
+)
 def build_rac(config: RacConfig, ctx: ModelContext) -> Rac:
     return Rac(config, ctx)
+
+
+register_variant("rac", "rac-noswa", train_defaults=NO_SWA)  # RAC - SWA
+register_variant("rac", "rac-noperm", train_defaults=NO_SWA_NO_PERM)  # RAC - SWA - SentPerm
+# RAC - SWA - SentPerm - CodeTitles
+register_variant("rac", "rac-notitles", train_defaults=NO_SWA_NO_PERM, config_defaults={"use_titles": False})

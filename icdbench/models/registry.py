@@ -2,20 +2,20 @@
 
 A registered builder takes the model's config dataclass and a :class:`ModelContext` and returns an
 ``nn.Module`` (neural models, trained by the one ``CodingModule``) or an object with ``fit``/``predict_scores``
-(``trainer="sklearn"``). Variants are extra registrations of the same family with different defaults.
+(``trainer="sklearn"``). A variant (``register_variant``) is a registered model's spec under another name with
+a few fields changed: other config defaults, training settings, paper line or builder.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import importlib
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from icdbench.errors import UserError
+from icdbench.errors import lookup
 
 InputKind = Literal["words", "segments", "sentences", "text"]
 TrainerKind = Literal["lightning", "sklearn", "custom"]
@@ -100,6 +100,14 @@ def register_model(
     return decorator
 
 
+def register_variant(of: str, name: str, **changes: Any) -> None:
+    """Register ``name`` as the model ``of`` (registered before it) with ``changes`` to its :class:`ModelSpec`
+    fields, e.g. ``config_defaults={"smote": False}`` or ``build=`` another builder of the same config."""
+    if name in _MODELS:
+        raise ValueError(f"model {name!r} registered twice")
+    _MODELS[name] = dataclasses.replace(_MODELS[of], name=name, **changes)
+
+
 def _discover() -> None:
     # discovery: every model file is imported by name and registers itself
     import icdbench.models as package
@@ -115,9 +123,4 @@ def all_models() -> dict[str, ModelSpec]:
 
 
 def get_model(name: str) -> ModelSpec:
-    models = all_models()
-    if name not in models:
-        close = difflib.get_close_matches(name, models, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else "; see `icdbench list models`"
-        raise UserError(f"unknown model {name!r}{hint}")
-    return models[name]
+    return lookup("model", name, all_models(), "icdbench list models")

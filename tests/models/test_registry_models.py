@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from icdbench.models.base import as_output
-from icdbench.models.registry import ModelSpec, all_models
+from icdbench.models.registry import ModelSpec, all_models, register_variant
 
 MODELS = all_models()
 NEURAL = [name for name, spec in MODELS.items() if spec.trainer != "sklearn"]
@@ -45,6 +45,16 @@ def test_registry_lists_this_areas_models():
     assert MODELS["dr-caml"].default_config().description_weight > 0
     assert MODELS["jointlaat"].default_config().joint and not MODELS["laat"].default_config().joint
     assert MODELS["svm"].default_config().classifier == "svm"
+
+
+def test_a_variant_is_its_base_model_but_for_the_fields_it_names():
+    base, variant = MODELS["caml"], MODELS["dr-caml"]
+    changed = {"name", "paper", "config_defaults", "fidelity"}
+    for field in dataclasses.fields(ModelSpec):
+        same = getattr(base, field.name) == getattr(variant, field.name)
+        assert same != (field.name in changed), field.name
+    with pytest.raises(ValueError, match="registered twice"):
+        register_variant("caml", "dr-caml")
 
 
 @pytest.mark.parametrize("name", NEURAL)
