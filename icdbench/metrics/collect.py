@@ -16,7 +16,24 @@ from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
 
-class ScoreCollector(Metric):
+class _PerDocument(Metric):
+    """Rows kept per document: ``doc_index`` and the ``states`` beside it, concatenated across DDP processes."""
+
+    full_state_update = False
+    is_differentiable = False
+
+    def __init__(self, *states: str, **kwargs):
+        super().__init__(**kwargs)
+        for name in ("doc_index", *states):
+            self.add_state(name, default=[], dist_reduce_fx="cat")
+
+    def gathered_doc_index(self) -> Tensor:
+        if isinstance(self.doc_index, list) and not self.doc_index:
+            raise ValueError(f"{type(self).__name__}.compute() called before any update()")
+        return dim_zero_cat(self.doc_index)
+
+
+class ScoreCollector(_PerDocument):
     """Accumulates ``(doc_index [B], scores [B, C], targets [B, C])`` batches.
 
     ``compute()`` returns ``(doc_index [N], scores [N, C], targets [N, C])`` sorted by ``doc_index``, each
@@ -24,14 +41,8 @@ class ScoreCollector(Metric):
     mixed), not a duplicate.
     """
 
-    full_state_update = False
-    is_differentiable = False
-
     def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.add_state("doc_index", default=[], dist_reduce_fx="cat")
-        self.add_state("scores", default=[], dist_reduce_fx="cat")
-        self.add_state("targets", default=[], dist_reduce_fx="cat")
+        super().__init__("scores", "targets", **kwargs)
 
     def update(self, scores: Tensor, targets: Tensor, doc_index: Tensor) -> None:
         doc_index = torch.as_tensor(doc_index, device=scores.device).reshape(-1)
@@ -45,24 +56,15 @@ class ScoreCollector(Metric):
         self.targets.append(targets.detach().bool())
 
     def compute(self) -> tuple[Tensor, Tensor, Tensor]:
-        if isinstance(self.doc_index, list) and not self.doc_index:
-            raise ValueError("ScoreCollector.compute() called before any update()")
-        doc_index = dim_zero_cat(self.doc_index)
-        scores = dim_zero_cat(self.scores)
-        targets = dim_zero_cat(self.targets)
-        return deduplicate(doc_index, scores, targets)
+        doc_index = self.gathered_doc_index()
+        return deduplicate(doc_index, dim_zero_cat(self.scores), dim_zero_cat(self.targets))
 
 
-class DocumentMean(Metric):
+class DocumentMean(_PerDocument):
     """Mean of one value per document (``values [B]``, ``doc_index [B]``), each document counted once."""
 
-    full_state_update = False
-    is_differentiable = False
-
     def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.add_state("doc_index", default=[], dist_reduce_fx="cat")
-        self.add_state("values", default=[], dist_reduce_fx="cat")
+        super().__init__("values", **kwargs)
 
     def update(self, values: Tensor, doc_index: Tensor) -> None:
         doc_index = torch.as_tensor(doc_index, device=values.device).reshape(-1)
@@ -74,9 +76,7 @@ class DocumentMean(Metric):
         self.values.append(values.detach().double())
 
     def compute(self) -> Tensor:
-        if isinstance(self.doc_index, list) and not self.doc_index:
-            raise ValueError("DocumentMean.compute() called before any update()")
-        order, first = first_rows(dim_zero_cat(self.doc_index))
+        order, first = first_rows(self.gathered_doc_index())
         return dim_zero_cat(self.values)[order][first].mean()
 
 

@@ -96,6 +96,21 @@ class Inputs:
             train_counts=self.train_counts[code_index] if self.train_counts is not None else None,
         )
 
+    def top50(self, top50_codes: Sequence[str], top50_docs: str) -> Inputs:
+        """The top-50 setting: the columns of ``top50_codes`` and, with ``top50_docs="with_gold"``, only the
+        documents with at least one of them as a gold code (see :func:`evaluate_settings`)."""
+        if top50_docs not in TOP50_DOCS:
+            raise ValueError(f"top50_docs must be one of {TOP50_DOCS}, got {top50_docs!r}")
+        if self.codes is None:
+            raise ValueError("top50_codes need codes (the code of each score column)")
+        index = {code: i for i, code in enumerate(self.codes)}
+        unknown = [code for code in top50_codes if code not in index]
+        if unknown:
+            raise ValueError(f"top50_codes has {len(unknown)} codes not in codes, e.g. {unknown[0]!r}")
+        columns = torch.tensor([index[code] for code in dict.fromkeys(top50_codes)], dtype=torch.long)
+        doc_mask = self.targets[:, columns].any(dim=1) if top50_docs == "with_gold" else None
+        return self.select(columns, doc_mask)
+
 
 def top_codes(train_counts, codes: Sequence[str], n: int = TOP50) -> list[str]:
     """The ``n`` codes with the most training documents (ties by code string): the top-50 label set."""
@@ -168,23 +183,16 @@ def evaluate_settings(
     native ``-50`` split; ``"all"`` keeps every document, and one without a top-50 gold code then counts as
     exactly right when nothing is predicted for it and drops out of the ranking keys.
     """
-    if top50_docs not in TOP50_DOCS:
-        raise ValueError(f"top50_docs must be one of {TOP50_DOCS}, got {top50_docs!r}")
     inputs = Inputs.check(
         scores, targets, codes, kwargs.pop("threshold", 0.5), kwargs.pop("gold_sequences", None),
         kwargs.pop("ancestors", None), kwargs.pop("train_counts", None),
     )  # fmt: skip
     if kwargs:
         raise TypeError(f"unexpected arguments: {sorted(kwargs)}")
-    index = {code: i for i, code in enumerate(inputs.codes)}
-    unknown = [code for code in top50_codes if code not in index]
-    if unknown:
-        raise ValueError(f"top50_codes has {len(unknown)} codes not in codes, e.g. {unknown[0]!r}")
-    columns = torch.tensor([index[code] for code in dict.fromkeys(top50_codes)], dtype=torch.long)
-    doc_mask = inputs.targets[:, columns].any(dim=1) if top50_docs == "with_gold" else None
-    if doc_mask is not None and not bool(doc_mask.any()):
+    top50 = inputs.top50(top50_codes, top50_docs)
+    if top50_docs == "with_gold" and top50.scores.shape[0] == 0:
         raise ValueError("no document has a gold code among top50_codes; use top50_docs='all'")
-    return {"full": _report(inputs), "top50": _report(inputs.select(columns, doc_mask))}
+    return {"full": _report(inputs), "top50": _report(top50)}
 
 
 def automation_curve_of(scores, targets, *, threshold: float | Tensor | TopK = 0.5) -> AutomationCurve:

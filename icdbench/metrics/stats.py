@@ -37,7 +37,7 @@ from icdbench.metrics.functional.classification import SetCounts, per_doc_exact,
 from icdbench.metrics.functional.ranking import per_doc_ranking, ranking_stats
 from icdbench.metrics.functional.ranks import code_ranks, gold_scores
 from icdbench.metrics.functional.sets import CodeSets
-from icdbench.metrics.report import TOP50_DOCS, Inputs, decision_threshold
+from icdbench.metrics.report import Inputs, decision_threshold
 from icdbench.metrics.thresholds import TopK
 
 HEADLINE = ("micro_f1", "macro_f1", "macro_auc_roc", "macro_auc_pr", "p@8", "emr", "jaccard_samples")
@@ -243,17 +243,7 @@ def _settings(scores, targets, codes, threshold, top50_codes, top50_docs) -> dic
     inputs = Inputs.check(scores, targets, codes, threshold, None, None, None)
     if top50_codes is None:
         return {"": inputs}
-    if top50_docs not in TOP50_DOCS:
-        raise ValueError(f"top50_docs must be one of {TOP50_DOCS}, got {top50_docs!r}")
-    if codes is None:
-        raise ValueError("top50_codes need codes (the code of each score column)")
-    index = {code: i for i, code in enumerate(inputs.codes)}
-    missing = [c for c in top50_codes if c not in index]
-    if missing:
-        raise ValueError(f"top50_codes has {len(missing)} codes not in codes, e.g. {missing[0]!r}")
-    columns = torch.tensor([index[c] for c in dict.fromkeys(top50_codes)], dtype=torch.long)
-    doc_mask = inputs.targets[:, columns].any(dim=1) if top50_docs == "with_gold" else None
-    return {"full": inputs, "top50": inputs.select(columns, doc_mask)}
+    return {"full": inputs, "top50": inputs.top50(top50_codes, top50_docs)}
 
 
 def bootstrap_ci(
