@@ -10,6 +10,7 @@ from icdbench.results.leaderboard import (
     EVIDENCE,
     HEADLINE,
     RANK_KEY,
+    SETTINGS,
     STOP_REASONS,
     UNRECORDED,
     Row,
@@ -230,3 +231,32 @@ def reference_grids(references: list[dict]) -> list[tuple[str, Grid]]:
         caption = f"{source} — " + " / ".join(notes) + ". Definitions: " + "; ".join(definitions) + "."
         out.append((caption, Grid(header, grid_rows, [False, False] + [True] * len(metrics))))
     return out
+
+
+@dataclass(frozen=True)
+class Section:
+    """One titled part of a split's table on the leaderboard page: its grids, each with a caption ("" for none)."""
+
+    title: str
+    grids: list[tuple[str, Grid]]
+
+
+PUBLISHED_TITLE = "Published numbers (not our runs; shown for context, never merged)"
+
+
+def table_sections(table: Table, references: list[dict]) -> list[Section]:
+    """The parts of a split's table that come before its plots, in page order (the Markdown and HTML pages show
+    the same ones); ``references``: the published numbers for the split."""
+    sections = [Section("Full and top-50 side by side", [("", side_by_side_grid(table)), ("", tau_grid(table))])]
+    sections += [Section(SETTING_TITLES[setting], [("", metric_grid(table, setting))]) for setting in SETTINGS]
+    evidence = evidence_grid(table)
+    if evidence is not None:
+        sections.append(Section(EVIDENCE_TITLE, [(EVIDENCE_CAPTION, evidence)]))
+    if references:
+        sections.append(Section(PUBLISHED_TITLE, reference_grids(references)))
+    return sections
+
+
+def provenance_section(table: Table) -> Section:
+    """The part that closes a split's table, after its plots."""
+    return Section("Provenance", [("", provenance_grid(table))])

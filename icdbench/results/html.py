@@ -8,20 +8,8 @@ from html import escape
 
 from icdbench.metrics.keys import METRICS
 from icdbench.results.board import HOW_TO_CITE, PLOT_CAPTIONS, PLOT_KINDS, anchor, hidden_text, plot_name, split_line
-from icdbench.results.cells import (
-    EVIDENCE_CAPTION,
-    EVIDENCE_TITLE,
-    SETTING_TITLES,
-    STOP_LEGEND,
-    Grid,
-    evidence_grid,
-    metric_grid,
-    provenance_grid,
-    reference_grids,
-    side_by_side_grid,
-    tau_grid,
-)
-from icdbench.results.leaderboard import EVIDENCE, HEADLINE, OFFICIAL, SETTINGS
+from icdbench.results.cells import STOP_LEGEND, Grid, Section, provenance_section, table_sections
+from icdbench.results.leaderboard import EVIDENCE, HEADLINE, OFFICIAL
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; padding: 0 1em; color: #222; }
@@ -81,6 +69,11 @@ def grid_html(grid: Grid, caption: str = "") -> str:
             + "\n".join(body) + "\n</tbody></table></div>\n" + notes)  # fmt: skip
 
 
+def section_html(section: Section) -> str:
+    grids = [grid_html(grid, caption) for caption, grid in section.grids]
+    return "\n".join([f"<h3>{escape(section.title)}</h3>", *grids])
+
+
 def _markdown_section(text: str) -> str:
     """The few Markdown constructs of the generated prose sections (heading, bullets, paragraphs) as HTML."""
 
@@ -114,27 +107,13 @@ def html_page(board, plots: dict[str, str]) -> str:
     for table in board.tables:
         parts.append(f'<h2 id="{anchor(table)}">{escape(table.split)} — {escape(table.profile)} profile</h2>')
         parts.append(f"<p>{escape(split_line(table).replace('`', ''))}</p>")
-        parts.append("<h3>Full and top-50 side by side</h3>")
-        parts.append(grid_html(side_by_side_grid(table)))
-        parts.append(grid_html(tau_grid(table)))
-        for setting in SETTINGS:
-            parts.append(f"<h3>{escape(SETTING_TITLES[setting])}</h3>")
-            parts.append(grid_html(metric_grid(table, setting)))
-        evidence = evidence_grid(table)
-        if evidence is not None:
-            parts.append(f"<h3>{escape(EVIDENCE_TITLE)}</h3>")
-            parts.append(grid_html(evidence, EVIDENCE_CAPTION))
-        references = board.references.get(table.split, [])
-        if references:
-            parts.append("<h3>Published numbers (not our runs; shown for context, never merged)</h3>")
-            parts += [grid_html(grid, caption) for caption, grid in reference_grids(references)]
+        parts += [section_html(section) for section in table_sections(table, board.references.get(table.split, []))]
         for kind in PLOT_KINDS:
             name = plot_name(table, kind)
             if name in plots:
                 parts.append(f'<figure><img src="{escape(name)}" alt="{escape(kind)}">'
                              f"<figcaption>{escape(PLOT_CAPTIONS[kind])}</figcaption></figure>")  # fmt: skip
-        parts.append("<h3>Provenance</h3>")
-        parts.append(grid_html(provenance_grid(table)))
+        parts.append(section_html(provenance_section(table)))
     parts.append("<h2>Metrics</h2><ul>" + "".join(
         f"<li><b>{escape(label)}</b> (<code>{escape(key)}</code>): {escape(METRICS[key].definition)}</li>"
         for key, label in OFFICIAL + HEADLINE + EVIDENCE) + "</ul>")  # fmt: skip

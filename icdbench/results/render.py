@@ -26,19 +26,13 @@ from icdbench.results.board import (
     split_line,
 )
 from icdbench.results.cells import (
-    EVIDENCE_CAPTION,
-    EVIDENCE_TITLE,
-    SETTING_TITLES,
     STOP_LEGEND,
     STOP_NOTES,
     Grid,
-    evidence_grid,
-    metric_grid,
-    provenance_grid,
-    reference_grids,
+    Section,
+    provenance_section,
     replicates_text,
-    side_by_side_grid,
-    tau_grid,
+    table_sections,
 )
 from icdbench.results.fidelity import fidelity_markdown
 from icdbench.results.html import html_page
@@ -60,6 +54,12 @@ def markdown_grid(grid: Grid) -> str:
     return "\n".join(lines) + "\n" + notes
 
 
+def markdown_section(section: Section) -> str:
+    grids = [f"{caption}\n\n{markdown_grid(grid)}" if caption else markdown_grid(grid)
+             for caption, grid in section.grids]  # fmt: skip
+    return "\n".join([f"### {section.title}\n", *grids])
+
+
 def markdown(board: Leaderboard, plots: dict[str, str]) -> str:
     parts = [f"# {board.title}\n", board.intro + "\n"]
     parts.append(
@@ -77,27 +77,12 @@ def markdown(board: Leaderboard, plots: dict[str, str]) -> str:
     for table in board.tables:
         parts.append(f'<a id="{anchor(table)}"></a>\n\n## {table.split} — {table.profile} profile\n')
         parts.append(split_line(table) + "\n")
-        parts.append("### Full and top-50 side by side\n")
-        parts.append(markdown_grid(side_by_side_grid(table)))
-        parts.append(markdown_grid(tau_grid(table)))
-        for setting in SETTINGS:
-            parts.append(f"### {SETTING_TITLES[setting]}\n")
-            parts.append(markdown_grid(metric_grid(table, setting)))
-        evidence = evidence_grid(table)
-        if evidence is not None:
-            parts.append(f"### {EVIDENCE_TITLE}\n\n{EVIDENCE_CAPTION}\n")
-            parts.append(markdown_grid(evidence))
-        references = board.references.get(table.split, [])
-        if references:
-            parts.append("### Published numbers (not our runs; shown for context, never merged)\n")
-            for caption, grid in reference_grids(references):
-                parts.append(caption + "\n\n" + markdown_grid(grid))
+        parts += [markdown_section(section) for section in table_sections(table, board.references.get(table.split, []))]
         shown = [kind for kind in PLOT_KINDS if plot_name(table, kind) in plots]
         if shown:
             parts.append("### Plots\n")
             parts += [f"{PLOT_CAPTIONS[k]}\n\n![{k}]({plot_name(table, k)})\n" for k in shown]
-        parts.append("### Provenance\n")
-        parts.append(markdown_grid(provenance_grid(table)))
+        parts.append(markdown_section(provenance_section(table)))
     parts.append(fidelity_markdown())
     parts.append("## Metrics\n")
     parts.append("\n".join(f"- **{label}** (`{key}`): {METRICS[key].definition}."
