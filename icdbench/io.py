@@ -75,17 +75,20 @@ def atomic_write_json(path: Path | str, data: Any, *, indent: int | None = 2, se
 
 
 @contextmanager
-def atomic_directory(path: Path | str) -> Iterator[Path]:
+def atomic_directory(path: Path | str, *, replace: bool = False) -> Iterator[Path]:
     """Yield an empty temporary folder next to ``path``; on success it is renamed to ``path``.
 
-    ``path`` must not exist yet (``os.replace`` cannot replace a non-empty folder); on failure the temporary
-    folder is removed and ``path`` is untouched.
+    ``path`` must not exist yet (``os.replace`` cannot replace a non-empty folder), unless ``replace``: then an
+    existing ``path`` is removed just before the rename. On failure the temporary folder is removed and
+    ``path`` is untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp
+        if replace and path.exists():
+            shutil.rmtree(path)
         os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

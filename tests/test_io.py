@@ -94,6 +94,19 @@ def test_atomic_directory_appears_whole(tmp_path):
     assert sorted(p.name for p in target.parent.iterdir()) == ["features"]
 
 
+def test_atomic_directory_replaces_an_old_folder_only_when_the_block_succeeds(tmp_path):
+    target = tmp_path / "split"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError), atomic_directory(target, replace=True) as tmp:
+        (tmp / "new.txt").write_text("half")
+        raise RuntimeError("writer crashed")
+    assert [p.name for p in tmp_path.iterdir()] == ["split"] and (target / "old.txt").read_text() == "old"
+    with atomic_directory(target, replace=True) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert [p.name for p in tmp_path.iterdir()] == ["split"] and [p.name for p in target.iterdir()] == ["new.txt"]
+
+
 def test_a_failure_inside_atomic_directory_leaves_no_folder(tmp_path):
     target = tmp_path / "features"
     with pytest.raises(RuntimeError), atomic_directory(target) as tmp:

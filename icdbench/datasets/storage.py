@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from icdbench.errors import UserError
+from icdbench.io import atomic_directory
 
 PARTS = ("train", "val", "test")
 MANIFEST = "manifest.json"
@@ -105,6 +105,32 @@ def _check_schema(frame: pl.DataFrame, required: dict, optional: dict, what: str
     )
 
 
+@contextmanager
+def split_folder(out_dir: Path, manifest: dict, *, force: bool) -> Iterator[Path]:
+    """An empty temporary folder beside ``out_dir`` that replaces ``out_dir`` when the block succeeds (and is
+    removed when it fails). A split there with another ``split_version`` than ``manifest``'s is refused unless
+    ``force``."""
+    out_dir = Path(out_dir)
+    existing = read_manifest(out_dir, missing_ok=True) if out_dir.exists() and not force else None
+    if existing is not None and existing.get("split_version") != manifest.get("split_version"):
+        raise UserError(
+            f"{out_dir} holds {existing.get('split')} version {existing.get('split_version')}, "
+            f"not {manifest.get('split_version')}; rerun with --force to replace it"
+        )
+    with ExitStack() as stack:
+        try:
+            tmp = stack.enter_context(atomic_directory(out_dir, replace=True))
+        except OSError as exc:
+            raise UserError(
+                f"cannot write to {out_dir.parent} ({exc.strerror}); choose a writable --out or DATA_DIR"
+            ) from exc
+        yield tmp
+
+
+def write_manifest(folder: Path, manifest: dict) -> None:
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
 def write_split(
     out_dir: Path,
     parts: dict[str, pl.DataFrame],
@@ -119,21 +145,7 @@ def write_split(
     row counts, label-set size, id/code hashes, file hashes and ``content_sha256`` are added here.
     An existing split with another ``split_version`` is refused unless ``force``.
     """
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not force:
-        existing = read_manifest(out_dir, missing_ok=True)
-        if existing is not None and existing.get("split_version") != manifest.get("split_version"):
-            raise UserError(
-                f"{out_dir} holds {existing.get('split')} version {existing.get('split_version')}, "
-                f"not {manifest.get('split_version')}; rerun with --force to replace it"
-            )
-    parent = out_dir.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
-    except OSError as exc:
-        raise UserError(f"cannot write to {parent} ({exc.strerror}); choose a writable --out or DATA_DIR") from exc
-    try:
+    with split_folder(out_dir, manifest, force=force) as tmp:
         files: dict[str, str] = {}
         counts: dict[str, int] = {}
         id_hashes: dict[str, str] = {}
@@ -155,14 +167,8 @@ def write_split(
             "files": files,
             "content_sha256": sha256_lines([f"{k}:{v}" for k, v in sorted(files.items())]),
         }
-        (tmp / MANIFEST).write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+        write_manifest(tmp, full)
+    return Path(out_dir)
 
 
 def read_manifest(split_dir: Path, *, missing_ok: bool = False) -> dict | None:

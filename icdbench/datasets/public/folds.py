@@ -14,14 +14,10 @@ instead of part files; ``is_cross_validated`` tells the two kinds apart.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from icdbench.datasets.storage import MANIFEST, read_manifest, sha256_file
+from icdbench.datasets.storage import read_manifest, sha256_file, split_folder, write_manifest
 from icdbench.errors import UserError
 
 
@@ -45,14 +41,7 @@ def fold_dirs(split_dir: Path) -> list[Path]:
 def write_folds(out_dir: Path, manifest: dict, k: int, write_fold: Callable[[int, Path], None],
                 extra_files: dict[str, Callable[[Path], None]], *, force: bool) -> Path:
     """Write ``k`` fold folders (``write_fold(i, folder)``) and ``extra_files`` (name -> writer) atomically."""
-    out_dir = Path(out_dir)
-    existing = read_manifest(out_dir, missing_ok=True) if out_dir.exists() else None
-    if existing is not None and not force and existing.get("split_version") != manifest.get("split_version"):
-        raise UserError(f"{out_dir} holds {existing.get('split')} version {existing.get('split_version')}, not "
-                        f"{manifest.get('split_version')}; rerun with --force to replace it")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with split_folder(out_dir, manifest, force=force) as tmp:
         for index in range(k):
             write_fold(index, tmp / fold_name(index))
         files = {}
@@ -62,11 +51,5 @@ def write_folds(out_dir: Path, manifest: dict, k: int, write_fold: Callable[[int
         first = read_manifest(tmp / fold_name(0))  # its card stands for the split (icdbench prepare prints it)
         full = {**manifest, "folds": k, "fold_dirs": [fold_name(i) for i in range(k)], "files": files,
                 "stats": first.get("stats"), "stats_of": fold_name(0)}
-        (tmp / MANIFEST).write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+        write_manifest(tmp, full)
+    return Path(out_dir)
