@@ -20,9 +20,19 @@ from icdbench.datasets.text import clean_sentence_spans
 
 CLEANING = "lowercase; non-alphanumerics -> space; all-digit tokens dropped; whitespace collapsed (Edin et al. 2023)"
 SENTENCE_RULE = "split on the raw text (icdbench.datasets.text.split_sentences), stored as offsets in the cleaned text"
+TEXT_RULES = {"text": CLEANING, "sentences": SENTENCE_RULE}  # the manifest's account of them
 SENTENCES = pl.List(pl.Struct({"start": pl.Int64, "end": pl.Int64}))
 _JUNK = r"(?:[^a-z0-9]|(?-u:\b)[0-9]+(?-u:\b))+"
 _REASON = r"(?i)chief complaint:[ \t]*\n?[ \t]*([^\n]*)"
+
+
+def cleaned_columns(raw_text: pl.Expr) -> list[pl.Expr]:
+    """What a document keeps of its raw text: the cleaned ``text``, its ``sentences`` and ``reason_for_visit``."""
+    return [
+        clean_expr(raw_text).alias("text"),
+        sentences_expr(raw_text).alias("sentences"),
+        reason_for_visit_expr(raw_text).alias("reason_for_visit"),
+    ]
 
 
 def clean_expr(text: pl.Expr) -> pl.Expr:

@@ -21,13 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from icdbench.datasets.mimic import mdace, reading, schema
-from icdbench.datasets.mimic.cleaning import (
-    CLEANING,
-    SENTENCE_RULE,
-    clean_expr,
-    reason_for_visit_expr,
-    sentences_expr,
-)
+from icdbench.datasets.mimic.cleaning import TEXT_RULES, cleaned_columns
 from icdbench.datasets.mimic.labels import normalise
 from icdbench.datasets.mimic.pipeline import (
     SplitOutput,
@@ -126,9 +120,7 @@ def discharge_summaries(root: Path, hadm_ids: pl.DataFrame, *, drop_duplicates: 
              (pl.col("_copies") - 1).sum().alias("_duplicates"))
         .select(
             "hadm_id", "_duplicates", pl.col("subject_id").cast(pl.String), "row_ids", "note_lengths",
-            clean_expr(pl.col("raw")).alias("text"),
-            sentences_expr(pl.col("raw")).alias("sentences"),
-            reason_for_visit_expr(pl.col("raw")).alias("reason_for_visit"),
+            *cleaned_columns(pl.col("raw")),
             pl.when(pl.col("hadm_id").is_in(keep_ids)).then("raw").alias("raw"),
         )
     )
@@ -184,8 +176,7 @@ def prepare_mimic3(name: str, out_dir: Path, options: PrepareOptions) -> Path:
                                                      schema.M3_D_DIAGNOSES, schema.M3_D_PROCEDURES])},
         "setting": SETTINGS[split.setting],
         "preprocessing_version": PREPROCESSING_VERSION,
-        "rules": {"min_code_count": 10 if split.setting == "edin" else None, "text": CLEANING,
-                  "sentences": SENTENCE_RULE,
+        "rules": {"min_code_count": 10 if split.setting == "edin" else None, **TEXT_RULES,
                   "label_set": LABEL_SETS[name],
                   "label_set_note": label_note, "drop_duplicate_notes": split.setting == "edin",
                   "code_order": "diagnoses by SEQ_NUM, then procedures by SEQ_NUM"},

@@ -20,13 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from icdbench.datasets.mimic import reading, schema
-from icdbench.datasets.mimic.cleaning import (
-    CLEANING,
-    SENTENCE_RULE,
-    clean_expr,
-    reason_for_visit_expr,
-    sentences_expr,
-)
+from icdbench.datasets.mimic.cleaning import TEXT_RULES, cleaned_columns
 from icdbench.datasets.mimic.labels import normalise
 from icdbench.datasets.mimic.pipeline import (
     SplitOutput,
@@ -128,8 +122,7 @@ def discharge_notes(root: Path, hadm_ids: pl.DataFrame, patients: pl.DataFrame) 
         reading.scan(root, schema.M4_DISCHARGE).filter(pl.col("text").is_not_null())
         .join(hadm_ids.lazy(), on="hadm_id", how="semi")
         .select("hadm_id", "subject_id", "note_seq", "charttime", pl.col("text").hash(7).alias("_hash"),
-                clean_expr(pl.col("text")).alias("text"), sentences_expr(pl.col("text")).alias("sentences"),
-                reason_for_visit_expr(pl.col("text")).alias("reason"))
+                *cleaned_columns(pl.col("text")))
     )
     with reading.reading(root, schema.M4_DISCHARGE):
         notes = notes.collect(engine="streaming").sort("hadm_id", "note_seq")
@@ -137,13 +130,13 @@ def discharge_notes(root: Path, hadm_ids: pl.DataFrame, patients: pl.DataFrame) 
     several = unique["hadm_id"].is_duplicated()
     joined = (unique.filter(several).group_by("hadm_id", maintain_order=True)  # few admissions have several notes
               .agg(pl.col("subject_id").first(), pl.col("charttime").min(),
-                   pl.col("text").filter(pl.col("text") != "").str.join(" "), pl.col("reason").drop_nulls().first()))
+                   pl.col("text").filter(pl.col("text") != "").str.join(" "),
+                   pl.col("reason_for_visit").drop_nulls().first()))
     joined = joined.join(joined_sentences(unique.filter(several)), on="hadm_id", how="left")
-    columns = ["hadm_id", "subject_id", "charttime", "text", "sentences", "reason"]
+    columns = ["hadm_id", "subject_id", "charttime", "text", "sentences", "reason_for_visit"]
     docs = pl.concat([unique.filter(~several).select(columns), joined.select(columns)]).sort("hadm_id")
     docs = docs.join(patients, on="subject_id", how="left", maintain_order="left").select(
-        "hadm_id", pl.col("subject_id").cast(pl.String), "text", "sentences",
-        pl.col("reason").alias("reason_for_visit"),
+        "hadm_id", pl.col("subject_id").cast(pl.String), "text", "sentences", "reason_for_visit",
         (pl.col("anchor_age") + pl.col("charttime").str.slice(0, 4).cast(pl.Int64, strict=False)
          - pl.col("anchor_year")).cast(pl.Float64).alias("age"),
         pl.col("gender").alias("sex"),
@@ -201,7 +194,7 @@ def prepare_mimic4(requests: dict[str, Path], options: PrepareOptions) -> dict[s
                 "setting": SETTING,
                 "preprocessing_version": PREPROCESSING_VERSION,
                 "rules": {"icd_version": version, "min_code_count": MIN_COUNT, "top_k": split.top_k,
-                          "top_k_from": "train" if split.top_k else None, "text": CLEANING, "sentences": SENTENCE_RULE,
+                          "top_k_from": "train" if split.top_k else None, **TEXT_RULES,
                           "code_order": "diagnoses by seq_num, then procedures by seq_num"},
                 "counts": {**note_counts, **code_stats},
                 **assignment_fields(assignment, EDIN_FILES),
