@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,7 +121,6 @@ class Launch:
     settings: dict = field(default_factory=dict)  # sbatch settings over the grid file's
     quiet: bool = False  # no progress line (a caller that prints its own)
     on_outcome: Callable[[Outcome], None] | None = None
-    ray: RayInstance | None = None  # started while the grid was planned (else launch starts and stops one)
 
     def where(self) -> str:
         cpus = self.cpus or available_cpus()
@@ -148,12 +146,11 @@ def launch(grid: Grid, runs: list[GridRun], options: Launch) -> tuple[list[Outco
     if options.launcher == "local":
         outcomes, stopped = run_local(runs, logs, env, cpus, progress)
     elif options.launcher == "ray":
-        instance = options.ray or RayInstance(options.address, options.cpus)
+        instance = RayInstance(options.address, options.cpus)
         try:
             outcomes, stopped = run_ray(runs, logs, env, instance, progress)
         finally:
-            if options.ray is None:
-                instance.close()
+            instance.close()
     else:
         from icdbench.grid.slurm import run_slurm  # optional: submitit (icdbench[slurm])
 
@@ -163,26 +160,6 @@ def launch(grid: Grid, runs: list[GridRun], options: Launch) -> tuple[list[Outco
     write_status(grid.name, {o.key: {"status": o.status, "command": o.command, "log": o.log, "error": o.error}
                              for o in outcomes})  # fmt: skip
     return outcomes, stopped
-
-
-def plan_while_ray_starts(grid: Grid, runs: list[GridRun], request: GridRequest) -> tuple[Plan, RayInstance | None]:
-    """The plan and, for a Ray grid that has runs to start, its Ray instance, started meanwhile: starting Ray
-    mostly waits for its daemons and planning mostly resolves configs, so side by side they take about the longer
-    of the two (seconds each). A grid with nothing left to run stops the instance again."""
-    if request.launcher != "ray" or request.dry_run:
-        return plan(grid, runs), None
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        planned = pool.submit(plan, grid, runs)
-        instance = RayInstance(request.address, request.cpus)  # in the main thread: ray.init sets signal handlers
-        try:
-            todo = planned.result()
-        except BaseException:
-            instance.close()
-            raise
-    if not todo.todo:
-        instance.close()
-        return todo, None
-    return todo, instance
 
 
 def grid(request: GridRequest) -> int:
@@ -197,9 +174,9 @@ def grid(request: GridRequest) -> int:
     if request.retry_failed and not runs:
         print(f"grid {name}: no failed run in {grid_dir(name) / STATUS_FILE}; nothing to retry")
         return 0
-    todo, instance = plan_while_ray_starts(loaded, runs, request)
+    todo = plan(loaded, runs)
     settings = {k: v for k, v in (("partition", request.partition), ("account", request.account)) if v}
-    options = Launch(request.launcher, request.cpus, request.address, request.slurm_cluster, settings, ray=instance)
+    options = Launch(request.launcher, request.cpus, request.address, request.slurm_cluster, settings)
     print(plan_line(loaded, runs, todo, options.where()), flush=True)
     if request.dry_run:
         for run in todo.todo:
@@ -212,11 +189,7 @@ def grid(request: GridRequest) -> int:
         return 0
     if not todo.todo:
         return 0
-    try:
-        outcomes, stopped = launch(loaded, todo.todo, options)
-    finally:
-        if instance is not None:
-            instance.close()
+    outcomes, stopped = launch(loaded, todo.todo, options)
     print(summary(outcomes, todo.recorded))
     left = len(todo.todo) - len(outcomes)
     if left:
