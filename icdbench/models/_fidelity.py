@@ -22,6 +22,11 @@ PRIOR_BIAS_SWITCH = Departure(
 PRIOR_BIAS = Departure(
     "deliberate", "output biases start at each code's train prevalence (the paper does not say how they start)"
 )
+UNIT_WORD_VECTORS = Departure(
+    "deliberate",
+    "word2vec vectors start at length 1, as Mullenbach et al.'s release loads them for all its models; Edin et "
+    "al.'s reimplementation keeps gensim's scale (unit_word_vectors=false)",
+)
 # Models Edin et al. 2023 published settings for (settings/experiments/{mimic3-clean,mimic4-icd9,mimic4-icd10}).
 EDIN_THRESHOLD = Departure(
     "deliberate",

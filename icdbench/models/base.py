@@ -53,6 +53,18 @@ class CamlVocabularyConfig(WordEmbeddingConfig):
 
 
 @dataclass
+class MullenbachWordsConfig(CamlVocabularyConfig):
+    """The word inputs of Mullenbach et al. 2018's release, for its CNN, Bi-GRU, CAML and DR-CAML: CAML's
+    vocabulary, and word2vec vectors scaled to length 1 as every model there loads them (caml-mimic
+    ``dataproc/extract_wvs.load_embeddings``). gensim's raw vectors are ~10 long on a note's frequent words, and a
+    CNN's tanh, max-pooled over hundreds of windows, then sits at 1 for every note from the start (its features
+    never differed between notes on synth-icd10-50). Edin et al.'s reimplementation keeps gensim's scale
+    (``unit_word_vectors=false``)."""
+
+    unit_word_vectors: bool = True
+
+
+@dataclass
 class ModelOutput:
     logits: torch.Tensor  # [B, C]
     aux_loss: torch.Tensor | None = None  # added to the main loss by CodingModule

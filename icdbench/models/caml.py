@@ -1,7 +1,8 @@
 """``caml`` and ``dr-caml``: Convolutional Attention for Multi-Label classification (Mullenbach et al.
 2018, NAACL, "Explainable Prediction of Medical Codes from Clinical Text").
 
-Follows the paper and the authors' MIMIC-III-full scripts: word2vec embeddings (CBOW, 100-d) with dropout
+Follows the paper and the authors' MIMIC-III-full scripts: word2vec embeddings (CBOW, 100-d, each vector
+scaled to length 1 as the release loads them) with dropout
 0.2 → one 1-D convolution (kernel 10, 50 filters, Xavier init) → tanh → per-code attention (each code has a
 query ``u_c``; ``α_c = softmax_t(h_t · u_c)``; ``v_c = Σ_t α_{c,t} h_t``) → per-code logit
 ``β_c · v_c + b_c``. Optimisation: Adam, lr 1e-4, batch 16, up to 200 epochs, early stopping on validation
@@ -40,16 +41,16 @@ from torch import nn
 
 from icdbench.errors import UserError
 from icdbench.models._checks import require_fraction, require_positive
-from icdbench.models._fidelity import EDIN_SHARED, PRIOR_BIAS_SWITCH, masked_padding
+from icdbench.models._fidelity import EDIN_SHARED, PRIOR_BIAS_SWITCH, UNIT_WORD_VECTORS, masked_padding
 from icdbench.models._priors import init_output_bias
 from icdbench.models._recipes import MULLENBACH_BASELINE
-from icdbench.models.base import CamlVocabularyConfig, ModelContext, ModelOutput
+from icdbench.models.base import ModelContext, ModelOutput, MullenbachWordsConfig
 from icdbench.models.layers import CamlAttention, PerCodeLinear, SameConv1d, WordEmbedding, masked_max
 from icdbench.models.registry import Departure, Fidelity, register_model, register_variant
 
 
 @dataclass
-class CamlConfig(CamlVocabularyConfig):
+class CamlConfig(MullenbachWordsConfig):
     kernel_size: int = 10
     num_filters: int = 50
     dropout: float = 0.2  # on the word embeddings
@@ -67,7 +68,7 @@ class DescriptionRegulariser(nn.Module):
         if ctx.title_ids is None or ctx.title_ids.shape[0] != ctx.n_codes:
             raise UserError("dr-caml needs code titles as word ids (ModelContext.title_ids, a row per code)")
         self.register_buffer("title_ids", ctx.title_ids.long(), persistent=False)  # [C, Lt]
-        self.embedding = WordEmbedding(ctx, config.embed_dim)
+        self.embedding = WordEmbedding(ctx, config.embed_dim, unit_norm=config.unit_word_vectors)
         self.conv = SameConv1d(
             config.embed_dim, config.num_filters, config.kernel_size, pad_both_sides=config.pad_both_sides
         )
@@ -103,7 +104,7 @@ class Caml(nn.Module):
     def __init__(self, config: CamlConfig, ctx: ModelContext):
         super().__init__()
         self.want_attributions = False
-        self.embedding = WordEmbedding(ctx, config.embed_dim, config.dropout)
+        self.embedding = WordEmbedding(ctx, config.embed_dim, config.dropout, unit_norm=config.unit_word_vectors)
         self.conv = SameConv1d(
             config.embed_dim, config.num_filters, config.kernel_size, pad_both_sides=config.pad_both_sides
         )
@@ -139,7 +140,7 @@ _CAML_TRAINING = {**MULLENBACH_BASELINE, "optim.lr": 1e-4, "optim.epochs": 200}
 CAML_FIDELITY = Fidelity(
     reference="jamesmullenbach/caml-mimic (the release's training commands: benchmarks/experiments/mimic3-*/); "
     "Edin et al.'s CAML (tests/models/test_reference_equivalence.py)",
-    departures=(masked_padding("the attention softmax"), PRIOR_BIAS_SWITCH, *EDIN_SHARED),
+    departures=(masked_padding("the attention softmax"), PRIOR_BIAS_SWITCH, UNIT_WORD_VECTORS, *EDIN_SHARED),
 )
 DR_CAML_FIDELITY = Fidelity(
     reference="jamesmullenbach/caml-mimic (DRCAML_mimic3_{full,50}/train_new_model.sh: lambda 0.01 and 10)",

@@ -1,6 +1,7 @@
 """``cnn``: the convolutional baseline of CAML's paper (Mullenbach et al. 2018, NAACL), after Kim (2014).
 
-Follows the paper and the authors' MIMIC-III scripts: word2vec embeddings (CBOW, 100-d) with dropout 0.2 →
+Follows the paper and the authors' MIMIC-III scripts: word2vec embeddings (CBOW, 100-d, each vector
+scaled to length 1 as the release loads them) with dropout 0.2 →
 one 1-D convolution (kernel 4, 500 filters, no padding, Xavier init) → tanh → max-pool over time → a linear
 layer with one logit per code. Optimisation: Adam, lr 0.003, batch 16, up to 100 epochs, early stopping on
 validation P@8 with patience 10, documents truncated to 2,500 tokens.
@@ -22,16 +23,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from icdbench.models._checks import require_fraction, require_positive
-from icdbench.models._fidelity import EDIN_SHARED, PRIOR_BIAS_SWITCH, masked_padding
+from icdbench.models._fidelity import EDIN_SHARED, PRIOR_BIAS_SWITCH, UNIT_WORD_VECTORS, masked_padding
 from icdbench.models._priors import init_output_bias
 from icdbench.models._recipes import MULLENBACH_BASELINE
-from icdbench.models.base import CamlVocabularyConfig, ModelContext
+from icdbench.models.base import ModelContext, MullenbachWordsConfig
 from icdbench.models.layers import WordEmbedding, masked_max
 from icdbench.models.registry import Departure, Fidelity, register_model
 
 
 @dataclass
-class CnnConfig(CamlVocabularyConfig):
+class CnnConfig(MullenbachWordsConfig):
     num_filters: int = 500
     kernel_size: int = 4
     dropout: float = 0.2  # on the word embeddings
@@ -45,7 +46,7 @@ class ConvMaxPool(nn.Module):
     def __init__(self, config: CnnConfig, ctx: ModelContext):
         super().__init__()
         self.kernel_size = config.kernel_size
-        self.embedding = WordEmbedding(ctx, config.embed_dim, config.dropout)
+        self.embedding = WordEmbedding(ctx, config.embed_dim, config.dropout, unit_norm=config.unit_word_vectors)
         self.conv = nn.Conv1d(config.embed_dim, config.num_filters, config.kernel_size)
         nn.init.xavier_uniform_(self.conv.weight)
         self.output = nn.Linear(config.num_filters, ctx.n_codes)
@@ -74,6 +75,7 @@ CNN_FIDELITY = Fidelity(
     departures=(
         masked_padding("the max-pool (windows that reach into padding)"),
         PRIOR_BIAS_SWITCH,
+        UNIT_WORD_VECTORS,
         Departure("deliberate", "a document shorter than the kernel is zero-padded to one window"),
         *EDIN_SHARED,
     ),

@@ -1,6 +1,7 @@
 """``bigru``: the bidirectional GRU baseline of CAML's paper (Mullenbach et al. 2018, NAACL).
 
-Follows the paper and the authors' MIMIC-III scripts: word2vec embeddings (CBOW, 100-d) → one bidirectional
+Follows the paper and the authors' MIMIC-III scripts: word2vec embeddings (CBOW, 100-d, each vector
+scaled to length 1 as the release loads them) → one bidirectional
 GRU layer of size 512 (256 per direction, as the release splits ``rnn_dim`` across directions) → the final
 forward and backward hidden states concatenated → a linear layer with one logit per code. The release
 applies no dropout to this model. Optimisation: Adam, lr 0.003, batch 16, up to 100 epochs, early stopping
@@ -22,17 +23,17 @@ from torch import nn
 
 from icdbench.errors import UserError
 from icdbench.models._checks import require_fraction, require_positive
-from icdbench.models._fidelity import EDIN_SHARED, PRIOR_BIAS_SWITCH, masked_padding
+from icdbench.models._fidelity import EDIN_SHARED, PRIOR_BIAS_SWITCH, UNIT_WORD_VECTORS, masked_padding
 from icdbench.models._priors import init_output_bias
 from icdbench.models._recipes import MULLENBACH_BASELINE
-from icdbench.models.base import CamlVocabularyConfig, ModelContext
+from icdbench.models.base import ModelContext, MullenbachWordsConfig
 from icdbench.models.layers import WordEmbedding
 from icdbench.models.layers.recurrent import run_packed
 from icdbench.models.registry import Departure, Fidelity, register_model
 
 
 @dataclass
-class BiGruConfig(CamlVocabularyConfig):
+class BiGruConfig(MullenbachWordsConfig):
     hidden_size: int = 512  # both directions together
     dropout: float = 0.0  # on the word embeddings
     mask_padding: bool = True  # False: the GRU runs over the padding too, as in the release
@@ -44,7 +45,7 @@ class BiGru(nn.Module):
 
     def __init__(self, config: BiGruConfig, ctx: ModelContext):
         super().__init__()
-        self.embedding = WordEmbedding(ctx, config.embed_dim, config.dropout)
+        self.embedding = WordEmbedding(ctx, config.embed_dim, config.dropout, unit_norm=config.unit_word_vectors)
         self.gru = nn.GRU(config.embed_dim, config.hidden_size // 2, batch_first=True, bidirectional=True)
         self.output = nn.Linear(config.hidden_size, ctx.n_codes)
         if config.prior_bias:
@@ -66,6 +67,7 @@ BIGRU_FIDELITY = Fidelity(
     departures=(
         masked_padding("the GRU (sequences packed by length, so the final states are each document's own)"),
         PRIOR_BIAS_SWITCH,
+        UNIT_WORD_VECTORS,
         Departure("deliberate", "no embedding dropout on MIMIC-III full/50, as Mullenbach et al.'s release; "
                   "Edin et al.'s replication uses 0.2"),
         *EDIN_SHARED,

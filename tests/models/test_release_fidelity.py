@@ -141,3 +141,41 @@ def test_plm_icd_heads_start_as_the_release_initialises_them(make_context):
     for weight in (model.attention.project.weight, model.attention.queries.weight, model.output.weight):
         assert abs(weight.std().item() - std) < 0.25 * std
     assert not model.output.bias.any()
+
+
+@pytest.mark.parametrize("name", ["cnn", "caml", "dr-caml", "bigru"])
+def test_mullenbach_models_start_from_unit_length_word_vectors(name, make_context):
+    # caml-mimic's extract_wvs.load_embeddings scales every word2vec vector to length 1 for all its models
+    spec = get_model(name)
+    config = spec.default_config()
+    assert config.unit_word_vectors
+    ctx = make_context(embed_dim=config.embed_dim)
+    lengths = spec.build(config, ctx).embedding.embed.weight.detach().norm(dim=1)
+    assert lengths[0] == 0  # padding stays zero
+    torch.testing.assert_close(lengths[1:], torch.ones(len(lengths) - 1), atol=1e-5, rtol=0)
+    raw = spec.build(dataclasses.replace(config, unit_word_vectors=False), ctx).embedding.embed.weight.detach()
+    torch.testing.assert_close(raw[1:], torch.as_tensor(ctx.embeddings[1:]))  # Edin et al.'s scale
+
+
+def test_a_cnn_on_gensim_scale_vectors_starts_with_the_same_features_for_every_note(make_context):
+    """Why the release scales them: on word2vec rows ~10 long (gensim's scale on a note's frequent words), the
+    CNN's tanh, max-pooled over 500 windows, is 1 for every feature of every note before any training, so
+    nothing reaches the convolution (the committed synth-icd10-50 CNN stayed at the label prior)."""
+    spec = get_model("cnn")
+    config = dataclasses.replace(spec.default_config(), embed_dim=64, num_filters=128, dropout=0.0)
+    ctx = make_context(vocab_size=400, embed_dim=64)
+    ctx = dataclasses.replace(ctx, embeddings=ctx.embeddings * 10 / np.sqrt(64))  # rows ~10 long
+    notes = torch.randint(2, 400, (8, 500), generator=torch.Generator().manual_seed(0))
+    batch = {"input_ids": notes, "lengths": torch.full((8,), 500)}
+
+    def pooled_features(unit: bool) -> torch.Tensor:
+        torch.manual_seed(0)
+        model = spec.build(dataclasses.replace(config, unit_word_vectors=unit), ctx).eval()
+        with torch.no_grad():
+            windows = torch.tanh(model.conv(model.embedding(notes).transpose(1, 2)))
+        return windows.amax(dim=2)  # [notes, filters]
+
+    saturated, unit = pooled_features(False), pooled_features(True)
+    assert saturated.mean() > 0.99 and unit.mean() < 0.5  # near 1, tanh's gradient is ~0: nothing trains
+    assert unit.std(dim=0).mean() > 5 * saturated.std(dim=0).mean()  # and the notes differ
+    assert as_output(spec.build(config, ctx)(batch)).logits.shape == (8, ctx.n_codes)

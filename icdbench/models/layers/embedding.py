@@ -13,12 +13,14 @@ class WordEmbedding(nn.Module):
     """``nn.Embedding`` over the split vocabulary (0 = padding, kept at zero) followed by dropout.
 
     Initialised from ``ctx.embeddings`` (gensim word2vec trained on the split's train text) when present,
-    else from N(0, 1) like ``nn.Embedding``. Fine-tuned with the model (CAML, LAAT) unless ``freeze`` is set
-    and pretrained vectors are given.
+    each row scaled to length 1 when ``unit_norm`` is set, else from N(0, 1) like ``nn.Embedding``.
+    Fine-tuned with the model (CAML, LAAT) unless ``freeze`` is set and pretrained vectors are given.
     ``forward(input_ids [B, T] long)`` → ``[B, T, embed_dim]``.
     """
 
-    def __init__(self, ctx: ModelContext, embed_dim: int, dropout: float = 0.0, freeze: bool = False):
+    def __init__(
+        self, ctx: ModelContext, embed_dim: int, dropout: float = 0.0, freeze: bool = False, unit_norm: bool = False
+    ):
         super().__init__()
         vocab_size = _vocab_size(ctx)
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
@@ -29,7 +31,10 @@ class WordEmbedding(nn.Module):
                     f"({vocab_size}, {embed_dim}); set embed_dim to the word2vec size or rebuild them"
                 )
             with torch.no_grad():
-                self.embed.weight.copy_(torch.as_tensor(ctx.embeddings, dtype=torch.float32))
+                vectors = torch.as_tensor(ctx.embeddings, dtype=torch.float32)
+                if unit_norm:
+                    vectors = vectors / (vectors.norm(dim=1, keepdim=True) + 1e-6)
+                self.embed.weight.copy_(vectors)
                 self.embed.weight[0].zero_()
             # Freezing only makes sense for pretrained vectors (MultiResCNN's release keeps word2vec fixed).
             self.embed.weight.requires_grad_(not freeze)
