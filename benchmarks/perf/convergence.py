@@ -70,9 +70,10 @@ def _number(value) -> float | None:
 
 
 def selected_label(record: RunRecord, block: Convergence) -> str:
-    """The selected epoch, the selected setting of a grid search (``C=10``), or how the weights were chosen."""
+    """The selected epoch (``3 (loss)`` when no epoch left the prior and the lowest validation loss chose it), the
+    selected setting of a grid search (``C=10``), or how the weights were chosen."""
     if block.selected_epoch is not None:
-        return str(block.selected_epoch)
+        return f"{block.selected_epoch} (loss)" if record.selection == "lowest-loss" else str(block.selected_epoch)
     curve, index = block.curve, block.selected
     if index is not None and 0 <= index < len(curve):
         setting = {k: v for k, v in curve[index].items() if k not in CURVE_KEYS}

@@ -259,7 +259,8 @@ class RunRecord(Block):
     sentence_permutation: dict[str, int] | None = optional()  # RAC's sentence shuffling
     encoder: Encoder | None = optional(block=Encoder)
     epochs_run: int | None = later()
-    selection: str | None = later()  # how the evaluated weights were chosen: best-checkpoint, swa-average, fitted
+    # how the evaluated weights were chosen: best-checkpoint, lowest-loss, swa-average, fitted
+    selection: str | None = later()
     best_monitor: BestMonitor = nested(BestMonitor)
     stop_reason: str = later(UNRECORDED)  # converged, budget, prior, collapse (or unrecorded: an older record)
     training: Training = nested(Training)

@@ -38,7 +38,7 @@ from icdbench.training.job import MODEL_FILE, RunJob, ScoredRun
 from icdbench.training.monitor import monitor_metrics
 from icdbench.training.official import comparable_to_published, saved_threshold, train_parts
 from icdbench.training.predict import RUN_CODES_FILE
-from icdbench.training.selection import TIE
+from icdbench.training.selection import PRIOR_MONITOR, TIE
 
 BOOTSTRAP_SAMPLES = 1000  # resamples of the test documents for the headline metrics' 95% intervals
 
@@ -54,20 +54,7 @@ def threshold_summary(rule: str, threshold) -> dict:
     return {"rule": rule, "value": array.tolist(), "top_k": None, "summary": summary}
 
 
-def prior_scores(job: RunJob, n_docs: int) -> np.ndarray:
-    """``[n_docs, C]``: every code scored at its prevalence in the run's training documents (a profile may train
-    on the first N), the label prior the ``prior`` baseline predicts; a model whose ranking is no better than
-    this has learnt nothing from the text."""
-    context = job.context
-    if context is not None:
-        counts, n_train = np.asarray(context.train_counts, dtype=np.float64), context.n_train_docs
-    else:  # a runner that built no datamodule: the split's whole training part
-        counts, n_train = np.asarray(job.split.codes["train_count"].to_list(), dtype=np.float64), job.split.train.height
-    prevalence = (counts / max(1, n_train)).astype(np.float32)
-    return np.broadcast_to(prevalence, (n_docs, len(prevalence)))
-
-
-PRIOR_KEY = "map_doc"  # threshold-free and defined on every split: "left the prior" means ranks codes better
+PRIOR_KEY = PRIOR_MONITOR.removeprefix("val/")  # threshold-free and defined on every split
 
 
 def convergence(job: RunJob, scored: ScoredRun) -> tuple[str, Convergence]:
@@ -78,7 +65,7 @@ def convergence(job: RunJob, scored: ScoredRun) -> tuple[str, Convergence]:
     the validation codes no better (within the selection tie) than the training prevalence does."""
     val = scored.val
     model_value = monitor_metrics(val.scores, val.targets).get(PRIOR_KEY, float("nan"))
-    prior_value = monitor_metrics(prior_scores(job, len(val.targets)), val.targets).get(PRIOR_KEY)
+    prior_value = monitor_metrics(job.prior_scores(len(val.targets)), val.targets).get(PRIOR_KEY)
     reason = scored.stop_reason or "converged"
     # the prior baseline is the yardstick itself, not a model that failed to leave it; a collapse says more
     if reason != "collapse" and job.spec.family != "prior" and not model_value > prior_value + TIE:

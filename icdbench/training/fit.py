@@ -7,6 +7,8 @@ Which weights are evaluated (``ScoredRun.selection``):
 - ``swa-average`` when ``train.swa`` is on and an average exists (see ``icdbench.training.callbacks``);
 - otherwise ``best-checkpoint``: the best epoch by ``train.monitor`` with the validation loss as tie-breaker
   (``icdbench.training.selection``), reloaded with ``torch.load(weights_only=True)``;
+- ``lowest-loss`` while no epoch ranked the validation codes better than the label prior: the monitor had
+  nothing to choose on, so the epoch with the lowest validation loss (``icdbench.training.selection``);
 - ``final`` if no checkpoint was written (no validation ran), and in a train+val run
   (:mod:`icdbench.training.official`), which trains a fixed number of epochs.
 
@@ -57,15 +59,17 @@ def select_weights(bundle, module: CodingModule, *, final: bool = False) -> Sele
     """After ``trainer.fit``: put the evaluated weights into ``module`` (the SWA average is already there).
     ``final``: keep the last epoch's weights (a train+val run: its validation documents are training data)."""
     chosen = bundle.selection
-    best = chosen.best_point
+    evaluated = chosen.evaluated()
     reason = "collapse" if module.collapsed else chosen.stop_reason()
     if bundle.swa is not None and bundle.swa.averaged:
         return Selected("swa-average", None, chosen.curve, None, reason)
     if final:
         return Selected("final", None, chosen.curve, None, reason)
-    if best is not None and chosen.best_path.is_file():
-        load_checkpoint_weights(module, chosen.best_path)
-        return Selected("best-checkpoint", best["monitor"], chosen.curve, chosen.best, reason)
+    if evaluated is not None and evaluated[1].is_file():
+        index, path = evaluated
+        load_checkpoint_weights(module, path)
+        how = "lowest-loss" if chosen.below_prior else "best-checkpoint"
+        return Selected(how, chosen.curve[index]["monitor"], chosen.curve, index, reason)
     return Selected("final", None, chosen.curve, None, reason)
 
 

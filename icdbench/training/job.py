@@ -33,7 +33,8 @@ from icdbench.datasets.datamodule import CodingDataModule
 from icdbench.datasets.storage import Split
 from icdbench.io import atomic_write
 from icdbench.models.registry import ModelSpec
-from icdbench.training.selection import resolve_monitor
+from icdbench.training.monitor import monitor_metrics
+from icdbench.training.selection import PRIOR_MONITOR, resolve_monitor
 from icdbench.training.trainer import CHECKPOINT_DIR, make_trainer
 
 MODEL_FILE = "model.pt"
@@ -54,7 +55,8 @@ class ScoredRun:
     train_docs_per_s: float | None = None
     inference_ms_per_doc: float | None = None
     epochs_run: int | None = None
-    selection: str = "final"  # which weights were evaluated: best-checkpoint | swa-average | final | fitted
+    # which weights were evaluated: best-checkpoint | lowest-loss | swa-average | final | fitted
+    selection: str = "final"
     best_monitor: float | None = None  # the monitor's value at the selected checkpoint
     # The selection curve: one point per validated epoch ({"epoch", "monitor", "val_loss"}) or per grid value
     # of a fitted model (e.g. {"C", "monitor"}); ``selected`` indexes the point whose weights were evaluated.
@@ -112,7 +114,7 @@ class RunJob:
 
     def trainer(self, *, stage: str = "", monitor: str | None = None, max_epochs: int | None = None):
         checkpoints = self.run_dir / CHECKPOINT_DIR / stage if stage else self.run_dir / CHECKPOINT_DIR
-        return make_trainer(
+        bundle = make_trainer(
             self.cfg,
             self.run_dir,
             run_id=self.run_id,
@@ -122,6 +124,27 @@ class RunJob:
             callbacks=list(self.callbacks),
             stage=stage,
         )
+        if not stage:  # a family's own stages validate on their own data: no document-level prior there
+            bundle.selection.prior = self.prior_val_map_doc()
+        return bundle
+
+    def prior_scores(self, n_docs: int) -> np.ndarray:
+        """``[n_docs, C]``: every code scored at its prevalence in the run's training documents (a profile may
+        train on the first N), the label prior the ``prior`` baseline predicts; a model whose ranking is no
+        better than this has learnt nothing from the text."""
+        context = self.context
+        if context is not None:
+            counts, n_train = np.asarray(context.train_counts, dtype=np.float64), context.n_train_docs
+        else:  # a runner that built no datamodule: the split's whole training part
+            counts = np.asarray(self.split.codes["train_count"].to_list(), dtype=np.float64)
+            n_train = self.split.train.height
+        prevalence = (counts / max(1, n_train)).astype(np.float32)
+        return np.broadcast_to(prevalence, (n_docs, len(prevalence)))
+
+    def prior_val_map_doc(self) -> float:
+        """The label prior's :data:`PRIOR_MONITOR` on the validation documents."""
+        targets = self.datamodule().targets("val")
+        return monitor_metrics(self.prior_scores(len(targets)), targets)[PRIOR_MONITOR.removeprefix("val/")]
 
     def score(self, module, trainer, datamodule) -> tuple[ScoredPart, ScoredPart, float]:
         """Validation and test scores of ``module``; also returns inference ms per test document."""

@@ -116,6 +116,18 @@ def share(name: str, rank: Rank, decide: Callable[[], Any], accelerator: str = "
     return box[0]
 
 
+def leave_process_group() -> None:
+    """Close this process's part of the run's process group once every rank has its scores (a barrier first, so
+    no rank closes it while another still gathers). Left to interpreter exit, gloo's threads were sometimes torn
+    down while still joinable: rank 1 aborted ("terminate called without an active exception", SIGABRT) and
+    torchrun failed a run that had finished (seen once in CI, in tests/training/test_ddp.py)."""
+    import torch.distributed as dist  # heavy: only a DDP run has a process group to close
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def forget(name: str) -> None:
     """Drop a shared value once the run is over (the next run in this process decides its own)."""
     os.environ.pop(ENV_PREFIX + name.upper(), None)

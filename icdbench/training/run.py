@@ -31,7 +31,7 @@ from icdbench.results.run_index import append_run
 from icdbench.training.evaluation import finish_run, stop_note
 from icdbench.training.job import RunJob, ScoredRun
 from icdbench.training.official import fixed_choices, with_val_in_train
-from icdbench.training.ranks import forget, process_rank, share
+from icdbench.training.ranks import forget, leave_process_group, process_rank, share
 from icdbench.training.runners import runner_of
 from icdbench.training.selection import monitor_warning
 from icdbench.training.stopping import StopOnSigterm
@@ -176,6 +176,7 @@ def _train(request: RunRequest, sigterm: StopOnSigterm) -> RunResult:
         scored: ScoredRun = runner_of(spec)(job)
         wall = time.perf_counter() - start
         sigterm.check()  # SIGTERM while a Lightning stage held it, e.g. in its last test batch
+        leave_process_group()  # the scores are gathered; what is left is rank 0's alone
         if not job.is_global_zero:
             return RunResult(run_dir, None)
         with sigterm.deferred():

@@ -23,12 +23,12 @@ class _Trainer(SimpleNamespace):
         self.saved.append((self.current_epoch, Path(path).name))
 
 
-def _epochs(callback: SelectionCallback, points: list[tuple[float, float]]) -> _Trainer:
+def _epochs(callback: SelectionCallback, points: list[tuple[float, float]], monitor_key: str = "val/p@8") -> _Trainer:
     trainer = _Trainer(state=SimpleNamespace(fn=TrainerFn.FITTING), sanity_checking=False, should_stop=False,
                        saved=[], current_epoch=0, callback_metrics={})
     for epoch, (monitor, loss) in enumerate(points):
         trainer.current_epoch = epoch
-        trainer.callback_metrics = {"val/p@8": monitor, "val/loss": loss}
+        trainer.callback_metrics = {monitor_key: monitor, "val/loss": loss}
         callback.on_validation_end(trainer, None)
         if trainer.should_stop:
             break
@@ -48,6 +48,40 @@ def test_patience_counts_epochs_without_a_better_one_and_the_run_converges(tmp_p
     assert trainer.should_stop and callback.stop_reason() == "converged"
     assert callback.best == 1 and len(callback.curve) == 4  # the fifth epoch never ran
     assert callback.state_dict()["curve"][1] == {"epoch": 1, "monitor": 0.3, "val_loss": 0.6}
+
+
+# synth-icd10 BERT-CLS, seed 0 (HMHAN's class-weighted loss): validation mAP by epoch and validation loss, and
+# the prior's validation mAP; the committed record kept epoch 0
+BERT_CLS = [(0.0198, 0.9409), (0.0192, 0.8492), (0.0192, 0.8106), (0.0196, 0.7960)]
+BERT_CLS_PRIOR = 0.1451
+
+
+def test_a_run_that_never_left_the_prior_is_evaluated_at_its_lowest_validation_loss(tmp_path):
+    callback = SelectionCallback("val/map_doc", "max", patience=5, best_path=tmp_path / "best.ckpt")
+    callback.prior = BERT_CLS_PRIOR
+    trainer = _epochs(callback, BERT_CLS, monitor_key="val/map_doc")
+    assert callback.best == 0  # the monitor alone keeps epoch 0, as before
+    assert callback.below_prior and callback.evaluated() == (3, tmp_path / "lowest-loss.ckpt")
+    assert [name for _, name in trainer.saved].count("lowest-loss.ckpt") == 4  # the loss fell every epoch
+    assert not trainer.should_stop  # stopping is unchanged: 3 epochs since the best, patience 5
+
+
+def test_once_an_epoch_leaves_the_prior_the_monitor_chooses_and_the_loss_checkpoint_goes(tmp_path):
+    callback = SelectionCallback("val/map_doc", "max", patience=5, best_path=tmp_path / "best.ckpt")
+    callback.prior = 0.145
+    (tmp_path / "lowest-loss.ckpt").write_bytes(b"")  # what the first epochs saved (the fake trainer saves none)
+    # a monitor that climbs past the prior while the loss rises (BCE over many codes): epoch 2 is evaluated
+    _epochs(callback, [(0.10, 0.030), (0.14, 0.031), (0.20, 0.033), (0.18, 0.032)], monitor_key="val/map_doc")
+    assert not callback.below_prior and callback.evaluated() == (2, tmp_path / "best.ckpt")
+    assert not (tmp_path / "lowest-loss.ckpt").exists()
+    assert callback.state_dict()["left_prior"] is True
+
+
+def test_without_a_prior_or_its_metric_the_monitor_alone_chooses(tmp_path):
+    callback = SelectionCallback("val/p@8", "max", patience=5, best_path=tmp_path / "best.ckpt")
+    callback.prior = BERT_CLS_PRIOR  # set, but this fit logs no val/map_doc
+    _epochs(callback, BERT_CLS)
+    assert callback.prior is None and callback.evaluated() == (0, tmp_path / "best.ckpt")
 
 
 def test_better_is_lexicographic_on_monitor_then_loss():
