@@ -38,7 +38,7 @@ from icdbench.training.job import MODEL_FILE, RunJob, ScoredRun
 from icdbench.training.monitor import monitor_metrics
 from icdbench.training.official import comparable_to_published, saved_threshold, train_parts
 from icdbench.training.predict import RUN_CODES_FILE
-from icdbench.training.selection import PRIOR_MONITOR, TIE
+from icdbench.training.selection import PRIOR_KEY, TIE
 
 BOOTSTRAP_SAMPLES = 1000  # resamples of the test documents for the headline metrics' 95% intervals
 
@@ -52,9 +52,6 @@ def threshold_summary(rule: str, threshold) -> dict:
         return {"rule": rule, "value": float(array), "top_k": None}
     summary = {"mean": float(array.mean()), "min": float(array.min()), "max": float(array.max())}
     return {"rule": rule, "value": array.tolist(), "top_k": None, "summary": summary}
-
-
-PRIOR_KEY = PRIOR_MONITOR.removeprefix("val/")  # threshold-free and defined on every split
 
 
 def convergence(job: RunJob, scored: ScoredRun) -> tuple[str, Convergence]:

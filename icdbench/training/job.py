@@ -34,7 +34,7 @@ from icdbench.datasets.storage import Split
 from icdbench.io import atomic_write
 from icdbench.models.registry import ModelSpec
 from icdbench.training.monitor import monitor_metrics
-from icdbench.training.selection import PRIOR_MONITOR, resolve_monitor
+from icdbench.training.selection import PRIOR_KEY, resolve_monitor
 from icdbench.training.trainer import CHECKPOINT_DIR, make_trainer
 
 MODEL_FILE = "model.pt"
@@ -142,9 +142,9 @@ class RunJob:
         return np.broadcast_to(prevalence, (n_docs, len(prevalence)))
 
     def prior_val_map_doc(self) -> float:
-        """The label prior's :data:`PRIOR_MONITOR` on the validation documents."""
+        """The label prior's validation mAP (:data:`~icdbench.training.selection.PRIOR_KEY`)."""
         targets = self.datamodule().targets("val")
-        return monitor_metrics(self.prior_scores(len(targets)), targets)[PRIOR_MONITOR.removeprefix("val/")]
+        return monitor_metrics(self.prior_scores(len(targets)), targets)[PRIOR_KEY]
 
     def score(self, module, trainer, datamodule) -> tuple[ScoredPart, ScoredPart, float]:
         """Validation and test scores of ``module``; also returns inference ms per test document."""

@@ -37,7 +37,8 @@ from icdbench.errors import UserError
 
 AUTO = "auto"
 DEFAULT_MONITOR = "val/map_doc"
-PRIOR_MONITOR = "val/map_doc"  # "left the prior" means: ranks the validation codes better than prevalence does
+PRIOR_KEY = "map_doc"  # "left the prior" means: ranks the validation codes better than prevalence does
+PRIOR_MONITOR = f"val/{PRIOR_KEY}"
 LOSS = "val/loss"
 TIE = 1e-4  # monitor differences this small are ties, broken by the validation loss
 LOWEST_LOSS_CKPT = "lowest-loss.ckpt"  # beside the best epoch's, kept while no epoch has left the label prior
