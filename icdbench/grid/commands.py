@@ -36,7 +36,7 @@ from icdbench.io import atomic_write_json
 from icdbench.paths import data_dir, runs_dir, settings_dir
 from icdbench.results.record import RECORD_FILE, read_record_file
 from icdbench.results.run_index import append_run
-from icdbench.results.sources import commit_record, committed_path, leaderboards_dir
+from icdbench.results.sources import commit_record, committed_path, config_key, leaderboards_dir
 
 
 @dataclass
@@ -58,7 +58,7 @@ def plan(grid: Grid, runs: list[GridRun]) -> Plan:
                 record = read_record_file(path)
                 # an unprepared split cannot be compared: the config alone decides then
                 stale += not matches(record, run, ident) if ident.split_hash else \
-                    record.config_hash != ident.config_hash  # fmt: skip
+                    config_key(record) != ident.settings_key  # fmt: skip
                 continue
         elif find_record(run, ident) is not None:
             recorded += 1

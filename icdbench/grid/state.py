@@ -1,6 +1,7 @@
-"""What a grid already has: a run whose record exists (same config hash, split content hash, seed and fold) is
+"""What a grid already has: a run whose record exists (same settings, split content hash, seed and fold) is
 skipped, an unfinished run folder of the same config with a checkpoint is resumed, and the last invocation's
-outcome per run is kept for ``--retry-failed``.
+outcome per run is kept for ``--retry-failed``. Settings compare as leaderboard rows group runs: a config key
+added since a record was made, at the value the record ran with, is not a change.
 
 Files under ``RUNS_DIR/grid/<grid>/``: ``status.json`` (run key -> status, command, log) and ``logs/<key>.log``
 (each run's console output). ``RUNS_DIR/grid/locks/<key>.lock`` is held while a run trains, so two grids (or a
@@ -23,6 +24,7 @@ from icdbench.io import atomic_write_json
 from icdbench.models.registry import get_model
 from icdbench.paths import data_dir, runs_dir
 from icdbench.results.record import CONFIG_FILE, LAYERS_FILE, RECORD_FILE, RunRecord, read_record_file
+from icdbench.results.sources import config_key, settings_key
 
 GRID_DIR = "grid"
 STATUS_FILE = "status.json"
@@ -32,7 +34,8 @@ STATUS_FILE = "status.json"
 class Identity:
     """What a finished record must match for the run to count as done."""
 
-    config_hash: str
+    config_hash: str  # of the resolved config file: an unfinished run folder resumes only with the same bytes
+    settings_key: str  # the config's settings (icdbench.results.sources.settings_key): a record must share them
     split_hash: str | None  # None while the split is not prepared: no record can match it yet
 
 
@@ -46,11 +49,12 @@ def identity(run: GridRun) -> Identity:
     if read_manifest(data_dir() / run.split, missing_ok=True) is not None:
         folder = fold_split_dir(data_dir() / run.split, run.split, run.fold)
         split_hash = (read_manifest(folder, missing_ok=True) or {}).get("content_sha256")
-    return Identity(resolved.hash, split_hash)
+    settings = settings_key(OmegaConf.to_container(resolved.cfg))  # as the record keeps it
+    return Identity(resolved.hash, settings, split_hash)
 
 
 def matches(record: RunRecord, run: GridRun, ident: Identity) -> bool:
-    return (record.config_hash == ident.config_hash and ident.split_hash is not None
+    return (config_key(record) == ident.settings_key and ident.split_hash is not None
             and record.split_hashes.content_sha256 == ident.split_hash
             and record.seed == run.seed and record.fold == run.fold and record.profile == run.profile)  # fmt: skip
 

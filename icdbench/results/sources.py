@@ -57,19 +57,32 @@ def leaderboards_dir() -> Path:
 
 
 # Config keys added after records were committed, with the value every older record ran with: a record that has
-# the key at that value groups with one written before the key existed.
-LATER_KEYS: dict[tuple[str, str], object] = {("train", "num_nodes"): 1}
+# the key at that value groups with one written before the key existed (num_nodes came with multi-node DDP; the
+# other four with 0.3.0's train+val refits, warm-up steps and the plateau schedule's floor).
+LATER_KEYS: dict[tuple[str, str], object] = {
+    ("train", "num_nodes"): 1,
+    ("data", "train_parts"): "train",
+    ("train", "fixed_from"): None,
+    ("optim", "warmup_steps"): None,
+    ("optim", "plateau_min_lr"): 0.0,
+}
 
 
-def config_key(record: RunRecord) -> str:
-    """Hash of the resolved config without its seed: the runs a row may average share it (12 hex digits)."""
+def settings_key(config: dict) -> str:
+    """Hash of a resolved config (a plain dict) without its seed and without the later keys at their implied
+    values: two runs with the same settings share it, whenever each was made (12 hex digits)."""
     config = {section: dict(values) if isinstance(values, dict) else values
-              for section, values in record.config.items()}  # fmt: skip
+              for section, values in config.items()}  # fmt: skip
     config.pop("seed", None)
     for (section, key), implied in LATER_KEYS.items():
         if isinstance(config.get(section), dict) and config[section].get(key, implied) == implied:
             config[section].pop(key, None)
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def config_key(record: RunRecord) -> str:
+    """The record's :func:`settings_key`: the runs a leaderboard row may average share it."""
+    return settings_key(record.config)
 
 
 def _scan(paths: list[Path], origin: str) -> list[LoadedRecord]:

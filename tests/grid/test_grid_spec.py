@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 from grid_files import write_grid
+from omegaconf import OmegaConf
 
 from icdbench.app.leaderboard import COMMITTED_PLAN
 from icdbench.cli import main
+from icdbench.config import resolve_config
 from icdbench.errors import UserError
 from icdbench.grid.launchers import require
 from icdbench.grid.spec import GridRun, Resources, grid_path, load_grid
 from icdbench.grid.state import find_record, find_resumable, identity
-from icdbench.models.registry import all_models
+from icdbench.models.registry import all_models, get_model
 from icdbench.results import regress
 
 
@@ -111,11 +113,20 @@ def test_a_record_counts_only_for_the_same_config_split_and_seed_and_a_checkpoin
     assert ident.split_hash is not None
     folder = runs / "synth-tiny" / "lr" / "20260101-000000-ci-seed0"
     folder.mkdir(parents=True)
+    config = OmegaConf.to_container(resolve_config(get_model("lr"), split="synth-tiny", profile="ci", seed=0).cfg)
     record = {"schema": 1, "run_id": folder.name, "config_hash": ident.config_hash, "seed": 0, "profile": "ci",
               "split_hashes": {"content_sha256": ident.split_hash}, "model": "lr", "split": "synth-tiny",
-              "metrics": {"full": {}}}  # fmt: skip
+              "config": config, "metrics": {"full": {}}}  # fmt: skip
     (folder / "record.json").write_text(json.dumps(record))
     assert find_record(run, ident)[1] == folder
+    # a record made before train.num_nodes existed ran on one node: the same run, though its config hash differs
+    older = {**config, "train": {k: v for k, v in config["train"].items() if k != "num_nodes"}}
+    (folder / "record.json").write_text(json.dumps({**record, "config": older, "config_hash": "older"}))
+    assert find_record(run, ident)[1] == folder
+    two_nodes = {**config, "train": {**config["train"], "num_nodes": 2}}
+    (folder / "record.json").write_text(json.dumps({**record, "config": two_nodes}))
+    assert find_record(run, ident) is None  # another setting: not this run's record
+    (folder / "record.json").write_text(json.dumps(record))
     assert find_record(GridRun("lr", "synth-tiny", "ci", 1), identity(GridRun("lr", "synth-tiny", "ci", 1))) is None
     other = GridRun("lr", "synth-tiny", "ci", 0, overrides=("optim.lr=0.5",))
     assert find_record(other, identity(other)) is None  # another config: not this run's record
@@ -123,9 +134,6 @@ def test_a_record_counts_only_for_the_same_config_split_and_seed_and_a_checkpoin
     assert find_record(run, ident) is None  # another preparation of the split
 
     caml = GridRun("caml", "synth-tiny", "ci", 0)
-    from icdbench.config import resolve_config
-    from icdbench.models.registry import get_model
-
     unfinished = runs / "synth-tiny" / "caml" / "20260101-000000-ci-seed0"
     (unfinished / "checkpoints").mkdir(parents=True)
     (unfinished / "config.yaml").write_text(resolve_config(get_model("caml"), split="synth-tiny", profile="ci",
