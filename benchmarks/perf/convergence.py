@@ -1,7 +1,8 @@
 """Convergence of every model at a profile (issue 15): wall time, epochs, stop reason and scores side by side.
 
-Compares, per model, how long one ``icdbench bench`` run takes (wall seconds, training docs/s), how many epochs
-it trained out of the profile's maximum, which epoch (or linear-model setting) it selected, why it stopped
+Compares, per model, how long one ``icdbench bench`` run takes (wall seconds, training docs/s, and the share of
+its cores' time training had: below 1 when other processes shared them, which cuts a time budget's epochs), how
+many epochs it trained out of the profile's maximum, which epoch (or linear-model setting) it selected, why it stopped
 (``converged``: patience exhausted; ``budget``: max epochs or ``train.max_minutes`` reached while still
 improving; ``prior``: it ranks the validation codes no better than the label prior), whether its validation mAP
 left the prior's, and its test micro-F1 and macro AUC-PR. Rows are sorted by test micro-F1; the last line
@@ -95,6 +96,7 @@ def row_from_record(record: RunRecord, path: Path | None = None) -> dict:
         "stop_reason": record.stop_reason,
         "wall_seconds": _number(record.timing.wall_seconds),
         "train_docs_per_s": _number(record.timing.train_docs_per_s),
+        "cpu_share": _number(record.timing.train_cpu_share),
         "epochs_run": record.epochs_run,
         "max_epochs": block.max_epochs if recorded else (config.get("optim") or {}).get("epochs"),
         "max_minutes": block.max_minutes if recorded else (config.get("train") or {}).get("max_minutes"),
@@ -134,7 +136,7 @@ def render(rows: list[dict], header_line: str) -> str:
     # a seed / fold column only where one model has several runs on this table
     replicates = len({r["model"] for r in rows}) < len(rows)
     header = ["model", *(["seed"] if replicates else []), "wall s", "epochs/max", "selected", "stop reason",
-              "train docs/s", "val mAP / prior", "test micro-F1", "test macro AUC-PR"]  # fmt: skip
+              "train docs/s", "cpu share", "val mAP / prior", "test micro-F1", "test macro AUC-PR"]  # fmt: skip
     # a failure's last stderr line goes last, so it does not widen the stop-reason column
     failures = any(row["stop_reason"] == FAILED for row in rows)
     header += ["note"] if failures else []
@@ -143,14 +145,14 @@ def render(rows: list[dict], header_line: str) -> str:
         replicate = [str(row["seed"] if row.get("fold") is None else f"fold {row['fold']}")] if replicates else []
         if row["stop_reason"] == FAILED:
             stop = f"{FAILED} ({row['status']})"
-            cells.append([row["model"], *replicate, "-", "-", "-", stop, "-", "-", "-", "-", row["error"]])
+            cells.append([row["model"], *replicate, "-", "-", "-", stop, "-", "-", "-", "-", "-", row["error"]])
             continue
         # linear models fit no epochs (their curve is a grid of settings)
         epochs = "n/a" if row["epochs_run"] is None else f"{row['epochs_run']}/{row['max_epochs'] or '?'}"
         val = row["val_map_doc"]
         cells.append([
             row["model"], *replicate, _fmt(row["wall_seconds"], 1), epochs, row["selected"], row["stop_reason"],
-            _fmt(row["train_docs_per_s"], 1),
+            _fmt(row["train_docs_per_s"], 1), _fmt(row.get("cpu_share"), 2),
             "n/a" if val is None else f"{val:.4f} / {_fmt(row['prior_val_map_doc'])}",
             _fmt(row["micro_f1"]), _fmt(row["macro_auc_pr"]), *([""] if failures else []),
         ])  # fmt: skip

@@ -144,6 +144,9 @@ class Provenance(Block):
 class Timing(Block):
     wall_seconds: float | None = later()  # training, scoring and evaluation
     train_docs_per_s: float | None = later()
+    # training's CPU seconds / (wall seconds x threads): below 1 when other processes shared the cores, and so
+    # a time-budgeted run trained fewer epochs than it would alone (icdbench.training.callbacks.ThroughputMeter)
+    train_cpu_share: float | None = later()
     inference_ms_per_doc: float | None = later()
 
 

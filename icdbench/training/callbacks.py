@@ -71,37 +71,59 @@ class SWAEvaluated(StochasticWeightAveraging):
         self.averaged = bool(has_average)
 
 
+def clocks() -> tuple[float, float]:
+    """(wall seconds, this process's CPU seconds over all its threads)."""
+    return time.perf_counter(), time.process_time()
+
+
 class ThroughputMeter(Callback):
-    """Documents and seconds spent in training batches (validation excluded), summed over epochs."""
+    """Documents, wall seconds and CPU seconds spent in training batches (validation excluded), summed over epochs.
+
+    ``cpu_share`` tells how much of its cores a run had: CPU seconds / (wall seconds x torch threads). A run on one
+    thread with a core to itself is near 1; two such runs on one core get about 0.5 each. A time budget
+    (``train.max_minutes``) trains fewer epochs at a lower share, so the record keeps it beside the throughput.
+    Several threads rarely keep all busy, so a multi-threaded run is below 1 on an idle machine too."""
 
     def __init__(self):
         self.docs = 0
         self.seconds = 0.0
-        self._start = 0.0
-        self._val_start: float | None = None
+        self.cpu_seconds = 0.0
+        self.threads = 1
+        self._start = (0.0, 0.0)
+        self._val_start: tuple[float, float] | None = None
+
+    def _add(self, since: tuple[float, float], sign: float) -> None:
+        wall, cpu = clocks()
+        self.seconds += sign * (wall - since[0])
+        self.cpu_seconds += sign * (cpu - since[1])
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self._start = time.perf_counter()
+        self.threads = torch.get_num_threads()
+        self._start = clocks()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.docs += int(batch["targets"].shape[0]) * trainer.world_size
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        self.seconds += time.perf_counter() - self._start
+        self._add(self._start, 1.0)
 
     # validation runs inside the train epoch; keep its time out of the training throughput
     def on_validation_epoch_start(self, trainer, pl_module) -> None:
         if trainer.state.fn == TrainerFn.FITTING:
-            self._val_start = time.perf_counter()
+            self._val_start = clocks()
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
         if self._val_start is not None:
-            self.seconds -= time.perf_counter() - self._val_start
+            self._add(self._val_start, -1.0)
             self._val_start = None
 
     @property
     def docs_per_second(self) -> float | None:
         return self.docs / self.seconds if self.seconds > 0 else None
+
+    @property
+    def cpu_share(self) -> float | None:
+        return self.cpu_seconds / (self.seconds * self.threads) if self.seconds > 0 else None
 
 
 class KeepResumableOnTerminate(Callback):

@@ -105,9 +105,14 @@ def stop_note(record: RunRecord) -> str | None:
         return (
             f"note: {name} stopped at {budget} after {record.epochs_run} epochs while {block.monitor} still "
             "improved: not a converged model; raise optim.epochs or train.max_minutes"
-            + (" (a time budget depends on the machine: the epoch count may differ elsewhere)" if timed else "")
+            + (f" ({_load_text(record.timing.train_cpu_share)}a time budget depends on the machine and its load: the "
+               "epoch count may differ elsewhere)" if timed else "")
         )
     return None
+
+
+def _load_text(cpu_share: float | None) -> str:
+    return "" if cpu_share is None else f"training had {cpu_share:.0%} of its cores' time; "
 
 
 def finish_run(
@@ -185,6 +190,7 @@ def finish_run(
         timing=Timing(
             wall_seconds=wall_seconds,
             train_docs_per_s=scored.train_docs_per_s,
+            train_cpu_share=scored.train_cpu_share,
             inference_ms_per_doc=scored.inference_ms_per_doc,
         ),
         memory=peak_memory(),

@@ -125,6 +125,7 @@ def scored_run(job: RunJob, module: CodingModule, fitted: Fitted, datamodule) ->
         test=test,
         n_parameters=count_parameters(module.model),
         train_docs_per_s=fitted.bundle.throughput.docs_per_second,
+        train_cpu_share=fitted.bundle.throughput.cpu_share,
         inference_ms_per_doc=ms_per_doc,
         epochs_run=fitted.trainer.current_epoch,
         **fitted.chosen.scored_fields(),

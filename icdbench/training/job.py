@@ -53,6 +53,7 @@ class ScoredRun:
     test: ScoredPart
     n_parameters: int | None = None
     train_docs_per_s: float | None = None
+    train_cpu_share: float | None = None  # ThroughputMeter.cpu_share: how much of its cores training had
     inference_ms_per_doc: float | None = None
     epochs_run: int | None = None
     # which weights were evaluated: best-checkpoint | lowest-loss | swa-average | final | fitted

@@ -199,6 +199,7 @@ def run_sentence_tagger(job: RunJob) -> ScoredRun:
     return dataclasses.replace(
         scored,
         train_docs_per_s=tagger.bundle.throughput.docs_per_second,  # stage 1 sees whole reports
+        train_cpu_share=tagger.bundle.throughput.cpu_share,
         epochs_run=sum(s["epochs_run"] for s in stages.values()),
         best_monitor=None,  # each stage has its own monitor and curve: extra["stages"]
         # the run converged when both stages did; the record's curve and selection are the classifier's (it
