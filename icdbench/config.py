@@ -82,6 +82,9 @@ class TrainConfig:
     monitor_mode: Literal["max", "min"] = "max"
     patience: int = 5  # epochs without a better epoch (monitor, then validation loss) before stopping
     max_minutes: float | None = None  # wall-time budget of a fit; a run that reaches it is marked "budget"
+    # budget of optimiser steps per fit, ended like max_minutes (the partial last epoch is validated): unlike a
+    # time budget it trains the same steps on any machine and under any load
+    max_steps: int | None = None
     swa: bool = False  # stochastic weight averaging; the averaged model is the evaluated one
     swa_epoch_start: int = 1  # 1-based epoch from which weights are averaged
     swa_lrs: float | None = None  # SWA learning rate (None = keep optim.lr)
@@ -313,6 +316,8 @@ def check_run_config(cfg: DictConfig) -> None:
         )
     if cfg.train.max_minutes is not None and cfg.train.max_minutes <= 0:
         raise UserError(f"train.max_minutes must be positive or null, got {cfg.train.max_minutes}")
+    if cfg.train.max_steps is not None and cfg.train.max_steps <= 0:
+        raise UserError(f"train.max_steps must be positive or null, got {cfg.train.max_steps}")
     positive = {
         "optim.lr": cfg.optim.lr,
         "optim.batch_size": cfg.optim.batch_size,

@@ -36,7 +36,13 @@ from icdbench.io import atomic_write_json
 from icdbench.paths import data_dir, runs_dir, settings_dir
 from icdbench.results.record import RECORD_FILE, read_record_file
 from icdbench.results.run_index import append_run
-from icdbench.results.sources import commit_record, committed_path, config_key, leaderboards_dir
+from icdbench.results.sources import (
+    commit_record,
+    committed_path,
+    config_key,
+    leaderboards_dir,
+    time_budget_conflict,
+)
 
 
 @dataclass
@@ -86,7 +92,11 @@ def store_outcome(grid: Grid, outcome: Outcome) -> None:
             atomic_write_json(here / RECORD_FILE, outcome.record.to_dict())
             append_run(outcome.record, here)
     if grid.store == "committed":
-        commit_record(outcome.record)
+        conflict = time_budget_conflict(outcome.record)
+        if conflict:  # the run stays in RUNS_DIR; the row keeps the replicates it had
+            print(f"icdbench: warning: not committed: {conflict}", file=sys.stderr)
+        else:
+            commit_record(outcome.record)
 
 
 def _selected(runs: list[GridRun], name: str, retry_failed: bool) -> list[GridRun]:

@@ -52,11 +52,28 @@ def library_versions() -> dict:
     return versions
 
 
+def cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo`` on Linux, where ``platform.processor()`` is often empty),
+    else the architecture."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and value.strip():
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device_description(accelerator: str = "auto") -> str:
+    """The device a run trained on. On a CPU it names the processor and the vector instructions torch uses
+    (AVX2, AVX512, ...): the same 2 cores can differ ~2x in throughput between processors, and a run under a
+    time budget (``train.max_minutes``) trains that many fewer epochs on the slower one."""
     if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
         return f"cuda: {torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
-    cpu = platform.processor() or platform.machine()
-    return f"cpu: {cpu}, {torch.get_num_threads()} threads, {os.cpu_count()} cores"
+    simd = torch.backends.cpu.get_cpu_capability()
+    return f"cpu: {cpu_model()} ({simd}), {torch.get_num_threads()} threads, {os.cpu_count()} cores"
 
 
 def peak_memory() -> dict:

@@ -190,7 +190,9 @@ class Convergence(Block):
     prior_val_map_doc: float | None = later()
     max_epochs: int | None = later()
     max_minutes: float | None = later()
-    budget_hit: str | None = later()  # which budget ended a "budget" run: max_epochs or max_minutes
+    max_steps: int | None = later()
+    steps_run: int | None = later()  # optimiser steps trained (what a step budget would need to match the run)
+    budget_hit: str | None = later()  # which budget ended a "budget" run: max_epochs, max_minutes or max_steps
 
 
 @dataclass(frozen=True, kw_only=True)

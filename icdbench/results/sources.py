@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ LATER_KEYS: dict[tuple[str, str], object] = {
     ("train", "fixed_from"): None,
     ("optim", "warmup_steps"): None,
     ("optim", "plateau_min_lr"): 0.0,
+    ("train", "max_steps"): None,
 }
 
 
@@ -113,6 +115,35 @@ def committed_name(profile: str, seed: int, fold: int | None = None) -> str:
 def committed_path(split: str, model: str, profile: str, seed: int, root: Path | None = None) -> Path:
     base = Path(root) if root is not None else leaderboards_dir()
     return base / RECORDS_SUBDIR / split / model / committed_name(profile, seed)
+
+
+# Replicates of a row whose training hit the time budget (train.max_minutes) trained as many epochs as their
+# machine allowed: they are averaged only if they trained within this factor of each other's speed.
+TIMED_SPEED_FACTOR = 1.25
+
+
+def _timed(record: RunRecord) -> bool:
+    return record.convergence.budget_hit == "max_minutes"
+
+
+def time_budget_conflict(record: RunRecord, root: Path | None = None) -> str | None:
+    """Why ``record`` cannot join its committed row, or None: it or a committed replicate with the same settings
+    hit the time budget, and one trained more than :data:`TIMED_SPEED_FACTOR` times faster than the other (another
+    processor, or a loaded machine), so their epoch counts, and numbers, measure the machines."""
+    folder = committed_path(record.split, record.model, str(record.profile), record.seed, root).parent
+    speed = record.timing.train_docs_per_s
+    for loaded in _scan(list(folder.glob("*.json")), "committed") if folder.is_dir() and speed else []:
+        other = loaded.record
+        other_speed = other.timing.train_docs_per_s
+        if ((other.seed, other.fold) == (record.seed, record.fold) or config_key(other) != config_key(record)
+                or not (_timed(record) or _timed(other)) or not other_speed):  # fmt: skip
+            continue
+        if abs(math.log(speed / other_speed)) > math.log(TIMED_SPEED_FACTOR):
+            return (f"{record.model} seed {record.seed} on {record.split} trained at {speed / other_speed:.0%} of "
+                    f"the speed of committed seed {other.seed} ({speed:.2f} against {other_speed:.2f} documents/s) "
+                    "and one of them stopped at the time budget, so they trained different numbers of epochs; run "
+                    "it on a machine like that seed's, or give the model a step budget (train.max_steps)")
+    return None
 
 
 def commit_record(record: RunRecord, root: Path | None = None) -> Path:

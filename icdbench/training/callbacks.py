@@ -71,6 +71,19 @@ class SWAEvaluated(StochasticWeightAveraging):
         self.averaged = bool(has_average)
 
 
+class StepBudget(Callback):
+    """Ends a fit after ``max_steps`` optimiser steps the way Lightning's ``max_time`` ends one (``should_stop``
+    after a batch), so the partial last epoch is validated and can be selected. Lightning's own ``max_steps``
+    would end the epoch without validating it."""
+
+    def __init__(self, max_steps: int):
+        self.max_steps = max_steps
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step >= self.max_steps:
+            trainer.should_stop = True
+
+
 def clocks() -> tuple[float, float]:
     """(wall seconds, this process's CPU seconds over all its threads)."""
     return time.perf_counter(), time.process_time()

@@ -69,11 +69,7 @@ def convergence(job: RunJob, scored: ScoredRun) -> tuple[str, Convergence]:
         reason = "prior"
     selected = scored.curve[scored.selected] if scored.selected is not None else {}
     max_epochs = int(job.cfg.optim.epochs)
-    # A time budget depends on the machine and its load: the same seed elsewhere may train more or fewer epochs.
-    budget_hit = None
-    if scored.stop_reason == "budget":  # training's own reason: also kept when "prior" overrides it
-        timed = (scored.epochs_run or 0) < max_epochs and job.cfg.train.max_minutes
-        budget_hit = "max_minutes" if timed else "max_epochs"
+    budget_hit = budget_ended(job, scored) if scored.stop_reason == "budget" else None  # kept under "prior" too
     block = Convergence(
         monitor=job.monitor,
         selected=scored.selected,
@@ -83,9 +79,23 @@ def convergence(job: RunJob, scored: ScoredRun) -> tuple[str, Convergence]:
         prior_val_map_doc=prior_value,
         max_epochs=max_epochs,
         max_minutes=job.cfg.train.max_minutes,
+        max_steps=job.cfg.train.max_steps,
+        steps_run=scored.steps_run,
         budget_hit=budget_hit,
     )
     return reason, block
+
+
+def budget_ended(job: RunJob, scored: ScoredRun) -> str:
+    """Which budget ended a run that still improved: ``max_epochs``, ``max_steps`` (the same on every machine) or
+    ``max_minutes`` (the time budget: the same seed on another machine, or under other load, trains more or fewer
+    epochs)."""
+    if (scored.epochs_run or 0) >= int(job.cfg.optim.epochs):
+        return "max_epochs"
+    steps = job.cfg.train.max_steps
+    if steps and (scored.steps_run or 0) >= int(steps):
+        return "max_steps"
+    return "max_minutes" if job.cfg.train.max_minutes else "max_epochs"
 
 
 def stop_note(record: RunRecord) -> str | None:
@@ -101,12 +111,17 @@ def stop_note(record: RunRecord) -> str | None:
         return f"note: {name} collapsed during training (see the warning above): not a trained model's numbers"
     if record.stop_reason == "budget":
         timed = block.budget_hit == "max_minutes"
-        budget = f"the {block.max_minutes:g}-minute time budget" if timed else f"{block.max_epochs} epochs"
+        if timed:
+            budget, knob = f"the {block.max_minutes:g}-minute time budget", "train.max_minutes"
+        elif block.budget_hit == "max_steps":
+            budget, knob = f"its budget of {block.max_steps} optimiser steps", "train.max_steps"
+        else:
+            budget, knob = f"{block.max_epochs} epochs", "optim.epochs"
         return (
             f"note: {name} stopped at {budget} after {record.epochs_run} epochs while {block.monitor} still "
-            "improved: not a converged model; raise optim.epochs or train.max_minutes"
+            f"improved: not a converged model; raise {knob}"
             + (f" ({_load_text(record.timing.train_cpu_share)}a time budget depends on the machine and its load: the "
-               "epoch count may differ elsewhere)" if timed else "")
+               "epoch count may differ elsewhere; train.max_steps does not)" if timed else "")
         )
     return None
 

@@ -128,6 +128,7 @@ def scored_run(job: RunJob, module: CodingModule, fitted: Fitted, datamodule) ->
         train_cpu_share=fitted.bundle.throughput.cpu_share,
         inference_ms_per_doc=ms_per_doc,
         epochs_run=fitted.trainer.current_epoch,
+        steps_run=int(fitted.trainer.global_step),
         **fitted.chosen.scored_fields(),
     )
 

@@ -56,6 +56,7 @@ class ScoredRun:
     train_cpu_share: float | None = None  # ThroughputMeter.cpu_share: how much of its cores training had
     inference_ms_per_doc: float | None = None
     epochs_run: int | None = None
+    steps_run: int | None = None  # optimiser steps of the fit (the most of any stage's, for several fits)
     # which weights were evaluated: best-checkpoint | lowest-loss | swa-average | final | fitted
     selection: str = "final"
     best_monitor: float | None = None  # the monitor's value at the selected checkpoint

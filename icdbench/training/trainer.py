@@ -13,7 +13,13 @@ import torch
 from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger, WandbLogger
 
-from icdbench.training.callbacks import BatchSeeder, KeepResumableOnTerminate, SWAEvaluated, ThroughputMeter
+from icdbench.training.callbacks import (
+    BatchSeeder,
+    KeepResumableOnTerminate,
+    StepBudget,
+    SWAEvaluated,
+    ThroughputMeter,
+)
 from icdbench.training.selection import SelectionCallback, resolve_monitor
 
 CHECKPOINT_DIR = "checkpoints"
@@ -109,7 +115,8 @@ def make_trainer(
 
     ``monitor`` (default ``cfg.train.monitor``, ``auto`` resolved) drives checkpoint selection and early
     stopping (:class:`SelectionCallback`); ``max_epochs`` defaults to ``cfg.optim.epochs`` and
-    ``train.max_minutes`` caps the wall time of the fit (Lightning's ``max_time``). Families with several fits
+    ``train.max_minutes`` caps the wall time of the fit (Lightning's ``max_time``), ``train.max_steps`` its
+    optimiser steps (:class:`StepBudget`). Families with several fits
     (``trainer="custom"``) pass their own monitor, epochs, ``checkpoint_dir`` and ``stage`` (its log folder
     ``logs/<stage>``) per stage.
     Data sharding under DDP is done by the datamodule's sampler, hence ``use_distributed_sampler=False``.
@@ -142,6 +149,8 @@ def make_trainer(
     progress = not in_ci()
     if progress:
         all_callbacks.append(TQDMProgressBar(refresh_rate=10))
+    if cfg.train.max_steps:
+        all_callbacks.append(StepBudget(int(cfg.train.max_steps)))
     all_callbacks += list(callbacks or [])
     max_time = {"minutes": float(cfg.train.max_minutes)} if cfg.train.max_minutes else None
     trainer = pl.Trainer(

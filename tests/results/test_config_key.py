@@ -20,3 +20,8 @@ def test_a_key_added_later_at_the_value_older_records_ran_with_keeps_them_in_one
     assert config_key(old) == config_key(new)
     assert config_key(_record(1, num_nodes=2)) != config_key(old)
     assert old.config["train"] == {"patience": 3}  # the record itself is not changed
+
+
+def test_a_step_budget_is_a_setting_of_its_own_but_its_absence_is_not():
+    assert config_key(_record(1, max_steps=None)) == config_key(_record(0))
+    assert config_key(_record(1, max_steps=450)) != config_key(_record(0))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import pytest
 
@@ -111,3 +112,14 @@ def test_a_corrupt_or_missing_record_file_is_one_line(tmp_path):
         read_run(tmp_path / "..")
     with pytest.raises(UserError, match="does not exist"):
         read_run(tmp_path / "nowhere")
+
+
+def test_the_device_names_the_processor_and_the_vector_instructions_torch_uses():
+    """Two 2-core machines trained the same model at 4.3 and 2.4 documents/s: the record must say which it was."""
+    import torch
+
+    from icdbench.results.provenance import cpu_model, device_description
+
+    device = device_description("cpu")
+    assert device.startswith(f"cpu: {cpu_model()} ({torch.backends.cpu.get_cpu_capability()}), ")
+    assert device.endswith(f"{torch.get_num_threads()} threads, {os.cpu_count()} cores") and cpu_model()

@@ -108,6 +108,7 @@ def test_profile_sections_select_by_input_family_and_name():
         (["optim.lr"], "is not key=value"),
         (["train.monitor=val/nothing"], "train.monitor='val/nothing' is not logged"),
         (["optim.batch_size=0"], "optim.batch_size must be positive"),
+        (["train.max_steps=0"], "train.max_steps must be positive or null"),
     ],
 )
 def test_bad_overrides_are_one_line_user_errors(overrides, needle):

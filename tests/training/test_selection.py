@@ -129,6 +129,19 @@ def test_a_run_stopped_by_its_time_budget_says_which_budget(run_env, capfd):
     assert record.stop_reason in {"budget", "prior"} and "note: cnn on synth-tiny" in capfd.readouterr().err
 
 
+def test_a_step_budget_ends_the_run_mid_epoch_after_validating_it(run_env, capfd):
+    """64 training documents in batches of 16 are 4 steps an epoch: a budget of 6 steps ends the run 2 steps into
+    its second epoch, which is validated (as after a time budget) and says which budget ended it."""
+    overrides = ["optim.epochs=30", "train.patience=30", "train.max_steps=6", "data.max_train_docs=64",
+                 "optim.batch_size=16", "train.logger=none"]  # fmt: skip
+    record = train(RunRequest("cnn", "synth-tiny", "ci", seed=0, overrides=overrides)).record
+    block = record.convergence
+    assert block.steps_run == 6 and block.max_steps == 6 and len(block.curve) == 2
+    assert block.budget_hit == "max_steps" and record.stop_reason in {"budget", "prior"}
+    if record.stop_reason == "budget":
+        assert "stopped at its budget of 6 optimiser steps" in capfd.readouterr().err
+
+
 def test_a_real_run_below_the_prior_is_evaluated_at_its_lowest_validation_loss(run_env):
     """End to end: a CNN under HMHAN's class-weighted loss starts at a random ranking (every code at 0.5) and stays
     below the prior for 4 epochs while its validation mAP falls and its loss falls. The monitor alone kept epoch 0

@@ -44,11 +44,12 @@ def test_the_cpu_share_divides_by_the_threads_training_used(monkeypatch):
     assert meter.cpu_share == 0.75
 
 
-def _budget_record(share: float | None) -> RunRecord:
+def _budget_record(share: float | None, budget_hit: str = "max_minutes") -> RunRecord:
     return RunRecord(
         run_id="r", model="laat", split="synth-icd10", profile="cpu", seed=1, metrics=Metrics(full={}),
         stop_reason="budget", epochs_run=3, timing=Timing(train_cpu_share=share),
-        convergence=Convergence(monitor="val/map_doc", max_epochs=30, max_minutes=15.0, budget_hit="max_minutes"),
+        convergence=Convergence(monitor="val/map_doc", max_epochs=30, max_minutes=15.0, max_steps=750,
+                                budget_hit=budget_hit),
     )  # fmt: skip
 
 
@@ -57,3 +58,12 @@ def test_a_run_cut_by_its_time_budget_says_how_much_of_its_cores_it_had():
     assert "stopped at the 15-minute time budget after 3 epochs" in note
     assert "training had 31% of its cores' time" in note
     assert "cores' time" not in stop_note(_budget_record(None))  # records made before the share was kept
+
+
+def test_the_note_names_the_budget_that_ended_the_run_and_its_setting():
+    timed, stepped, capped = (stop_note(_budget_record(0.9, hit)) for hit in ("max_minutes", "max_steps", "max_epochs"))
+    assert "raise train.max_minutes" in timed and "train.max_steps does not" in timed
+    assert "stopped at its budget of 750 optimiser steps after 3 epochs" in stepped
+    assert "raise train.max_steps" in stepped
+    assert "stopped at 30 epochs" in capped and "raise optim.epochs" in capped
+    assert "machine" not in stepped + capped  # neither depends on the machine

@@ -161,6 +161,7 @@ def _fit_stage(job: RunJob, module: StageModule, **data) -> tuple[Fitted, dict]:
     chosen = fitted.chosen
     return fitted, {
         "epochs_run": int(fitted.trainer.current_epoch),
+        "steps_run": int(fitted.trainer.global_step),
         "max_epochs": int(epochs),
         "monitor": MONITORS[stage],
         "best": chosen.best_monitor,
@@ -201,6 +202,7 @@ def run_sentence_tagger(job: RunJob) -> ScoredRun:
         train_docs_per_s=tagger.bundle.throughput.docs_per_second,  # stage 1 sees whole reports
         train_cpu_share=tagger.bundle.throughput.cpu_share,
         epochs_run=sum(s["epochs_run"] for s in stages.values()),
+        steps_run=max(s["steps_run"] for s in stages.values()),  # each stage has the step budget (max_steps)
         best_monitor=None,  # each stage has its own monitor and curve: extra["stages"]
         # the run converged when both stages did; the record's curve and selection are the classifier's (it
         # scores codes)
