@@ -94,6 +94,7 @@ def row_from_record(record: RunRecord, path: Path | None = None) -> dict:
         "fold": record.fold,
         "run_id": record.run_id,
         "stop_reason": record.stop_reason,
+        "budget_hit": block.budget_hit if recorded else None,
         "wall_seconds": _number(record.timing.wall_seconds),
         "train_docs_per_s": _number(record.timing.train_docs_per_s),
         "cpu_share": _number(record.timing.train_cpu_share),
@@ -119,6 +120,9 @@ def failed_row(model: str, split: str, profile: str, seed: int, status: str, err
     """``status``: how the child ended (``exit 2``, ``timed out``); ``error``: its last stderr line."""
     return {"model": model, "split": split, "profile": profile, "seed": seed, "fold": None, "stop_reason": FAILED,
             "status": status, "error": error}  # fmt: skip
+
+
+BUDGET_LABELS = {"max_minutes": "time", "max_steps": "steps", "max_epochs": "epochs"}
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -150,8 +154,11 @@ def render(rows: list[dict], header_line: str) -> str:
         # linear models fit no epochs (their curve is a grid of settings)
         epochs = "n/a" if row["epochs_run"] is None else f"{row['epochs_run']}/{row['max_epochs'] or '?'}"
         val = row["val_map_doc"]
+        # which budget ended it: "time" depends on the machine and its load, "steps" and "epochs" do not
+        hit = BUDGET_LABELS.get(row.get("budget_hit"))
+        stop = f"{row['stop_reason']} ({hit})" if hit else row["stop_reason"]
         cells.append([
-            row["model"], *replicate, _fmt(row["wall_seconds"], 1), epochs, row["selected"], row["stop_reason"],
+            row["model"], *replicate, _fmt(row["wall_seconds"], 1), epochs, row["selected"], stop,
             _fmt(row["train_docs_per_s"], 1), _fmt(row.get("cpu_share"), 2),
             "n/a" if val is None else f"{val:.4f} / {_fmt(row['prior_val_map_doc'])}",
             _fmt(row["micro_f1"]), _fmt(row["macro_auc_pr"]), *([""] if failures else []),

@@ -60,6 +60,7 @@ def test_table_lists_every_model_with_its_stop_reason(bench, tmp_path, capsys):
         "laat": fake_record("laat", 0.42, None),
     }
     records["rac"]["timing"]["train_cpu_share"] = 0.62  # shared its cores (records before 0.3.0 lack it)
+    records["rac"]["convergence"]["budget_hit"] = "max_minutes"  # the time budget ended it
     # committed layout for most, a RUNS_DIR layout (with a non-record JSON beside it) for one
     for model, record in records.items():
         if model == "rac":
@@ -86,7 +87,8 @@ def test_table_lists_every_model_with_its_stop_reason(bench, tmp_path, capsys):
     assert reasons == {"rac": "budget", "caml": "converged", "lr": "converged", "laat": "unrecorded",
                        "bert-cls": "prior"}  # fmt: skip
     assert table_rows[0][2:4] == ["3/8", "2"] and table_rows[2][3] == "C=10"  # epochs/max, selected
-    assert table_rows[0][5:7] == ["300.0", "0.62"] and table_rows[1][6] == "n/a"  # train docs/s, cpu share
+    # "budget (time)": the time budget ended it; then train docs/s and cpu share
+    assert table_rows[0][5:8] == ["(time)", "300.0", "0.62"] and table_rows[1][6] == "n/a"
     assert "stop reasons: converged 2, budget 1, prior 1, unrecorded 1" in lines
     # curves: budget and prior rows, not the converged ones; the old record without one is named
     assert any(line.startswith("  rac [budget] val/map_doc by epoch from 0: 0.111 0.222 0.333*") for line in lines)
