@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from icdbench.app.crossval import coder_table, requested_folds
 from icdbench.app.requests import BenchRequest, ExplainRequest, ExportRequest, PredictRequest, TrainRequest
-from icdbench.app.tables import official_metric, results_table, yardstick
+from icdbench.app.tables import official_metric, results_table, speed_notes, yardstick
 from icdbench.datasets.prepared import fold_plan
 from icdbench.errors import UserError
 from icdbench.io import format_table
@@ -58,6 +58,8 @@ def bench(request: BenchRequest) -> int:
     board = yardstick(request.split, request.profile, request.model) if folds is None else None
     if board is not None:
         print(f"\n{board}")
+        for note in speed_notes(records):
+            print(note)
     coders = coder_table(request.split, folds) if folds is not None else None
     if coders is not None:
         print(f"\nhuman coders on the same test documents (mean±std over {len(folds)} folds):")

@@ -9,7 +9,7 @@ from icdbench.datasets.storage import read_manifest
 from icdbench.io import format_table
 from icdbench.paths import data_dir
 from icdbench.results.record import RunRecord
-from icdbench.results.sources import committed_records
+from icdbench.results.sources import committed_records, committed_row, speed_mismatch
 
 TABLE_METRICS = (
     ("micro_f1", "micro-F1"),
@@ -81,6 +81,25 @@ def yardstick(split: str, profile: str, model: str) -> str | None:
     header = ["committed board", "runs", "stop reason", *[label for _, label in YARDSTICK_METRICS]]
     table = format_table(header, rows, numeric=set(range(3, len(header))))
     return f"the committed {split} board at profile {profile} (leaderboards/README.md), full label set:\n{table}"
+
+
+def speed_notes(records: list[RunRecord]) -> list[str]:
+    """A line for each run that cannot be read against its committed row: one of them stopped at the time budget
+    and one trained more than 1.25 times faster (``speed_mismatch``), so they trained different numbers of
+    epochs."""
+    notes = []
+    for record in records:
+        found = speed_mismatch(record, committed_row(record))
+        if found is not None:
+            other, ratio = found
+            notes.append(
+                f"note: seed {record.seed} trained at {ratio:.0%} of the speed of the committed {record.model} seed "
+                f"{other.seed} ({record.timing.train_docs_per_s:.2f} against {other.timing.train_docs_per_s:.2f} "
+                f"documents/s, {record.epochs_run} against {other.epochs_run} epochs) and one of them stopped at the "
+                "time budget: the committed row is no yardstick for this number (train.max_steps trains the same "
+                "steps on any machine)"
+            )
+    return notes
 
 
 def _mean_std(values: list[float]) -> str:

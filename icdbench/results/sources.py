@@ -126,24 +126,38 @@ def _timed(record: RunRecord) -> bool:
     return record.convergence.budget_hit == "max_minutes"
 
 
-def time_budget_conflict(record: RunRecord, root: Path | None = None) -> str | None:
-    """Why ``record`` cannot join its committed row, or None: it or a committed replicate with the same settings
-    hit the time budget, and one trained more than :data:`TIMED_SPEED_FACTOR` times faster than the other (another
-    processor, or a loaded machine), so their epoch counts, and numbers, measure the machines."""
-    folder = committed_path(record.split, record.model, str(record.profile), record.seed, root).parent
+def speed_mismatch(record: RunRecord, others: list[RunRecord]) -> tuple[RunRecord, float] | None:
+    """The first of ``others`` with ``record``'s settings where one of the two hit the time budget and one trained
+    more than :data:`TIMED_SPEED_FACTOR` times faster than the other (another processor, or a loaded machine), with
+    ``record``'s speed as a fraction of its; None if there is none."""
     speed = record.timing.train_docs_per_s
-    for loaded in _scan(list(folder.glob("*.json")), "committed") if folder.is_dir() and speed else []:
-        other = loaded.record
+    for other in others:
         other_speed = other.timing.train_docs_per_s
-        if ((other.seed, other.fold) == (record.seed, record.fold) or config_key(other) != config_key(record)
-                or not (_timed(record) or _timed(other)) or not other_speed):  # fmt: skip
-            continue
-        if abs(math.log(speed / other_speed)) > math.log(TIMED_SPEED_FACTOR):
-            return (f"{record.model} seed {record.seed} on {record.split} trained at {speed / other_speed:.0%} of "
-                    f"the speed of committed seed {other.seed} ({speed:.2f} against {other_speed:.2f} documents/s) "
-                    "and one of them stopped at the time budget, so they trained different numbers of epochs; run "
-                    "it on a machine like that seed's, or give the model a step budget (train.max_steps)")
+        if (speed and other_speed and (_timed(record) or _timed(other)) and config_key(other) == config_key(record)
+                and abs(math.log(speed / other_speed)) > math.log(TIMED_SPEED_FACTOR)):  # fmt: skip
+            return other, speed / other_speed
     return None
+
+
+def committed_row(record: RunRecord, root: Path | None = None) -> list[RunRecord]:
+    """The committed records of ``record``'s split, model and profile (every replicate, any settings)."""
+    folder = committed_path(record.split, record.model, str(record.profile), record.seed, root).parent
+    return [loaded.record for loaded in _scan(list(folder.glob("*.json")), "committed")] if folder.is_dir() else []
+
+
+def time_budget_conflict(record: RunRecord, root: Path | None = None) -> str | None:
+    """Why ``record`` cannot join its committed row, or None: see :func:`speed_mismatch` (their epoch counts, and
+    numbers, would measure the machines). A committed record of the same replicate is not compared: it is the one
+    ``record`` replaces."""
+    others = [r for r in committed_row(record, root) if (r.seed, r.fold) != (record.seed, record.fold)]
+    found = speed_mismatch(record, others)
+    if found is None:
+        return None
+    other, ratio = found
+    return (f"{record.model} seed {record.seed} on {record.split} trained at {ratio:.0%} of the speed of committed "
+            f"seed {other.seed} ({record.timing.train_docs_per_s:.2f} against {other.timing.train_docs_per_s:.2f} "
+            "documents/s) and one of them stopped at the time budget, so they trained different numbers of epochs; "
+            "run it on a machine like that seed's, or give the model a step budget (train.max_steps)")
 
 
 def commit_record(record: RunRecord, root: Path | None = None) -> Path:

@@ -53,3 +53,15 @@ def test_the_committed_grid_keeps_a_refused_run_out_of_the_boards(tmp_path, monk
     assert not committed_path("synth-icd10", "laat", "cpu", 2, tmp_path).exists()
     assert committed_path("synth-icd10", "laat", "cpu", 1, tmp_path).exists()
     assert "icdbench: warning: not committed: laat seed 2 on synth-icd10" in capsys.readouterr().err
+
+
+def test_bench_says_when_its_run_cannot_be_read_against_the_committed_row(tmp_path, monkeypatch):
+    from icdbench.app.tables import speed_notes
+
+    monkeypatch.setenv("ICDBENCH_LEADERBOARDS", str(tmp_path))
+    commit_all(tmp_path, [{**_run(0, speed=4.28), "epochs_run": 6}])
+    slow, like = ({**_run(0, speed=speed), "epochs_run": epochs} for speed, epochs in ((2.30, 3), (4.0, 6)))
+    (note,) = speed_notes([RunRecord.from_dict(slow)])  # the same seed is the yardstick here
+    assert note.startswith("note: seed 0 trained at 54% of the speed of the committed laat seed 0")
+    assert "3 against 6 epochs" in note and "\n" not in note
+    assert speed_notes([RunRecord.from_dict(like)]) == []
