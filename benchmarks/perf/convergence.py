@@ -3,9 +3,9 @@
 Compares, per model, how long one ``icdbench bench`` run takes (wall seconds, training docs/s, and the share of
 its cores' time training had: below 1 when other processes shared them, which cuts a time budget's epochs), how
 many epochs it trained out of the profile's maximum, which epoch (or linear-model setting) it selected, why it stopped
-(``converged``: patience exhausted; ``budget``: max epochs or ``train.max_minutes`` reached while still
-improving; ``prior``: it ranks the validation codes no better than the label prior), whether its validation mAP
-left the prior's, and its test micro-F1 and macro AUC-PR. Rows are sorted by test micro-F1; the last line
+(``converged``: patience exhausted; ``budget``: max epochs, ``train.max_steps`` or ``train.max_minutes`` reached while
+still improving, and which: time, steps or epochs; ``prior``: it ranks the validation codes no better than the label
+prior), whether its validation mAP left the prior's, and its test micro-F1 and macro AUC-PR. Rows are sorted by test micro-F1; the last line
 counts the stop reasons, and the validation curve of every row that did not converge is printed below it.
 
 ``run`` trains each model in its own child process (``python -m icdbench.cli bench MODEL SPLIT --profile P

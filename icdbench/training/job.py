@@ -64,7 +64,7 @@ class ScoredRun:
     # of a fitted model (e.g. {"C", "monitor"}); ``selected`` indexes the point whose weights were evaluated.
     curve: list[dict[str, Any]] = field(default_factory=list)
     selected: int | None = None
-    # converged (patience exhausted, or a grid searched to its end) | budget (max epochs or max time reached
+    # converged (patience exhausted, or a grid searched to its end) | budget (max epochs, steps or time reached
     # while the monitor still improved); "prior" is decided afterwards, in the run record
     stop_reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # family-specific facts for the record (no text)

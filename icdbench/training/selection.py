@@ -15,8 +15,8 @@
   (``selection: lowest-loss``); it is still marked ``prior``. Stopping is unchanged: a monitor that climbs towards
   the prior while the loss rises (HMHAN, CodiEsp's CNN) keeps training.
 * **Stopping.** Training stops once ``train.patience`` epochs in a row brought no better epoch (``converged``);
-  a run ended by ``optim.epochs`` or ``train.max_minutes`` first is ``budget``. Every validated epoch's monitor
-  and loss is kept (:class:`SelectionCallback.curve`) for the run record.
+  a run ended by ``optim.epochs``, ``train.max_steps`` or ``train.max_minutes`` first is ``budget``. Every
+  validated epoch's monitor and loss is kept (:class:`SelectionCallback.curve`) for the run record.
 
 The models' published monitors (P@8 for CAML on MIMIC-III full, micro-F1 for LAAT) are no model defaults: they
 belong to the split they were published on (``icdbench/settings/experiments/<split>/<model>.yaml``), where they move.
