@@ -5,8 +5,9 @@ its cores' time training had: below 1 when other processes shared them, which cu
 many epochs it trained out of the profile's maximum, which epoch (or linear-model setting) it selected, why it stopped
 (``converged``: patience exhausted; ``budget``: max epochs, ``train.max_steps`` or ``train.max_minutes`` reached while
 still improving, and which: time, steps or epochs; ``prior``: it ranks the validation codes no better than the label
-prior), whether its validation mAP left the prior's, and its test micro-F1 and macro AUC-PR. Rows are sorted by test micro-F1; the last line
-counts the stop reasons, and the validation curve of every row that did not converge is printed below it.
+prior), whether its validation mAP left the prior's, and its test micro-F1 and macro AUC-PR. Rows are sorted by
+test micro-F1; the last line counts the stop reasons, and the validation curve of every row that did not converge is
+printed below it.
 
 ``run`` trains each model in its own child process (``python -m icdbench.cli bench MODEL SPLIT --profile P
 --seeds S``), pinned to ``--threads`` cores with the thread pools capped to match and ``CI=true``; DATA_DIR and
