@@ -44,7 +44,7 @@ from icdbench.models._fidelity import EDIN_SHARED, PRIOR_BIAS_SWITCH, masked_pad
 from icdbench.models._priors import init_output_bias, init_prior_bias
 from icdbench.models.base import ModelContext, ModelOutput, WordEmbeddingConfig
 from icdbench.models.layers import LabelAttention, PerCodeLinear, WordEmbedding
-from icdbench.models.layers.recurrent import run_packed
+from icdbench.models.layers.recurrent import run_within_lengths
 from icdbench.models.registry import Departure, Fidelity, register_model, register_variant
 
 INIT_STD = 0.03  # the release's initialisation of attention and output weights
@@ -139,7 +139,7 @@ class Laat(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
         mask = batch["mask"] if self.mask_padding else None
-        states, _ = run_packed(self.lstm, self.embedding(batch["input_ids"]), batch["lengths"])
+        states, _ = run_within_lengths(self.lstm, self.embedding(batch["input_ids"]), batch["lengths"])
         per_code, weights = self.attention(states, mask)
         logits = self.output(per_code)
         aux = None

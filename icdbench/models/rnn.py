@@ -28,7 +28,7 @@ from icdbench.models._priors import init_output_bias
 from icdbench.models._recipes import MULLENBACH_BASELINE
 from icdbench.models.base import ModelContext, MullenbachWordsConfig
 from icdbench.models.layers import WordEmbedding
-from icdbench.models.layers.recurrent import run_packed
+from icdbench.models.layers.recurrent import run_within_lengths
 from icdbench.models.registry import Departure, Fidelity, register_model
 
 
@@ -55,7 +55,7 @@ class BiGru(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         embedded = self.embedding(batch["input_ids"])
         if self.mask_padding:
-            _, last = run_packed(self.gru, embedded, batch["lengths"])
+            _, last = run_within_lengths(self.gru, embedded, batch["lengths"])
         else:
             _, last = self.gru(embedded)
         return self.output(torch.cat([last[-2], last[-1]], dim=-1))  # forward ⊕ backward final states

@@ -28,7 +28,7 @@ from torch import nn
 
 from icdbench.models.base import ModelContext, ModelOutput, WordEmbeddingConfig
 from icdbench.models.layers import WordEmbedding, masked_softmax
-from icdbench.models.layers.recurrent import run_packed
+from icdbench.models.layers.recurrent import run_within_lengths
 from icdbench.models.registry import Departure, Fidelity, register_model
 
 LOG_SCORE_RANGE = (-80.0, -1e-6)  # document log-scores are kept finite so the logits are too
@@ -86,7 +86,7 @@ class FocusTagger(nn.Module):
         sentences = masked_mean(self.embed(batch["sentence_ids"]), batch["word_mask"])  # [B, N, E]
         r4v = masked_mean(self.embed(batch["r4v_ids"]), batch["r4v_mask"])  # [B, E]
         inputs = torch.cat([sentences, r4v.unsqueeze(1).expand_as(sentences)], dim=-1)
-        states, _ = run_packed(self.lstm, inputs, batch["sentence_mask"].sum(dim=1))
+        states, _ = run_within_lengths(self.lstm, inputs, batch["sentence_mask"].sum(dim=1))
         return F.log_softmax(self.output(states), dim=-1)
 
     def loss(self, batch: dict, log_probs: torch.Tensor | None = None) -> torch.Tensor:
@@ -110,13 +110,13 @@ class FocusSentenceClassifier(nn.Module):
         self.output = nn.Linear(2 * hidden, ctx.n_codes)
 
     def encode_r4v(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        _, last = run_packed(self.r4v_lstm, self.embed(ids), mask.sum(dim=1))
+        _, last = run_within_lengths(self.r4v_lstm, self.embed(ids), mask.sum(dim=1))
         return last[-1]
 
     def forward(
         self, ids: torch.Tensor, mask: torch.Tensor, r4v_states: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        states, last = run_packed(self.sentence_lstm, self.embed(ids), mask.sum(dim=1))  # [S, L, H]
+        states, last = run_within_lengths(self.sentence_lstm, self.embed(ids), mask.sum(dim=1))  # [S, L, H]
         keys = torch.tanh(self.keys(states))  # [S, L, d_a]
         scores = torch.bmm(keys, self.query(last[-1]).unsqueeze(-1)).squeeze(-1)  # [S, L]
         attention = masked_softmax(scores, mask)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from icdbench.errors import UserError
 from icdbench.models.layers import (
@@ -17,7 +18,7 @@ from icdbench.models.layers import (
     masked_max,
     masked_softmax,
 )
-from icdbench.models.layers.recurrent import run_packed
+from icdbench.models.layers.recurrent import run_within_lengths
 
 
 def _mask(lengths: list[int], width: int) -> torch.Tensor:
@@ -123,12 +124,34 @@ def test_word_embedding_shape_mismatch_is_one_clear_error(make_context):
         WordEmbedding(make_context(vocab_size=12, embed_dim=4), 8)
 
 
-def test_run_packed_matches_unpadded_runs():
+def test_run_within_lengths_matches_unpadded_runs():
     torch.manual_seed(0)
     rnn = nn.GRU(3, 4, batch_first=True, bidirectional=True)
     inputs = torch.randn(2, 6, 3)
-    states, last = run_packed(rnn, inputs, torch.tensor([6, 3]))
+    states, last = run_within_lengths(rnn, inputs, torch.tensor([6, 3]))
     alone_states, alone_last = rnn(inputs[1:, :3])
     torch.testing.assert_close(states[1, :3], alone_states[0])
     assert torch.all(states[1, 3:] == 0)
     torch.testing.assert_close(last[:, 1], alone_last[:, 0])
+
+
+@pytest.mark.parametrize("kind", [nn.LSTM, nn.GRU])
+@pytest.mark.parametrize(("bidirectional", "layers"), [(True, 1), (True, 2), (False, 1)])
+def test_run_within_lengths_gives_packed_states_and_gradients_and_draws_no_random_number(kind, bidirectional, layers):
+    torch.manual_seed(0)
+    rnn = kind(5, 7, batch_first=True, bidirectional=bidirectional, num_layers=layers)
+    inputs = torch.randn(4, 9, 5, requires_grad=True)
+    lengths = torch.tensor([9, 3, 1, 0])  # 0 is run as 1, as packing needs
+    packed = pack_padded_sequence(inputs, lengths.clamp(min=1), batch_first=True, enforce_sorted=False)
+    output, hidden = rnn(packed)
+    expected_states = pad_packed_sequence(output, batch_first=True, total_length=9)[0]
+    expected_last = hidden[0] if kind is nn.LSTM else hidden
+    random_state = torch.random.get_rng_state()
+    states, last = run_within_lengths(rnn, inputs, lengths)
+    assert torch.equal(torch.random.get_rng_state(), random_state)  # a run's seed stream stays the packed one's
+    torch.testing.assert_close(states, expected_states)
+    torch.testing.assert_close(last, expected_last)
+    wrt = [inputs, *rnn.parameters()]
+    expected_grads = torch.autograd.grad(expected_states.sum() + expected_last.sum(), wrt)
+    for grad, expected in zip(torch.autograd.grad(states.sum() + last.sum(), wrt), expected_grads, strict=True):
+        torch.testing.assert_close(grad, expected)

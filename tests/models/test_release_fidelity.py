@@ -110,9 +110,9 @@ def test_jointlaat_weights_the_levels_like_the_release(make_context):
 
 
 def _states_and_mask(model, batch):
-    from icdbench.models.layers.recurrent import run_packed
+    from icdbench.models.layers.recurrent import run_within_lengths
 
-    states, _ = run_packed(model.lstm, model.embedding(batch["input_ids"]), batch["lengths"])
+    states, _ = run_within_lengths(model.lstm, model.embedding(batch["input_ids"]), batch["lengths"])
     return states, batch["mask"]
 
 
