@@ -8,10 +8,10 @@ applies no dropout to this model. Optimisation: Adam, lr 0.003, batch 16, up to 
 on validation P@8 with patience 10, documents truncated to 2,500 tokens.
 
 Departures, deliberate, each with a switch that restores the release (the equivalence test against Edin et
-al.'s GRU turns them off): sequences are packed by their true lengths, so the final states are each
-document's own (the release ran the GRU over the padding of length-sorted batches; ``mask_padding=false``);
-every code's output bias starts at its train prevalence (``icdbench.models._priors``), not at PyTorch's
-default initialisation (``prior_bias=false``).
+al.'s GRU turns them off): the GRU runs within each document's true length (as packing would), so the final
+states are each document's own (the release ran the GRU over the padding of length-sorted batches;
+``mask_padding=false``); every code's output bias starts at its train prevalence (``icdbench.models._priors``),
+not at PyTorch's default initialisation (``prior_bias=false``).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ BIGRU_FIDELITY = Fidelity(
     reference="jamesmullenbach/caml-mimic (rnn, GRU_mimic3_full/train_new_model.sh); Edin et al.'s VanillaRNN "
     "(tests/models/test_reference_equivalence.py)",
     departures=(
-        masked_padding("the GRU (sequences packed by length, so the final states are each document's own)"),
+        masked_padding("the GRU (run within each document's length, so the final states are each document's own)"),
         PRIOR_BIAS_SWITCH,
         UNIT_WORD_VECTORS,
         Departure("deliberate", "no embedding dropout on MIMIC-III full/50, as Mullenbach et al.'s release; "

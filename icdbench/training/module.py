@@ -152,6 +152,8 @@ class CodingModule(pl.LightningModule):
             config = {"scheduler": scheduler, "interval": "epoch", "monitor": self.monitor}
             return {"optimizer": optimizer, "lr_scheduler": config}
         total = int(self.trainer.estimated_stepping_batches)
+        if self.train_cfg.max_steps is not None:  # the step budget (StepBudget) ends the run, so the decay ends there
+            total = min(total, int(self.train_cfg.max_steps))
         warmup = warmup_steps(self.optim_cfg, total)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, LinearWarmupDecay(warmup, total))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -46,3 +46,24 @@ def test_plateau_decay_stops_at_its_floor_and_a_fixed_rule_run_saves_one_half(ru
     np.testing.assert_allclose(rates.seen, [1e-3, 1e-3, 5e-4, 4e-4])  # without the floor: 2.5e-4 at epoch 4
     saved = json.loads((result.run_dir / "threshold.json").read_text())
     assert saved == {"rule": "fixed", "value": 0.5, "top_k": None} == result.record.threshold.to_dict()
+
+
+class _StepRates(Callback):
+    """Records the rate of every optimiser step."""
+
+    def __init__(self):
+        self.seen: list[float] = []
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        self.seen.append(optimizer.param_groups[0]["lr"])
+
+
+def test_the_linear_decay_ends_at_the_step_budget_when_that_comes_first(run_env):
+    """32 documents in batches of 8 for 30 epochs are 120 steps; a budget of 10 steps ends the run, so the rate
+    must reach zero there, not a twelfth of the way down (it would still be at 92% of its peak)."""
+    rates = _StepRates()
+    overrides = ["optim.epochs=30", "train.patience=30", "train.max_steps=10", "data.max_train_docs=32",
+                 "optim.batch_size=8", "optim.schedule=linear", "optim.warmup=0.0", "optim.lr=1e-3",
+                 "train.logger=none"]  # fmt: skip
+    train(RunRequest("cnn", "synth-tiny", "ci", overrides=overrides, callbacks=[rates]))
+    np.testing.assert_allclose(rates.seen, [1e-3 * (10 - step) / 10 for step in range(10)], rtol=1e-6)
