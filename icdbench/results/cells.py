@@ -27,8 +27,8 @@ REFERENCE_FIELDS = ("model", "registry_model", "metric", "value", "published", "
 # is not a converged model's never passes for one; the footnote under each table says what the marks mean.
 STOP_MARKS = {"budget": "†", "prior": "‡", "collapse": "§", UNRECORDED: "?"}
 STOP_NOTES = {
-    "budget": "training stopped at its budget (max epochs or wall time) while the validation monitor still "
-              "improved; the number is not a converged model's.",
+    "budget": "training stopped at its budget (epochs, optimiser steps or wall time) while the validation monitor "
+              "still improved; the number is not a converged model's.",
     "prior": "the selected model did not beat the label prior on validation; the number measures the prior, not a "
              "trained model.",
     "collapse": "the collapse guard stopped training (the model scored nearly every code high); the number is not "

@@ -21,7 +21,8 @@ from icdbench.results.render import Leaderboard, csv_document, json_document, ma
 from icdbench.results.sources import PlanEntry
 
 PLAN = (PlanEntry("synth-icd10", "cpu", (0,)),)  # gives a registered model without records its "not run" row
-BUDGET_NOTE = "† training stopped at its budget (max epochs or wall time) while the validation monitor still improved"
+BUDGET_NOTE = ("† training stopped at its budget (epochs, optimiser steps or wall time) while the validation monitor "
+               "still improved")
 
 
 def boards_part(readme: str) -> str:
