@@ -17,15 +17,9 @@ import time
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from icdbench.io import format_table
-from icdbench.models.layers.recurrent import run_within_lengths
-
-
-def packed_states(rnn: nn.RNNBase, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
-    return pad_packed_sequence(rnn(packed)[0], batch_first=True, total_length=inputs.shape[1])[0]
+from icdbench.models.layers.recurrent import run_packed, run_within_lengths
 
 
 def timed_pass(run, rnn: nn.RNNBase, inputs: torch.Tensor, lengths: torch.Tensor) -> tuple[float, float]:
@@ -54,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     inputs = torch.randn(args.batch_size, args.tokens, args.embed, generator=generator, requires_grad=True)
     low = max(1, int(0.78 * args.tokens))
     lengths = torch.randint(low, args.tokens + 1, (args.batch_size,), generator=generator)
-    runs = {"packed (pack_padded_sequence)": packed_states,
+    runs = {"packed (pack_padded_sequence)": lambda *a: run_packed(*a)[0],
             "run_within_lengths": lambda *a: run_within_lengths(*a)[0]}  # fmt: skip
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
     for repeat in range(args.repeats + 1):

@@ -18,7 +18,7 @@ from icdbench.models.layers import (
     masked_max,
     masked_softmax,
 )
-from icdbench.models.layers.recurrent import run_within_lengths
+from icdbench.models.layers.recurrent import run_packed, run_within_lengths
 
 
 def _mask(lengths: list[int], width: int) -> torch.Tensor:
@@ -151,6 +151,8 @@ def test_run_within_lengths_gives_packed_states_and_gradients_and_draws_no_rando
     assert torch.equal(torch.random.get_rng_state(), random_state)  # a run's seed stream stays the packed one's
     torch.testing.assert_close(states, expected_states)
     torch.testing.assert_close(last, expected_last)
+    for got, expected in zip(run_packed(rnn, inputs, lengths), (expected_states, expected_last), strict=True):
+        torch.testing.assert_close(got, expected)  # the GPU path
     wrt = [inputs, *rnn.parameters()]
     expected_grads = torch.autograd.grad(expected_states.sum() + expected_last.sum(), wrt)
     for grad, expected in zip(torch.autograd.grad(states.sum() + last.sum(), wrt), expected_grads, strict=True):

@@ -39,6 +39,18 @@ def reverse_within_lengths(values: torch.Tensor, lengths: torch.Tensor) -> torch
     return values.gather(1, index)
 
 
+def run_packed(
+    rnn: nn.GRU | nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`run_within_lengths` through PyTorch's packing (its GPU path; the CPU benchmark's baseline)."""
+    steps = inputs.shape[1]
+    packed = pack_padded_sequence(inputs, lengths.clamp(min=1, max=steps).cpu(), batch_first=True,
+                                  enforce_sorted=False)  # fmt: skip
+    output, hidden = rnn(packed)
+    states = pad_packed_sequence(output, batch_first=True, total_length=steps)[0]
+    return states, hidden[0] if isinstance(hidden, tuple) else hidden
+
+
 def run_within_lengths(
     rnn: nn.GRU | nn.LSTM, inputs: torch.Tensor, lengths: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,13 +63,9 @@ def run_within_lengths(
     """
     if not rnn.batch_first or rnn.proj_size or (rnn.dropout and rnn.num_layers > 1):
         raise ValueError("run_within_lengths: batch_first layers without projections or inter-layer dropout only")
-    steps = inputs.shape[1]
     if inputs.is_cuda:  # cuDNN runs packed batches natively and fast
-        packed = pack_padded_sequence(inputs, lengths.clamp(min=1, max=steps).cpu(), batch_first=True,
-                                      enforce_sorted=False)  # fmt: skip
-        output, hidden = rnn(packed)
-        return pad_packed_sequence(output, batch_first=True, total_length=steps)[0], (
-            hidden[0] if isinstance(hidden, tuple) else hidden)  # fmt: skip
+        return run_packed(rnn, inputs, lengths)
+    steps = inputs.shape[1]
     lengths = lengths.to(inputs.device).clamp(min=1, max=steps)
     rows = torch.arange(inputs.shape[0], device=inputs.device)
     real = (torch.arange(steps, device=inputs.device) < lengths[:, None]).unsqueeze(-1)  # [B, T, 1]
