@@ -81,15 +81,24 @@ def _mark_key(reason: str) -> str:
     return reason if reason in STOP_MARKS else UNRECORDED  # a reason this version does not know: convergence unknown
 
 
+def _mark_keys(row: Row) -> set[str]:
+    """The marks a row's runs earn: one per non-converged stop reason, and the budget's too for a run that
+    stayed at the prior until a budget ended it (HMHAN at 15 minutes), so such a row says both."""
+    keys = {_mark_key(reason) for reason in row.stop_reasons if reason != CONVERGED}
+    if any(reason == "prior" and ended for reason, ended in zip(row.stop_reasons, row.budget_ended)):
+        keys.add("budget")
+    return keys
+
+
 def stop_mark(row: Row) -> str:
     """The marks of the row's non-converged stop reasons ("" for a converged row or one without runs)."""
-    keys = {_mark_key(reason) for reason in row.stop_reasons if reason != CONVERGED}
+    keys = _mark_keys(row)
     return "".join(STOP_MARKS[key] for key in STOP_REASONS if key in keys)
 
 
 def stop_footnotes(rows: list[Row]) -> list[str]:
     """One line per mark that appears among ``rows``: the mark and what it means."""
-    keys = {_mark_key(reason) for row in rows for reason in row.stop_reasons if reason != CONVERGED}
+    keys = set().union(*(_mark_keys(row) for row in rows))
     return [f"{STOP_MARKS[key]} {STOP_NOTES[key]}" for key in STOP_REASONS if key in keys]
 
 

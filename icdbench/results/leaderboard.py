@@ -92,6 +92,7 @@ class Row:
     inference_ms_per_doc: float | None = None
     records: list[LoadedRecord] = field(default_factory=list, repr=False)
     stop_reasons: list[str] = field(default_factory=list)  # one per run, in the order of ``replicates``
+    budget_ended: list[bool] = field(default_factory=list)  # per run: a budget (not patience) ended its training
     encoder_substituted: str = ""  # "minilm for roberta-pm-m3-voc" when a run used another than the published one
 
     @property
@@ -222,6 +223,7 @@ def build_row(records: list[LoadedRecord], registered: bool = True) -> Row:
         inference_ms_per_doc=_mean(r.timing.inference_ms_per_doc for r in raw),
         records=records,
         stop_reasons=[r.stop_reason for r in raw],
+        budget_ended=[r.convergence.budget_hit is not None for r in raw],
         encoder_substituted=encoder_substitution(raw),
     )
 

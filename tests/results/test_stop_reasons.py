@@ -106,6 +106,17 @@ def test_prior_and_collapse_rows_get_their_own_marks(reason):
     assert f"| caml {STOP_MARKS[reason]} |" in text and f"\n{STOP_MARKS[reason]} {STOP_NOTES[reason]}\n" in text
 
 
+def test_a_run_at_the_prior_that_a_budget_ended_carries_both_marks():
+    ended = fake_record("caml", stop_reason="prior")
+    ended["convergence"]["budget_hit"] = "max_minutes"  # HMHAN on synth-icd10: still improving at 15 minutes
+    patient = fake_record("lr", shift=0.1, stop_reason="prior")  # patience ran out at the prior: no budget mark
+    text = markdown(_board([ended, patient]), {})
+    both = STOP_MARKS["budget"] + STOP_MARKS["prior"]
+    assert f"| caml {both} |" in text and f"| lr {STOP_MARKS['prior']} |" in text
+    assert BUDGET_NOTE in text and f"\n{STOP_MARKS['prior']} {STOP_NOTES['prior']}\n" in text
+    assert _rows(_board([ended]))["caml"]["stop_reason"] == "prior"  # the record's reason itself is unchanged
+
+
 def test_converged_only_hides_rows_that_did_not_all_converge_and_keeps_rows_without_runs():
     runs = [fake_record("caml", shift=0.2, stop_reason="budget"), fake_record("laat", stop_reason=None),
             fake_record("lr", seed=0), fake_record("lr", seed=1, stop_reason="prior")]
