@@ -38,7 +38,7 @@ from icdbench.training.job import MODEL_FILE, RunJob, ScoredRun
 from icdbench.training.monitor import monitor_metrics
 from icdbench.training.official import comparable_to_published, saved_threshold, train_parts
 from icdbench.training.predict import RUN_CODES_FILE
-from icdbench.training.selection import PRIOR_KEY, TIE
+from icdbench.training.selection import PRIOR_KEY
 
 BOOTSTRAP_SAMPLES = 1000  # resamples of the test documents for the headline metrics' 95% intervals
 
@@ -57,15 +57,15 @@ def threshold_summary(rule: str, threshold) -> dict:
 def convergence(job: RunJob, scored: ScoredRun) -> tuple[str, Convergence]:
     """The run's stop reason and the ``convergence`` block of its record.
 
-    ``converged`` or ``budget`` come from training (patience exhausted, or stopped by ``optim.epochs`` /
-    ``train.max_minutes`` while still improving); ``prior`` overrides either when the evaluated weights rank
-    the validation codes no better (within the selection tie) than the training prevalence does."""
+    ``converged`` or ``budget`` come from training (patience exhausted, or stopped by a budget while still
+    improving or still at the prior); ``prior`` overrides either when the evaluated weights rank the validation
+    codes no better than the training prevalence does, by the test training used (:meth:`LabelPrior.beaten_by`)."""
     val = scored.val
     model_value = monitor_metrics(val.scores, val.targets).get(PRIOR_KEY, float("nan"))
-    prior_value = monitor_metrics(job.prior_scores(len(val.targets)), val.targets).get(PRIOR_KEY)
+    prior = job.label_prior(val.targets)
     reason = scored.stop_reason or "converged"
     # the prior baseline is the yardstick itself, not a model that failed to leave it; a collapse says more
-    if reason != "collapse" and job.spec.family != "prior" and not model_value > prior_value + TIE:
+    if reason != "collapse" and job.spec.family != "prior" and not prior.beaten_by(val.scores, val.targets):
         reason = "prior"
     selected = scored.curve[scored.selected] if scored.selected is not None else {}
     max_epochs = int(job.cfg.optim.epochs)
@@ -76,7 +76,7 @@ def convergence(job: RunJob, scored: ScoredRun) -> tuple[str, Convergence]:
         selected_epoch=selected.get("epoch"),
         curve=scored.curve,
         val_map_doc=model_value,
-        prior_val_map_doc=prior_value,
+        prior_val_map_doc=prior.val_map_doc,
         max_epochs=max_epochs,
         max_minutes=job.cfg.train.max_minutes,
         max_steps=job.cfg.train.max_steps,

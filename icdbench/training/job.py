@@ -33,8 +33,7 @@ from icdbench.datasets.datamodule import CodingDataModule
 from icdbench.datasets.storage import Split
 from icdbench.io import atomic_write
 from icdbench.models.registry import ModelSpec
-from icdbench.training.monitor import monitor_metrics
-from icdbench.training.selection import PRIOR_KEY, resolve_monitor
+from icdbench.training.selection import LabelPrior, resolve_monitor
 from icdbench.training.trainer import CHECKPOINT_DIR, make_trainer
 
 MODEL_FILE = "model.pt"
@@ -127,26 +126,20 @@ class RunJob:
             stage=stage,
         )
         if not stage:  # a family's own stages validate on their own data: no document-level prior there
-            bundle.selection.prior = self.prior_val_map_doc()
+            bundle.selection.prior = self.label_prior(self.datamodule().targets("val"))
         return bundle
 
-    def prior_scores(self, n_docs: int) -> np.ndarray:
-        """``[n_docs, C]``: every code scored at its prevalence in the run's training documents (a profile may
-        train on the first N), the label prior the ``prior`` baseline predicts; a model whose ranking is no
-        better than this has learnt nothing from the text."""
+    def label_prior(self, val_targets: np.ndarray) -> LabelPrior:
+        """Every code scored at its prevalence in the run's training documents (a profile may train on the first
+        N), the label prior the ``prior`` baseline predicts; a model whose ranking is no better than this has
+        learnt nothing from the text."""
         context = self.context
         if context is not None:
             counts, n_train = np.asarray(context.train_counts, dtype=np.float64), context.n_train_docs
         else:  # a runner that built no datamodule: the split's whole training part
             counts = np.asarray(self.split.codes["train_count"].to_list(), dtype=np.float64)
             n_train = self.split.train.height
-        prevalence = (counts / max(1, n_train)).astype(np.float32)
-        return np.broadcast_to(prevalence, (n_docs, len(prevalence)))
-
-    def prior_val_map_doc(self) -> float:
-        """The label prior's validation mAP (:data:`~icdbench.training.selection.PRIOR_KEY`)."""
-        targets = self.datamodule().targets("val")
-        return monitor_metrics(self.prior_scores(len(targets)), targets)[PRIOR_KEY]
+        return LabelPrior.of(counts, n_train, val_targets)
 
     def score(self, module, trainer, datamodule) -> tuple[ScoredPart, ScoredPart, float]:
         """Validation and test scores of ``module``; also returns inference ms per test document."""

@@ -82,9 +82,11 @@ def test_record_holds_provenance_ci_and_threshold(run_env):
     assert {"git_commit", "git_dirty", "versions", "device"} <= set(prov)
     assert {"python", "torch", "pytorch-lightning", "transformers"} <= set(prov["versions"])
     assert record["threshold"]["rule"] == "global" and 0 < record["threshold"]["value"] < 1
-    assert record["selection"] == "best-checkpoint" and record["best_monitor"]["name"] == "val/map_doc"
+    assert record["best_monitor"]["name"] == "val/map_doc"
     block = record["convergence"]
     assert record["stop_reason"] in {"converged", "budget", "prior"} and block["monitor"] == "val/map_doc"
+    # one epoch of 64 notes may not leave the prior; weights chosen by their loss are then the prior's
+    assert record["selection"] == "best-checkpoint" or record["stop_reason"] == "prior"
     assert [p["epoch"] for p in block["curve"]] == list(range(record["epochs_run"]))
     assert block["curve"][block["selected"]]["monitor"] == record["best_monitor"]["value"]
     ci = record["ci"]["full"]["micro_f1"]

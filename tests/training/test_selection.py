@@ -7,13 +7,16 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from pytorch_lightning.trainer.states import TrainerFn
 
 from icdbench.datasets.registry import PrepareOptions, get_split
 from icdbench.datasets.synthetic.cmc_shaped import write_cmc_file
+from icdbench.metrics.stats import paired_test
+from icdbench.training.monitor import monitor_metrics
 from icdbench.training.run import RunRequest, train
-from icdbench.training.selection import SelectionCallback, better, resolve_monitor
+from icdbench.training.selection import PRIOR_MARGIN, TIE, LabelPrior, SelectionCallback, better, resolve_monitor
 
 
 class _Trainer(SimpleNamespace):
@@ -23,16 +26,33 @@ class _Trainer(SimpleNamespace):
         self.saved.append((self.current_epoch, Path(path).name))
 
 
-def _epochs(callback: SelectionCallback, points: list[tuple[float, float]], monitor_key: str = "val/p@8") -> _Trainer:
+def _epochs(
+    callback: SelectionCallback, points: list[tuple[float, float]], monitor_key: str = "val/p@8", scores=None
+) -> _Trainer:
+    """Validates one epoch per point; ``scores`` (one ``(scores, targets)`` per point) is what the module
+    collected on the validation documents, which the prior's test reads."""
     trainer = _Trainer(state=SimpleNamespace(fn=TrainerFn.FITTING), sanity_checking=False, should_stop=False,
                        saved=[], current_epoch=0, callback_metrics={})
     for epoch, (monitor, loss) in enumerate(points):
         trainer.current_epoch = epoch
         trainer.callback_metrics = {monitor_key: monitor, "val/loss": loss}
-        callback.on_validation_end(trainer, None)
+        module = SimpleNamespace(collected={"val": (None, *scores[epoch])}) if scores else None
+        callback.on_validation_end(trainer, module)
         if trainer.should_stop:
             break
     return trainer
+
+
+def _validation(n_docs: int = 120, n_codes: int = 30, seed: int = 0):
+    """Validation targets, the label prior on them, and scores that rank them better by chance (0.0007 of mAP),
+    slightly but beyond chance (0.0054, interval 0.0022-0.0088) and clearly."""
+    rng = np.random.default_rng(seed)
+    targets = rng.random((n_docs, n_codes)) < np.linspace(0.02, 0.4, n_codes)
+    prior = LabelPrior.of(targets.sum(axis=0), n_docs, targets)
+    noise = rng.normal(0, 0.01, (n_docs, n_codes))
+    noisy, slight, clear = (np.clip(prior.scores(n_docs) + gain * targets + noise, 0, 1).astype(np.float32)
+                            for gain in (0.001, 0.004, 0.3))  # fmt: skip
+    return targets, prior, noisy, slight, clear
 
 
 def test_a_flat_monitor_selects_the_epoch_with_the_lowest_validation_loss(tmp_path):
@@ -57,29 +77,73 @@ BERT_CLS_PRIOR = 0.1451
 
 
 def test_a_run_that_never_left_the_prior_is_evaluated_at_its_lowest_validation_loss(tmp_path):
-    callback = SelectionCallback("val/map_doc", "max", patience=5, best_path=tmp_path / "best.ckpt")
-    callback.prior = BERT_CLS_PRIOR
+    callback = SelectionCallback("val/map_doc", "max", patience=2, best_path=tmp_path / "best.ckpt")
+    callback.prior = LabelPrior(np.zeros(1, dtype=np.float32), 1, BERT_CLS_PRIOR)
     trainer = _epochs(callback, BERT_CLS, monitor_key="val/map_doc")
     assert callback.best == 0  # the monitor alone keeps epoch 0, as before
     assert callback.below_prior and callback.evaluated() == (3, tmp_path / "lowest-loss.ckpt")
     assert [name for _, name in trainer.saved].count("lowest-loss.ckpt") == 4  # the loss fell every epoch
-    assert not trainer.should_stop  # stopping is unchanged: 3 epochs since the best, patience 5
+    # 3 epochs since the best with a patience of 2, but at the prior patience does not count: a budget ends it
+    assert not trainer.should_stop and callback.stop_reason() == "budget"
 
 
 def test_once_an_epoch_leaves_the_prior_the_monitor_chooses_and_the_loss_checkpoint_goes(tmp_path):
+    targets, prior, _, _, clear = _validation()
     callback = SelectionCallback("val/map_doc", "max", patience=5, best_path=tmp_path / "best.ckpt")
-    callback.prior = 0.145
+    callback.prior = LabelPrior(prior.prevalence, prior.n_train, 0.145)
     (tmp_path / "lowest-loss.ckpt").write_bytes(b"")  # what the first epochs saved (the fake trainer saves none)
     # a monitor that climbs past the prior while the loss rises (BCE over many codes): epoch 2 is evaluated
-    _epochs(callback, [(0.10, 0.030), (0.14, 0.031), (0.20, 0.033), (0.18, 0.032)], monitor_key="val/map_doc")
+    points = [(0.10, 0.030), (0.14, 0.031), (0.20, 0.033), (0.18, 0.032)]
+    _epochs(callback, points, monitor_key="val/map_doc", scores=[(clear, targets)] * 4)
     assert not callback.below_prior and callback.evaluated() == (2, tmp_path / "best.ckpt")
     assert not (tmp_path / "lowest-loss.ckpt").exists()
-    assert callback.state_dict()["left_prior"] is True
+    assert callback.state_dict()["left_prior"] is True and callback.left_at == 2
+
+
+def test_the_prior_is_left_only_by_a_point_of_map_beyond_chance():
+    targets, prior, noisy, slight, clear = _validation()
+    noisy_gain, slight_gain = (monitor_metrics(x, targets)["map_doc"] - prior.val_map_doc for x in (noisy, slight))
+    assert TIE < noisy_gain < slight_gain < PRIOR_MARGIN
+    gain = paired_test(prior.scores(len(targets)), slight, targets, metrics=("map_doc",))["map_doc"]
+    assert gain["low"] > 0  # the slight gain is no accident of the documents, but too small to be learning
+    assert not prior.beaten_by(noisy, targets) and not prior.beaten_by(slight, targets)
+    assert prior.beaten_by(clear, targets) and not prior.beaten_by(prior.scores(len(targets)), targets)
+
+
+def test_ordering_the_prior_s_ties_is_not_leaving_it():
+    """CodiEsp's case: most codes share a prevalence (never or once seen in training). A model that merely puts
+    equally frequent codes in some order (here by column, the same for every document) beats the tied prior's
+    mAP, because a tied group counts at its lowest place, but not the yardstick, whose ties are broken at random."""
+    rng = np.random.default_rng(1)
+    counts = np.r_[np.zeros(200), np.ones(180), np.arange(2, 22) * 4]
+    targets = rng.random((250, len(counts))) < (counts + 0.4) / 100
+    prior = LabelPrior.of(counts, 100, targets)
+    tied = np.broadcast_to((counts / 100).astype(np.float32), targets.shape)
+    ordered = np.broadcast_to((counts / 100 + 1e-4 * np.arange(len(counts)) / len(counts)).astype(np.float32),
+                              targets.shape)  # fmt: skip
+    tied_map, ordered_map = (monitor_metrics(np.ascontiguousarray(x), targets)["map_doc"] for x in (tied, ordered))
+    assert ordered_map > tied_map + 10 * TIE and not prior.beaten_by(np.ascontiguousarray(ordered), targets)
+
+
+def test_patience_counts_only_after_the_run_left_the_prior(tmp_path):
+    """CodiEsp's CAML: a first epoch a hair above the prior, three flat ones, then a climb. Patience 3 used to end
+    the run after epoch 3; now it trains on, and patience counts from the epoch that left the prior."""
+    targets, prior, noisy, _, clear = _validation()
+    callback = SelectionCallback("val/map_doc", "max", patience=3, best_path=tmp_path / "best.ckpt")
+    callback.prior = prior
+    noisy_value = monitor_metrics(noisy, targets)["map_doc"]
+    flat = [(noisy_value, 0.030)] + [(noisy_value - 0.001, 0.031)] * 4
+    climb = [(0.9, 0.020), (0.89, 0.021), (0.88, 0.022), (0.87, 0.023), (0.5, 0.03)]
+    scores = [(noisy, targets)] * len(flat) + [(clear, targets)] * len(climb)
+    trainer = _epochs(callback, flat + climb, monitor_key="val/map_doc", scores=scores)
+    assert callback.left_at == 5 and callback.best == 5
+    assert trainer.should_stop and len(callback.curve) == 9 and callback.stop_reason() == "converged"
 
 
 def test_without_a_prior_or_its_metric_the_monitor_alone_chooses(tmp_path):
     callback = SelectionCallback("val/p@8", "max", patience=5, best_path=tmp_path / "best.ckpt")
-    callback.prior = BERT_CLS_PRIOR  # set, but this fit logs no val/map_doc
+    # set, but this fit logs no val/map_doc
+    callback.prior = LabelPrior(np.zeros(1, dtype=np.float32), 1, BERT_CLS_PRIOR)
     _epochs(callback, BERT_CLS)
     assert callback.prior is None and callback.evaluated() == (0, tmp_path / "best.ckpt")
 
