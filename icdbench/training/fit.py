@@ -101,11 +101,11 @@ FitDataOf = Callable[[RunJob, torch.nn.Module, Any], FitData]
 
 
 def fit_module(job: RunJob, module: CodingModule, *, stage: str = "", monitor: str | None = None,
-               max_epochs: int | None = None, **data) -> Fitted:  # fmt: skip
+               max_epochs: int | None = None, ranks_documents: bool = True, **data) -> Fitted:  # fmt: skip
     """Fit ``module`` with the run's Trainer (``job.trainer``: every callback, SWA included; ``stage`` etc. for a
     family with several fits) on ``data`` (``datamodule=`` or the dataloaders ``trainer.fit`` takes), and put
     the evaluated weights into it (:func:`select_weights`)."""
-    bundle = job.trainer(stage=stage, monitor=monitor, max_epochs=max_epochs)
+    bundle = job.trainer(stage=stage, monitor=monitor, max_epochs=max_epochs, ranks_documents=ranks_documents)
     bundle.trainer.fit(module, ckpt_path=job.resume_from, weights_only=True, **data)
     job.is_global_zero = bundle.trainer.is_global_zero
     return Fitted(bundle, select_weights(bundle, module, final=job.fixed is not None))

@@ -113,7 +113,11 @@ class RunJob:
         """The ModelContext of the first datamodule built (None if the runner built none)."""
         return next(iter(self._datamodules.values())).ctx if self._datamodules else None
 
-    def trainer(self, *, stage: str = "", monitor: str | None = None, max_epochs: int | None = None):
+    def trainer(self, *, stage: str = "", monitor: str | None = None, max_epochs: int | None = None,
+                ranks_documents: bool = True):  # fmt: skip
+        """The run's Trainer (``stage``: one fit of a family with several, its checkpoints apart).
+        ``ranks_documents``: validation scores the documents' codes (logs ``val/map_doc``), so patience waits
+        until the run leaves the label prior; False for a stage that validates on something else."""
         checkpoints = self.run_dir / CHECKPOINT_DIR / stage if stage else self.run_dir / CHECKPOINT_DIR
         bundle = make_trainer(
             self.cfg,
@@ -125,7 +129,7 @@ class RunJob:
             callbacks=list(self.callbacks),
             stage=stage,
         )
-        if not stage:  # a family's own stages validate on their own data: no document-level prior there
+        if ranks_documents:
             bundle.selection.prior = self.label_prior(self.datamodule().targets("val"))
         return bundle
 

@@ -159,6 +159,9 @@ def test_two_stage_run_on_synth_tiny_records_paper_and_evidence_metrics(run_env)
     assert extra["supervision"] == "gold" and extra["supervision_docs"]["gold"] == 60
     assert set(extra["stages"]) == {"tagger", "classifier"}
     assert extra["stages"]["tagger"]["monitor"] == "val/tagger_macro_f1"
+    # only the classifier stage scores whole reports, so only its patience waits for the label prior
+    assert extra["stages"]["tagger"]["left_prior"] is None
+    assert isinstance(extra["stages"]["classifier"]["left_prior"], bool)
     full = record["metrics"]["full"]
     assert "metrics" not in extra  # the paper's metrics are recorded with the others (full setting)
     for key in ("tagger_macro_f1", "classifier_accuracy", "union_subset_accuracy", "union_instance_f1"):

@@ -3,7 +3,9 @@
 1. ``tagger``: level 1 alone learns (class-weighted NLL over the sentences of training reports); validation
    logs ``val/tagger_macro_f1`` (macro F1 over focus / non-focus sentences), the stage's monitor.
 2. ``classifier``: level 2 alone learns from batches of ``optim.batch_size`` single-code focus sentences;
-   validation logs ``val/classifier_accuracy`` over the validation reports' single-code focus sentences.
+   validation logs ``val/classifier_accuracy`` over the validation reports' single-code focus sentences, and
+   scores the validation reports like every model, so this stage's patience counts only once the pipeline has
+   left the label prior (``icdbench.training.selection``).
 
 Each stage is a :class:`StageModule` (the one ``CodingModule`` with the stage's loss and the other level
 frozen), runs at most ``min(<stage>_epochs, optim.epochs)`` epochs with early stopping on its own monitor, and
@@ -157,7 +159,10 @@ def _fit_stage(job: RunJob, module: StageModule, **data) -> tuple[Fitted, dict]:
     """Fit one stage on the run's fit path (its best checkpoint reloaded); returns it and the stage's facts."""
     stage, config = module.stage, job.model_config()
     epochs = min(config.tagger_epochs if stage == "tagger" else config.classifier_epochs, job.cfg.optim.epochs)
-    fitted = fit_module(job, module, stage=stage, monitor=MONITORS[stage], max_epochs=epochs, **data)
+    # the classifier stage validates on whole reports (document scores): its patience waits until it has left the
+    # label prior, like every model's; the tagger stage scores sentences only
+    fitted = fit_module(job, module, stage=stage, monitor=MONITORS[stage], max_epochs=epochs,
+                        ranks_documents=stage == "classifier", **data)  # fmt: skip
     chosen = fitted.chosen
     return fitted, {
         "epochs_run": int(fitted.trainer.current_epoch),
@@ -169,6 +174,8 @@ def _fit_stage(job: RunJob, module: StageModule, **data) -> tuple[Fitted, dict]:
         "stop_reason": chosen.stop_reason,
         "curve": chosen.curve,
         "selected": chosen.selected,
+        # whether an epoch of the stage left the label prior (None: the stage does not score documents)
+        "left_prior": fitted.bundle.selection.left_prior if fitted.bundle.selection.prior is not None else None,
         "train_items_per_s": fitted.bundle.throughput.docs_per_second,  # reports (tagger) or sentences (classifier)
     }
 
