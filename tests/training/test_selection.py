@@ -27,15 +27,16 @@ class _Trainer(SimpleNamespace):
 
 
 def _epochs(
-    callback: SelectionCallback, points: list[tuple[float, float]], monitor_key: str = "val/p@8", scores=None
+    callback: SelectionCallback, points: list[tuple[float, float]], monitor_key: str = "val/p@8", scores=None,
+    logged: dict | None = None,
 ) -> _Trainer:
     """Validates one epoch per point; ``scores`` (one ``(scores, targets)`` per point) is what the module
-    collected on the validation documents, which the prior's test reads."""
+    collected on the validation documents, which the prior's test reads; ``logged``: more metrics every epoch."""
     trainer = _Trainer(state=SimpleNamespace(fn=TrainerFn.FITTING), sanity_checking=False, should_stop=False,
                        saved=[], current_epoch=0, callback_metrics={})
     for epoch, (monitor, loss) in enumerate(points):
         trainer.current_epoch = epoch
-        trainer.callback_metrics = {monitor_key: monitor, "val/loss": loss}
+        trainer.callback_metrics = {monitor_key: monitor, "val/loss": loss, **(logged or {})}
         module = SimpleNamespace(collected={"val": (None, *scores[epoch])}) if scores else None
         callback.on_validation_end(trainer, module)
         if trainer.should_stop:
@@ -85,6 +86,19 @@ def test_a_run_that_never_left_the_prior_is_evaluated_at_its_lowest_validation_l
     assert [name for _, name in trainer.saved].count("lowest-loss.ckpt") == 4  # the loss fell every epoch
     # 3 epochs since the best with a patience of 2, but at the prior patience does not count: a budget ends it
     assert not trainer.should_stop and callback.stop_reason() == "budget"
+
+
+def test_a_stage_s_own_monitor_keeps_choosing_below_the_prior(tmp_path):
+    """The sentence tagger's classifier stage on codiesp-d: accuracy over single-code sentences climbs while its
+    validation loss rises and the pipeline's document ranking stays below the prior. The accuracy measures
+    learning there, so it chooses (not the lowest loss), and patience waits for the prior to be left."""
+    callback = SelectionCallback("val/classifier_accuracy", "max", patience=2, best_path=tmp_path / "best.ckpt")
+    callback.prior = LabelPrior(np.zeros(1, dtype=np.float32), 1, BERT_CLS_PRIOR)
+    points = [(0.025, 0.032), (0.025, 0.034), (0.025, 0.036), (0.045, 0.039), (0.064, 0.039)]
+    trainer = _epochs(callback, points, monitor_key="val/classifier_accuracy", logged={"val/map_doc": 0.07})
+    assert callback.prior is not None and not callback.left_prior and callback.lowest_loss == 0
+    assert not callback.below_prior and callback.evaluated() == (4, tmp_path / "best.ckpt")
+    assert not trainer.should_stop and callback.stop_reason() == "budget"  # two flat epochs did not end it
 
 
 def test_once_an_epoch_leaves_the_prior_the_monitor_chooses_and_the_loss_checkpoint_goes(tmp_path):
