@@ -68,7 +68,7 @@ def convergence(job: RunJob, scored: ScoredRun) -> tuple[str, Convergence]:
     if reason != "collapse" and job.spec.family != "prior" and not prior.beaten_by(val.scores, val.targets):
         reason = "prior"
     selected = scored.curve[scored.selected] if scored.selected is not None else {}
-    max_epochs = int(job.cfg.optim.epochs)
+    max_epochs = scored.max_epochs or int(job.cfg.optim.epochs)
     budget_hit = budget_ended(job, scored) if scored.stop_reason == "budget" else None  # kept under "prior" too
     block = Convergence(
         monitor=job.monitor,
@@ -89,8 +89,9 @@ def convergence(job: RunJob, scored: ScoredRun) -> tuple[str, Convergence]:
 def budget_ended(job: RunJob, scored: ScoredRun) -> str:
     """Which budget ended a run that still improved: ``max_epochs``, ``max_steps`` (the same on every machine) or
     ``max_minutes`` (the time budget: the same seed on another machine, or under other load, trains more or fewer
-    epochs)."""
-    if (scored.epochs_run or 0) >= int(job.cfg.optim.epochs):
+    epochs). Epochs are counted on the recorded curve, the fit that scores (a family with stages trains
+    several)."""
+    if len(scored.curve) >= (scored.max_epochs or int(job.cfg.optim.epochs)):
         return "max_epochs"
     steps = job.cfg.train.max_steps
     if steps and (scored.steps_run or 0) >= int(steps):

@@ -56,6 +56,9 @@ class ScoredRun:
     inference_ms_per_doc: float | None = None
     epochs_run: int | None = None
     steps_run: int | None = None  # optimiser steps of the fit (the most of any stage's, for several fits)
+    # the epoch cap of the fit whose curve is recorded (a family with stages: the scoring stage's); None:
+    # optim.epochs
+    max_epochs: int | None = None
     # which weights were evaluated: best-checkpoint | lowest-loss | swa-average | final | fitted
     selection: str = "final"
     best_monitor: float | None = None  # the monitor's value at the selected checkpoint

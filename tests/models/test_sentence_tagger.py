@@ -152,7 +152,8 @@ def test_two_stage_run_on_synth_tiny_records_paper_and_evidence_metrics(run_env)
     from icdbench.training.run import RunRequest, train
 
     overrides = ["model.embed_dim=16", "model.hidden_size=16", "model.attention_dim=8", "model.w2v_epochs=1",
-                 "data.max_train_docs=60", "optim.epochs=1", "train.logger=none"]  # fmt: skip
+                 "data.max_train_docs=60", "optim.epochs=5", "model.tagger_epochs=1", "model.classifier_epochs=1",
+                 "train.max_minutes=60", "train.logger=none"]  # fmt: skip
     result = train(RunRequest("sentence-tagger", "synth-tiny", profile="ci", overrides=overrides))
     record = result.record.to_dict()
     extra = record["extra"]
@@ -167,6 +168,10 @@ def test_two_stage_run_on_synth_tiny_records_paper_and_evidence_metrics(run_env)
     for key in ("tagger_macro_f1", "classifier_accuracy", "union_subset_accuracy", "union_instance_f1"):
         assert 0.0 <= full[key] <= 1.0
     assert record["epochs_run"] == 2 and (result.run_dir / "model.pt").is_file()
+    # the recorded curve is the classifier stage's, and its own epoch cap ended it (not the time budget)
+    assert record["convergence"]["max_epochs"] == 1 and len(record["convergence"]["curve"]) == 1
+    if record["stop_reason"] in {"budget", "prior"}:
+        assert record["convergence"]["budget_hit"] == "max_epochs"
     assert not (result.run_dir / "checkpoints").exists()
 
     # the recorded evidence report is the saved model's, as recomputed from the run folder

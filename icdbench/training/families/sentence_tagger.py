@@ -209,6 +209,7 @@ def run_sentence_tagger(job: RunJob) -> ScoredRun:
         train_docs_per_s=tagger.bundle.throughput.docs_per_second,  # stage 1 sees whole reports
         train_cpu_share=tagger.bundle.throughput.cpu_share,
         epochs_run=sum(s["epochs_run"] for s in stages.values()),
+        max_epochs=classifier_facts["max_epochs"],  # the recorded curve is the classifier stage's
         steps_run=max(s["steps_run"] for s in stages.values()),  # each stage has the step budget (max_steps)
         best_monitor=None,  # each stage has its own monitor and curve: extra["stages"]
         # the run converged when both stages did; the record's curve and selection are the classifier's (it
