@@ -285,6 +285,8 @@ RAC_FIDELITY = Fidelity(
                   "W_3's one shared bias (with every code at 0.5 the reader never left the prior on the cpu profile)"),
         Departure("deliberate", "SWA averages once per epoch (Lightning's callback); the paper averages every 5 "
                   "epochs"),
+        Departure("deliberate", "SWA averages only epochs that have left the label prior (on CodiEsp RAC sat at "
+                  "the prior for 16 epochs and an average from epoch 8 was mostly untrained weights)"),
     ),
 )
 

@@ -19,6 +19,8 @@ from pytorch_lightning.callbacks import Callback, StochasticWeightAveraging
 from pytorch_lightning.trainer.states import TrainerFn
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from icdbench.training.selection import SelectionCallback
+
 
 class BatchSeeder(Callback):
     """Reseeds torch before every training batch from ``(seed, epoch, batch)``, ``batch`` counted in the global
@@ -39,16 +41,27 @@ class BatchSeeder(Callback):
 
 
 class SWAEvaluated(StochasticWeightAveraging):
-    """Lightning's SWA, with two changes:
+    """Lightning's SWA, with three changes:
 
     * the average holds the weights *after* each epoch from ``swa_epoch_start`` (1-based) on, the last one
       included. Lightning updates it at the start of each epoch, which averages in the weights before the start
       epoch (the random initialisation when it is 1) and leaves out the last epoch's;
+    * only epochs that have left the label prior are averaged (``selection``'s test; all of them when the run has
+      no prior). RAC on codiesp-p sat at the prior for 16 epochs, climbed past it (val mAP 0.136 -> 0.151) in its
+      last four, and the average from epoch 8 scored 0.137: mostly untrained weights;
     * when training ends before the scheduled last epoch (early stopping), the running average still replaces
-      the live weights. ``averaged`` tells whether an average was swapped in.
+      the live weights. ``averaged`` tells whether an average was swapped in; with none (no epoch left the prior),
+      the live weights stay and the run's selection picks the evaluated epoch as for any run.
     """
 
     averaged = False
+
+    def __init__(self, *args, selection: SelectionCallback | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.selection = selection
+
+    def _averaging(self) -> bool:
+        return self.selection is None or self.selection.prior is None or self.selection.left_prior
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_fit_start(trainer, pl_module)
@@ -59,16 +72,18 @@ class SWAEvaluated(StochasticWeightAveraging):
         super().on_train_epoch_end(trainer, *args)
         epoch = trainer.current_epoch
         if self.swa_start <= epoch <= self.swa_end and self._average_model is not None:
-            self.update_parameters(self._average_model, trainer.lightning_module, self.n_averaged, self._avg_fn)
+            if self._averaging():
+                self.update_parameters(self._average_model, trainer.lightning_module, self.n_averaged, self._avg_fn)
             self._latest_update_epoch = epoch + 1  # the next epoch's start sees these weights: skip it
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.averaged = self._average_model is not None and self.n_averaged is not None and self.n_averaged > 0
+        if not self.averaged:  # Lightning would swap in the untouched copy of the initial weights
+            return
         reached_end = trainer.current_epoch - 1 >= self.swa_end
         super().on_train_end(trainer, pl_module)
-        has_average = self._average_model is not None and self.n_averaged is not None and self.n_averaged > 0
-        if has_average and not reached_end:
+        if not reached_end:
             self.transfer_weights(self._average_model, pl_module)
-        self.averaged = bool(has_average)
 
 
 class StepBudget(Callback):

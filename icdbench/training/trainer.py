@@ -141,6 +141,7 @@ def make_trainer(
             swa_lrs=float(cfg.train.swa_lrs if cfg.train.swa_lrs is not None else cfg.optim.lr),
             swa_epoch_start=int(cfg.train.swa_epoch_start),
             annealing_epochs=1,
+            selection=selection,  # averages only epochs that have left the label prior
         )
         all_callbacks.append(swa)
     logger = make_logger(cfg, run_dir, run_id, stage)

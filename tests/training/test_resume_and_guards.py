@@ -16,6 +16,7 @@ from icdbench.models.registry import get_model
 from icdbench.training.callbacks import SWAEvaluated
 from icdbench.training.module import CodingModule, TrainingDiverged, collapse_reason
 from icdbench.training.run import RunRequest, train
+from icdbench.training.selection import SelectionCallback
 
 RESUME = ["optim.epochs=3", "train.patience=5", "train.logger=none", "data.max_train_docs=96"]
 
@@ -44,10 +45,23 @@ def test_resumed_run_ends_with_the_uninterrupted_metrics(run_env):
         train(RunRequest("caml", "synth-tiny", resume=crashed))
 
 
-def test_swa_run_evaluates_the_average(run_env):
+class _NoPrior(Callback):
+    """Takes the label prior away from the run's selection, so SWA averages every epoch from its start: two ci
+    epochs on synth-tiny never leave the prior, and SWA averages only epochs that have."""
+
+    def on_fit_start(self, trainer, pl_module):
+        for callback in trainer.callbacks:
+            if isinstance(callback, SelectionCallback):
+                callback.prior = None
+
+
+def test_swa_run_evaluates_the_average_of_epochs_past_the_prior(run_env):
     overrides = ["optim.epochs=2", "train.logger=none", "data.max_train_docs=48"]
-    record = train(RunRequest("rac", "synth-tiny", "ci", overrides=overrides)).record
+    record = train(RunRequest("rac", "synth-tiny", "ci", overrides=overrides, callbacks=[_NoPrior()])).record
     assert record.config["train"]["swa"] is True and record.selection == "swa-average"
+    # at the prior (both epochs), nothing is averaged: the lowest-loss epoch is evaluated, as for any such run
+    at_prior = train(RunRequest("rac", "synth-tiny", "ci", overrides=overrides)).record
+    assert at_prior.selection == "lowest-loss" and at_prior.stop_reason == "prior"
     # the ci profile adds one permuted copy per note; every synthetic note has several sentences
     assert record.sentence_permutation == {"copies": 1, "train_docs_under_2_sentences": 0}
 
@@ -57,7 +71,7 @@ def test_swa_under_hmhans_frozen_feature_path_evaluates_the_average(run_env):
     weights are the average, not the last epoch's (``last.ckpt``), and the frozen encoder stays as it was."""
     overrides = ["optim.epochs=2", "train.swa=true", "train.keep_checkpoints=true", "train.logger=none",
                  "data.max_train_docs=48"]  # fmt: skip
-    result = train(RunRequest("hmhan", "synth-tiny", "ci", overrides=overrides))
+    result = train(RunRequest("hmhan", "synth-tiny", "ci", overrides=overrides, callbacks=[_NoPrior()]))
     record = result.record
     assert record.extra["smote"]["encoder_frozen"] and record.epochs_run == 2
     assert record.selection == "swa-average"
@@ -127,6 +141,38 @@ def test_swa_averages_the_weights_after_each_epoch_from_its_start_epoch(start, s
     for index, live in enumerate(module.parameters()):
         expected = torch.stack([epoch[index] for epoch in averaged_epochs]).mean(0)
         torch.testing.assert_close(live, expected)
+
+
+class _PriorLeftAt(Callback):
+    """What SWAEvaluated reads of the run's SelectionCallback: the run leaves the label prior at epoch ``left``
+    (0-based; None: never)."""
+
+    def __init__(self, left: int | None):
+        self.left, self.prior, self.left_prior = left, object(), False
+
+    def on_train_epoch_end(self, trainer, pl_module):  # after validation, before SWA's update
+        self.left_prior = self.left is not None and trainer.current_epoch >= self.left
+
+
+@pytest.mark.parametrize("left", [2, None])
+def test_swa_averages_only_epochs_that_left_the_prior(left):
+    """RAC on codiesp-p: 16 epochs at the prior, then a climb; an average from epoch 1 would be mostly untrained
+    weights. With no epoch past the prior there is no average, and the live weights stay (not the initial ones
+    Lightning would copy back)."""
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(32, 3)), batch_size=8)
+    module, seen, gate = _Tiny(), _EndOfEpochWeights(), _PriorLeftAt(left)
+    swa = SWAEvaluated(swa_lrs=0.05, swa_epoch_start=1, annealing_epochs=1, selection=gate)
+    trainer = pl.Trainer(max_epochs=4, callbacks=[seen, gate, swa], logger=False, enable_progress_bar=False,
+                         enable_checkpointing=False, enable_model_summary=False)  # fmt: skip
+    trainer.fit(module, data)
+    if left is None:
+        assert not swa.averaged
+        for live, last in zip(module.parameters(), seen.weights[-1]):
+            torch.testing.assert_close(live, last)
+        return
+    assert swa.averaged and int(swa.n_averaged) == 4 - left
+    for index, live in enumerate(module.parameters()):
+        torch.testing.assert_close(live, torch.stack([epoch[index] for epoch in seen.weights[left:]]).mean(0))
 
 
 class _Passthrough(torch.nn.Module):
