@@ -166,8 +166,11 @@ class SelectionCallback(Callback):
         (the sentence tagger's classifier accuracy over sentences) measures learning below the prior too, and
         keeps choosing: on codiesp-d that accuracy rose from 0.025 to 0.064 in 30 epochs while the stage's
         validation loss rose from its first epoch."""
-        document_monitor = self.monitor.removeprefix("val/") in MONITORED
-        return document_monitor and self.prior is not None and not self.left_prior and self.lowest_loss is not None
+        return self.document_monitor and self.prior is not None and not self.left_prior and self.lowest_loss is not None
+
+    @property
+    def document_monitor(self) -> bool:
+        return self.monitor.removeprefix("val/") in MONITORED
 
     def evaluated(self) -> tuple[int, Path] | None:
         """The curve index and checkpoint of the weights to evaluate: the best epoch, or the lowest-loss one
@@ -189,7 +192,8 @@ class SelectionCallback(Callback):
         loss = point["val_loss"]
         if self.lowest_loss is None or (loss is not None and lowest is not None and loss < lowest):
             self.lowest_loss = len(self.curve) - 1
-            trainer.save_checkpoint(self.lowest_loss_path, weights_only=True)
+            if self.document_monitor:  # only then is the lowest-loss epoch ever evaluated (below_prior)
+                trainer.save_checkpoint(self.lowest_loss_path, weights_only=True)
 
     @property
     def epochs_without_progress(self) -> int:
