@@ -30,7 +30,8 @@ STOP_NOTES = {
     "budget": "training stopped at its budget (epochs, optimiser steps or wall time) while the validation monitor "
               "still improved; the number is not a converged model's.",
     "prior": "the selected model did not beat the label prior on validation by a point of mAP beyond chance (paired "
-             "bootstrap over the validation documents); the number measures the prior, not a trained model.",
+             "bootstrap over the validation documents); the number measures the prior, not a trained model (icdbench's "
+             "README, \"Rows at the prior\", lists common causes).",
     "collapse": "the collapse guard stopped training (the model scored nearly every code high); the number is not "
                 "a trained model's.",
     UNRECORDED: "the record does not say why training stopped (written before icdbench recorded stop reasons, or "
