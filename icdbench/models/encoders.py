@@ -186,7 +186,9 @@ def load_encoder(name_or_path: str | Path | None = None):
     build of it holds the same weights."""
     # heavy: transformers loads only for models with a pretrained encoder
     from transformers import AutoConfig, AutoModel
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # a "Loading weights" bar per load would break up the run's own output
     path = str(resolve_encoder(name_or_path))
     if str(name_or_path).strip() == TINY_RANDOM:
         config = AutoConfig.from_pretrained(path, local_files_only=True, **TINY_RANDOM_SIZES)

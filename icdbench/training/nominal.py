@@ -35,10 +35,6 @@ def parameter_count(spec: ModelSpec) -> int | None:
     (scikit-learn models grow with the data) or when it cannot be built here (e.g. a missing encoder)."""
     if spec.trainer == "sklearn":
         return None
-    # heavy: transformers loads only when a neural model is counted
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # encoder weights load quietly in a listing
     try:
         model = spec.build(spec.default_config(), nominal_context())
     except Exception:  # noqa: BLE001 - listing must not fail because one model cannot be built offline

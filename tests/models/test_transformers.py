@@ -80,6 +80,14 @@ def test_local_directory_tokenizer_and_template(tiny_encoder):
     assert load_encoder(tiny_encoder).config.hidden_size == 32
 
 
+def test_loading_an_encoder_draws_no_progress_bar_into_the_run_s_output(tiny_encoder, capfd):
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.enable_progress_bar()  # as in a fresh process
+    load_encoder(tiny_encoder)
+    assert "Loading weights" not in capfd.readouterr().err
+
+
 def test_tiny_random_is_deterministic_and_leaves_the_global_rng_alone():
     torch.manual_seed(123)
     before = torch.rand(1)
