@@ -186,7 +186,7 @@ def load_encoder(name_or_path: str | Path | None = None):
     build of it holds the same weights."""
     # heavy: transformers loads only for models with a pretrained encoder
     from transformers import AutoConfig, AutoModel
-    from transformers.utils import logging as hf_logging
+    from transformers.utils import logging as hf_logging  # heavy, as above
 
     hf_logging.disable_progress_bar()  # a "Loading weights" bar per load would break up the run's own output
     path = str(resolve_encoder(name_or_path))
