@@ -5,6 +5,8 @@ test said ``converged`` at +0.0001 over it)."""
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from icdbench.results.record import read_record_file
@@ -19,9 +21,14 @@ def _ids(path) -> str:
     return "/".join(path.parts[-3:])
 
 
+@functools.cache  # four tests read each record; a RunRecord is frozen, so they can share one
+def _read(path):
+    return read_record_file(path)
+
+
 @pytest.fixture(params=RECORDS, ids=_ids)
 def record(request):
-    return read_record_file(request.param)
+    return _read(request.param)
 
 
 def test_every_committed_record_says_how_its_training_ended(record):
